@@ -1,0 +1,58 @@
+"""Model configuration: the architecture and the quality table, stored in every model file's manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the transforms and entropy model, and the rate-distortion trade-offs it was trained for.
+
+    Quality q in [1, len(lambdas)] selects lambdas[q - 1]; fractional qualities interpolate the gain vectors.
+    """
+
+    N: int = 128  # width of the analysis/synthesis transforms
+    M: int = 192  # latent channels
+    Z: int = 128  # hyper-latent channels
+    slices: int = 4  # channel slices of the context model (M must divide evenly)
+    hyper_width: int = 192  # channels of the integer hyper-synthesis output
+    context_width: int = 128  # hidden width of the integer slice networks
+    lambdas: tuple[float, ...] = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
+    scale_levels: int = 64
+    scale_low: float = 0.11
+    scale_high: float = 256.0
+    z_support: int = 48  # z symbols in [-z_support, z_support] use the tables; others are escape-coded
+
+    def __post_init__(self) -> None:
+        if self.M % self.slices:
+            raise ValueError(f"M={self.M} is not divisible by slices={self.slices}")
+        if len(self.lambdas) < 1:
+            raise ValueError("at least one lambda is needed")
+
+    @property
+    def qualities(self) -> tuple[float, ...]:
+        return tuple(float(q) for q in range(1, len(self.lambdas) + 1))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - fields
+        if unknown:
+            raise ValueError(f"unknown model config fields: {sorted(unknown)}")
+        data = dict(data)
+        if "lambdas" in data:
+            data["lambdas"] = tuple(data["lambdas"])
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+TINY = ModelConfig(N=16, M=16, Z=8, slices=2, hyper_width=16, context_width=16,
+                   lambdas=(0.004, 0.016, 0.064), z_support=16)

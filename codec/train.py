@@ -1,0 +1,305 @@
+"""Train the aec model: `python -m codec.train --run-dir DIR [--resume] [--export MODEL_ID]`.
+
+Variable-rate rate-distortion training (loss = lambda * 255^2 * MSE + bpp, one lambda per sample drawn from the
+quality table), random crops and flips from images decoded once into memory, Adam with warm-up and a late
+learning-rate drop, gradient clipping, NaN guards, bf16 autocast + channels_last for the float transforms
+(the integer probability path stays in float32), checkpoints every few minutes, resumable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .config import ModelConfig
+from .model import AECModel
+from .weights import WEIGHTS_DIR, load_model_file, save_model, update_manifest
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_TRAIN = REPO.parent / "shared" / "data" / "train"
+DEFAULT_KODAK = REPO.parent / "shared" / "data" / "kodak"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_pool(folder: Path, min_side: int, limit: int | None = None) -> list[np.ndarray]:
+    """Decode every training image once into RAM (uint8 HxWx3), skipping those smaller than a crop."""
+    images = []
+    for path in list_images(folder)[:limit]:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"))
+        if min(array.shape[:2]) >= min_side:
+            images.append(array)
+    if not images:
+        raise SystemExit(f"no training images of at least {min_side}px in {folder}")
+    return images
+
+
+class CropSampler:
+    """Random crops with horizontal flips, assembled into a float batch."""
+
+    def __init__(self, images: list[np.ndarray], crop: int, seed: int):
+        self.images, self.crop = images, crop
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, size: int) -> torch.Tensor:
+        out = np.empty((size, self.crop, self.crop, 3), dtype=np.uint8)
+        for b in range(size):
+            image = self.images[self.rng.integers(len(self.images))]
+            top = self.rng.integers(image.shape[0] - self.crop + 1)
+            left = self.rng.integers(image.shape[1] - self.crop + 1)
+            patch = image[top:top + self.crop, left:left + self.crop]
+            out[b] = patch[:, ::-1] if self.rng.random() < 0.5 else patch
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def learning_rate(step: int, args: argparse.Namespace) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    return args.lr * (args.drop_factor if step >= args.drop_at * args.steps else 1.0)
+
+
+def psnr(mse: float) -> float:
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+@torch.no_grad()
+def validate(model: AECModel, images: list[np.ndarray], device: torch.device) -> list[dict]:
+    """Estimated rate and PSNR per quality on whole images (eval mode: rounding, as the coder does)."""
+    model.eval()
+    rows = []
+    for quality in model.config.qualities:
+        bpp, mse = [], []
+        for array in images:
+            x = torch.from_numpy(array).permute(2, 0, 1).float().div(255).unsqueeze(0).to(device)
+            h, w = x.shape[2:]
+            ph, pw = (-h) % 64, (-w) % 64
+            padded = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+            out = model(padded, torch.tensor([quality], device=device))
+            x_hat = out["x_hat"][..., :h, :w].clamp(0, 1)
+            x_hat = torch.round(x_hat * 255) / 255
+            mse.append(float(((x_hat - x) ** 2).mean()))
+            bpp.append(float(out["y_bits"] + out["z_bits"]) / (h * w))
+        rows.append({"quality": quality, "bpp": float(np.mean(bpp)),
+                     "psnr": float(np.mean([psnr(m) for m in mse]))})
+    model.train()
+    return rows
+
+
+def save_checkpoint(path: Path, model: AECModel, optimizer: torch.optim.Optimizer, step: int, hours: float,
+                    args: argparse.Namespace) -> None:
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "hours": hours,
+             "config": model.config.to_dict(), "args": vars(args)}
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    temporary.replace(path)
+
+
+def build_model(args: argparse.Namespace) -> AECModel:
+    if args.init:
+        model, _, _ = load_model_file(Path(args.init))
+        return model.train()
+    config = ModelConfig(**json.loads(args.config)) if args.config else ModelConfig()
+    return AECModel(config)
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    device = torch.device(args.device)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = run_dir / "checkpoint.pt"
+
+    model = build_model(args)
+    step, hours = 0, 0.0
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if args.resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        model = AECModel(ModelConfig.from_dict(state["config"]))
+        model.load_state_dict(state["model"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+        optimizer.load_state_dict(state["optimizer"])
+        step, hours = state["step"], state["hours"]
+        print(f"resumed from {checkpoint_path} at step {step} ({hours:.2f} h)", flush=True)
+    model.to(device).train()
+    if device.type == "cpu" or args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+
+    started = time.time()
+    images = load_pool(Path(args.data), args.crop, args.limit_images)
+    sampler = CropSampler(images, args.crop, args.seed + step)
+    validation = [np.asarray(Image.open(p).convert("RGB")) for p in list_images(Path(args.kodak))[:args.val_images]] \
+        if Path(args.kodak).is_dir() and args.val_images else []
+    print(f"{len(images)} training images loaded in {time.time() - started:.1f} s; "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
+
+    log_path = run_dir / "log.csv"
+    new_log = not log_path.is_file()
+    log = open(log_path, "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "hours", "loss", "bpp", "psnr", "lr", "steps_per_s", "grad_norm", "skipped"])
+    val_path = run_dir / "validation.csv"
+    if not val_path.is_file():
+        val_path.write_text("step,hours,quality,bpp,psnr\n")
+
+    autocast = args.bf16 and device.type in ("cpu", "cuda")
+    qualities = len(model.config.lambdas)
+    last_checkpoint = time.time()
+    window = {"loss": [], "bpp": [], "mse": [], "grad": []}
+    window_start, skipped, bad_in_row = time.time(), 0, 0
+    session_start, session_steps = time.time(), 0
+    while step < args.steps:
+        if args.max_minutes and time.time() - session_start > args.max_minutes * 60:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args)
+        x = sampler.batch(args.batch).to(device)
+        if device.type == "cpu" or args.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        quality = torch.randint(1, qualities + 1, (args.batch,), device=device)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = model(x, quality)
+        mse = ((out["x_hat"].float() - x) ** 2).mean(dim=(1, 2, 3))
+        bpp = (out["y_bits"] + out["z_bits"]) / (x.shape[2] * x.shape[3])
+        loss = (model.lambdas_for(quality) * 255**2 * mse + bpp).mean()
+        optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            skipped += 1
+            bad_in_row += 1
+            if bad_in_row > 20:
+                raise SystemExit(f"loss not finite for {bad_in_row} steps in a row at step {step}; "
+                                 f"resume from the last checkpoint with a lower --lr")
+            continue
+        loss.backward()
+        grad = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        if not torch.isfinite(grad):
+            skipped += 1
+            bad_in_row += 1
+            optimizer.zero_grad(set_to_none=True)
+            continue
+        bad_in_row = 0
+        optimizer.step()
+        step += 1
+        session_steps += 1
+        window["loss"].append(float(loss))
+        window["bpp"].append(float(bpp.mean()))
+        window["mse"].append(float(mse.mean()))
+        window["grad"].append(float(grad))
+        if step % args.log_every == 0:
+            elapsed = time.time() - window_start
+            hours_now = hours + (time.time() - session_start) / 3600
+            row = [step, f"{hours_now:.4f}", f"{np.mean(window['loss']):.4f}", f"{np.mean(window['bpp']):.4f}",
+                   f"{psnr(float(np.mean(window['mse']))):.3f}", f"{learning_rate(step, args):.2e}",
+                   f"{len(window['loss']) / elapsed:.3f}", f"{np.mean(window['grad']):.2f}", skipped]
+            writer.writerow(row)
+            log.flush()
+            print("step {} h {} loss {} bpp {} psnr {} lr {} it/s {} grad {} skipped {}".format(*row), flush=True)
+            window = {k: [] for k in window}
+            window_start = time.time()
+        if validation and step % args.val_every == 0:
+            with open(val_path, "a") as handle:
+                for r in validate(model, validation, device):
+                    handle.write(f"{step},{hours + (time.time() - session_start) / 3600:.4f},"
+                                 f"{r['quality']},{r['bpp']:.4f},{r['psnr']:.3f}\n")
+                    print(f"  val q{r['quality']:.0f}: {r['bpp']:.4f} bpp {r['psnr']:.2f} dB", flush=True)
+        if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
+            save_checkpoint(checkpoint_path, model, optimizer, step,
+                            hours + (time.time() - session_start) / 3600, args)
+            last_checkpoint = time.time()
+    hours += (time.time() - session_start) / 3600
+    save_checkpoint(checkpoint_path, model, optimizer, step, hours, args)
+    log.close()
+    print(f"stopped at step {step} ({session_steps} this session, {hours:.2f} h in total); "
+          f"checkpoint {checkpoint_path}", flush=True)
+
+
+def export(args: argparse.Namespace) -> None:
+    """Write the run's checkpoint as a released model in weights/ with its manifest entry."""
+    state = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    model = AECModel(ModelConfig.from_dict(state["config"]))
+    model.load_state_dict(state["model"])
+    model.eval()
+    directory = Path(args.weights_dir)
+    file_name = f"{args.export}.safetensors"
+    digest = save_model(model, directory / file_name, args.export)
+    train_args = state["args"]
+    entry = {
+        "released": args.release,
+        "config": model.config.to_dict(),
+        "quality_table": {str(q): lam for q, lam in zip(model.config.qualities, model.config.lambdas)},
+        "training": {
+            "steps": state["step"], "hours": round(state["hours"], 3),
+            "hardware": args.hardware or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "data": str(train_args.get("data")), "crop": train_args.get("crop"), "batch": train_args.get("batch"),
+            "lr": train_args.get("lr"), "recipe": "python -m codec.train " + " ".join(args.recipe or []),
+        },
+    }
+    if args.results:
+        entry["results"] = json.loads(Path(args.results).read_text())
+    update_manifest(args.export, file_name, digest, entry, directory)
+    print(f"exported {directory / file_name} (sha256 {digest}) at step {state['step']}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m codec.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run-dir", required=True, help="folder for checkpoint.pt, log.csv, validation.csv")
+    p.add_argument("--data", default=str(DEFAULT_TRAIN), help="training images (default ../shared/data/train)")
+    p.add_argument("--kodak", default=str(DEFAULT_KODAK), help="validation images (default ../shared/data/kodak)")
+    p.add_argument("--config", help="JSON of ModelConfig fields for a new model")
+    p.add_argument("--init", help="start from a .safetensors model file")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt if present")
+    p.add_argument("--steps", type=int, default=400_000, help="total steps of the schedule")
+    p.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after this long")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--drop-at", type=float, default=0.9, help="fraction of --steps after which lr drops")
+    p.add_argument("--drop-factor", type=float, default=0.1)
+    p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--channels-last", action="store_true", help="also on CUDA (always on for CPU)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit-images", type=int, default=None)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--val-every", type=int, default=2000)
+    p.add_argument("--val-images", type=int, default=4)
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--export", metavar="MODEL_ID", help="export RUN_DIR/checkpoint.pt as weights/MODEL_ID")
+    p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
+    p.add_argument("--release", action="store_true", help="mark the exported id as released (immutable)")
+    p.add_argument("--results", help="JSON file of measured Kodak results for the manifest")
+    p.add_argument("--hardware", help="hardware description for the manifest")
+    p.add_argument("--recipe", nargs="*", help="the training command line, for the manifest")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.export:
+        export(args)
+    else:
+        train(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

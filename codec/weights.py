@@ -1,0 +1,134 @@
+"""Model files: .safetensors weights plus the manifest in weights/manifest.json, checked before use.
+
+A model file is self-describing (its metadata holds the model id and the architecture config). The manifest
+lists every released model id with its file and sha256; a released id never changes meaning, so files written
+with it keep decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from bitstream import InputError, ModelMismatchError
+
+from .config import ModelConfig
+from .layers import IntConv2d
+from .model import AECModel
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+MANIFEST = "manifest.json"
+ARCHITECTURE = "aec-channel-slice-v1"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _integer_layer_float_keys(model: AECModel) -> set[str]:
+    """Float master parameters of integer layers: the file stores their integer twins instead."""
+    keys = set()
+    for name, module in model.named_modules():
+        if isinstance(module, IntConv2d):
+            keys.update({f"{name}.weight", f"{name}.bias"})
+    return keys
+
+
+def save_model(model: AECModel, path: Path, model_id: str) -> str:
+    """Freeze the model and write it as .safetensors; returns the file's sha256."""
+    model.freeze()
+    skip = _integer_layer_float_keys(model)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in skip}
+    metadata = {"model_id": model_id, "architecture": ARCHITECTURE, "config": model.config.to_json()}
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(temporary), metadata=metadata)
+    temporary.replace(path)
+    return sha256_file(path)
+
+
+def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[AECModel, str, str]:
+    """Load a model file, checking its hash when one is expected. Returns (model, model_id, sha256)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelMismatchError(f"model file not found: {path}")
+    digest = sha256_file(path)
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise ModelMismatchError(f"model file {path.name} is corrupt or was replaced: sha256 {digest[:12]}... "
+                                 f"does not match the manifest's {expected_sha256[:12]}...; reinstall aec")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelMismatchError(f"{path.name} is not a valid .safetensors model file ({error})") from None
+    if metadata.get("architecture") != ARCHITECTURE or "config" not in metadata or "model_id" not in metadata:
+        raise ModelMismatchError(f"{path.name} is not an aec model file (architecture "
+                                 f"{metadata.get('architecture')!r}, expected {ARCHITECTURE!r})")
+    try:
+        config = ModelConfig.from_dict(json.loads(metadata["config"]))
+        model = AECModel(config)
+        skip = _integer_layer_float_keys(model)
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+        missing = [k for k in missing if k not in skip]
+        if missing or unexpected:
+            raise ValueError(f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+        for module in model.modules():
+            if isinstance(module, IntConv2d):
+                module.thaw()
+        model.check_exact()
+    except (ValueError, RuntimeError, KeyError, TypeError) as error:
+        raise ModelMismatchError(f"{path.name} does not match the aec architecture: {error}") from None
+    model.eval()
+    return model, metadata["model_id"], digest
+
+
+def read_manifest(directory: Path = WEIGHTS_DIR) -> dict:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise ModelMismatchError(f"no model manifest at {path}; reinstall aec")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelMismatchError(f"model manifest {path} is unreadable: {error}") from None
+
+
+def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[AECModel, str, str]:
+    """Load a released model by id (the manifest's default when None), hash-checked."""
+    manifest = read_manifest(directory)
+    model_id = model_id or manifest.get("default")
+    entry = manifest.get("models", {}).get(model_id)
+    if entry is None:
+        known = ", ".join(sorted(manifest.get("models", {}))) or "none"
+        raise ModelMismatchError(f"model {model_id!r} is not installed (installed: {known}); "
+                                 f"a newer aec may know it")
+    model, file_id, digest = load_model_file(Path(directory) / entry["file"], entry["sha256"])
+    if file_id != model_id:
+        raise ModelMismatchError(f"{entry['file']} holds model {file_id!r}, the manifest says {model_id!r}")
+    return model, model_id, digest
+
+
+def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, directory: Path = WEIGHTS_DIR,
+                    make_default: bool = True) -> None:
+    """Add or refresh one model's entry; a released id must keep its file and hash."""
+    path = Path(directory) / MANIFEST
+    manifest = json.loads(path.read_text()) if path.is_file() else {"default": model_id, "models": {}}
+    old = manifest["models"].get(model_id)
+    if old is not None and old.get("released") and old["sha256"] != sha256:
+        raise InputError(f"model id {model_id!r} is released with other weights; choose a new id")
+    manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": ARCHITECTURE, **entry}
+    if make_default:
+        manifest["default"] = model_id
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
