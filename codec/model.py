@@ -20,6 +20,7 @@ float networks.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -74,12 +75,18 @@ class AECModel(nn.Module):
             scale_table(c.scale_levels, c.scale_low, c.scale_high)).double())
         self._log_low = math.log(c.scale_low)
         self._log_step = (math.log(c.scale_high) - math.log(c.scale_low)) / (c.scale_levels - 1)
+        # A default-initialised g_a gives latents of std ~0.05 and h_a hyper-latents of ~0.01: they would all
+        # round to zero, leaving g_s and h_s without gradients at first. Start them at std ~1 instead.
+        with torch.no_grad():
+            self.g_a[-1].weight *= 20.0
+            self.h_a[-1].weight *= 10.0
         # Start the predicted scales near sigma = 2 rather than at the floor.
         initial_index = (math.log(2.0) - self._log_low) / self._log_step
         for net in self.context.params:
             with torch.no_grad():
                 net[-1].bias[net[-1].cout // 2:] = initial_index
         self._tables: CategoricalTables | None = None
+        self._g_s64: nn.Module | None = None
 
     # ----------------------------------------------------------------------------------------------- rate control
     def gains(self, quality: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,6 +149,7 @@ class AECModel(nn.Module):
                 layer.freeze()
         self.prior.freeze()
         self._tables = None
+        self._g_s64 = None
         self.check_exact()
 
     def check_exact(self) -> None:
@@ -180,9 +188,15 @@ class AECModel(nn.Module):
         return self.h_s.forward_exact((z_symbols.double() * ONE).clamp(-INPUT_LIMIT, INPUT_LIMIT))
 
     def _synthesize(self, y_hat_int: torch.Tensor, quality: float, device: torch.device) -> torch.Tensor:
+        """g_s on the decoded latent. On the CPU it runs in float64, which measured bit-identical across thread
+        counts and memory formats (float32 convolutions are not: a few pixels flip by one level)."""
         _, inverse_gain = self.gains(torch.tensor([quality]))
-        y_hat = (y_hat_int / ONE).float() * inverse_gain[:, :, None, None]
-        return self.g_s(y_hat.to(device)).float().cpu().clamp(0, 1)
+        y_hat = (y_hat_int / ONE) * inverse_gain.double()[:, :, None, None]
+        if device.type == "cpu":
+            if self._g_s64 is None:
+                self._g_s64 = copy.deepcopy(self.g_s).double().eval()
+            return self._g_s64(y_hat).float().clamp(0, 1)
+        return self.g_s(y_hat.float().to(device)).float().cpu().clamp(0, 1)
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float) -> CodedLatents:

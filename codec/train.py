@@ -198,7 +198,7 @@ def train(args: argparse.Namespace) -> None:
         optimizer.step()
         step += 1
         session_steps += 1
-        window["loss"].append(float(loss))
+        window["loss"].append(loss.item())
         window["bpp"].append(float(bpp.mean()))
         window["mse"].append(float(mse.mean()))
         window["grad"].append(float(grad))

@@ -1,0 +1,42 @@
+"""aec entropy coding and the .aec container (numpy and constriction only)."""
+
+from .container import (
+    DEFAULT_MAX_PIXELS,
+    FORMAT_VERSION,
+    MAGIC,
+    Header,
+    Section,
+    pack,
+    parse,
+    read_header,
+    sniff,
+)
+from .entropy import CODER_VERSION, DEFAULT_BOUND, CategoricalTables, SymbolDecoder, SymbolEncoder, symbol_checksum
+from .errors import AecError, AECError, FormatError, InputError, ModelMismatchError, UnsupportedVersionError
+from .tables import pmf_to_counts, scale_table
+
+__all__ = [
+    "AECError",
+    "AecError",
+    "FormatError",
+    "UnsupportedVersionError",
+    "ModelMismatchError",
+    "InputError",
+    "MAGIC",
+    "FORMAT_VERSION",
+    "DEFAULT_MAX_PIXELS",
+    "Header",
+    "Section",
+    "pack",
+    "parse",
+    "read_header",
+    "sniff",
+    "CODER_VERSION",
+    "DEFAULT_BOUND",
+    "SymbolEncoder",
+    "SymbolDecoder",
+    "CategoricalTables",
+    "symbol_checksum",
+    "scale_table",
+    "pmf_to_counts",
+]

@@ -1,0 +1,332 @@
+"""The .aec container: fixed header, typed length-prefixed sections, CRC32 trailer."""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Sequence
+
+from .errors import FormatError, UnsupportedVersionError
+
+__all__ = [
+    "MAGIC",
+    "FORMAT_VERSION",
+    "DEFAULT_MAX_PIXELS",
+    "MAX_MODEL_ID_LENGTH",
+    "MAX_SECTIONS",
+    "LAYOUTS",
+    "Header",
+    "Section",
+    "pack",
+    "parse",
+    "read_header",
+    "sniff",
+]
+
+# A non-ASCII first byte stops text tools and charset sniffers from taking the file for text.
+MAGIC = b"\x8bAEC"
+FORMAT_VERSION = (1, 0)
+DEFAULT_MAX_PIXELS = 1 << 28
+MAX_MODEL_ID_LENGTH = 64
+MAX_SECTIONS = 64
+LAYOUTS = ("RGB", "L", "RGBA", "LA")
+
+_MODEL_ID = re.compile(r"[A-Za-z0-9._-]+")
+_SECTION_KIND = re.compile(r"[A-Za-z0-9]{4}")
+_PREAMBLE = struct.Struct("<4sBBHB")  # magic, major, minor, flags, model id length
+_BODY = struct.Struct("<4sHIIBBBIH")  # weights tag .. number of sections
+_SECTION = struct.Struct("<4sI")
+_CRC = struct.Struct("<I")
+_U16_MAX = 0xFFFF
+_U32_MAX = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything the fixed header says about a compressed image."""
+
+    model_id: str
+    weights_tag: bytes
+    quality: float
+    width: int
+    height: int
+    layout: str = "RGB"
+    symbol_checksum: int = 0
+    coder_version: tuple[int, int] = (0, 5)
+    version: tuple[int, int] = FORMAT_VERSION
+
+
+@dataclass(frozen=True)
+class Section:
+    """One typed payload, e.g. Section("YLAT", data)."""
+
+    kind: str
+    payload: bytes
+
+
+def sniff(prefix: bytes) -> bool:
+    """Return True if the data starts with the .aec magic number."""
+    return bytes(prefix[: len(MAGIC)]) == MAGIC
+
+
+def pack(header: Header, sections: Sequence[Section]) -> bytes:
+    """Serialise a header and its sections into .aec bytes."""
+    _check_header(header)
+    sections = tuple(sections)
+    _check_sections(sections)
+    model_id = header.model_id.encode("ascii")
+    parts = [
+        _PREAMBLE.pack(MAGIC, header.version[0], header.version[1], 0, len(model_id)),
+        model_id,
+        _BODY.pack(
+            bytes(header.weights_tag),
+            round(header.quality * 100),
+            header.width,
+            header.height,
+            LAYOUTS.index(header.layout),
+            header.coder_version[0],
+            header.coder_version[1],
+            header.symbol_checksum,
+            len(sections),
+        ),
+    ]
+    for section in sections:
+        payload = bytes(section.payload)
+        parts += [_SECTION.pack(section.kind.encode("ascii"), len(payload)), payload]
+    body = b"".join(parts)
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+def read_header(data: bytes) -> Header:
+    """Parse and check the fixed header only (no CRC check), e.g. for `aec info`."""
+    raw, _, _ = _walk_fixed(_as_bytes(data))
+    return _check_fixed(raw)
+
+
+def parse(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, tuple[Section, ...]]:
+    """Parse and fully check .aec bytes; return the header and the sections in file order."""
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive int, got {max_pixels!r}")
+    data = _as_bytes(data)
+    # Locate every byte first and check the CRC before judging field values, so a damaged
+    # file is reported as corrupt rather than as a strange but plausible header.
+    raw, offset, count = _walk_fixed(data)
+    sections = []
+    for index in range(count):
+        kind_bytes, length = _SECTION.unpack(_take(data, offset, _SECTION.size, f"section {index} header"))
+        payload_offset = offset + _SECTION.size
+        if length > len(data) - payload_offset:
+            raise FormatError(
+                f"section {index} ({_show(kind_bytes)}) at byte offset {offset} declares {length} payload bytes "
+                f"but only {len(data) - payload_offset} remain; the file is truncated or corrupt"
+            )
+        sections.append((offset, kind_bytes, data[payload_offset : payload_offset + length]))
+        offset = payload_offset + length
+    stored = _CRC.unpack(_take(data, offset, _CRC.size, "CRC32"))[0]
+    end = offset + _CRC.size
+    if end != len(data):
+        raise FormatError(
+            f"{len(data) - end} unexpected bytes after the end of the .aec data at byte offset {end}; "
+            "strip the trailing data (was something appended to the file?)"
+        )
+    computed = zlib.crc32(memoryview(data)[:offset])
+    if computed != stored:
+        raise FormatError(
+            f"file is corrupt (CRC mismatch: stored 0x{stored:08x}, computed 0x{computed:08x}); "
+            "re-create or re-download it"
+        )
+    header = _check_fixed(raw)
+    pixels = header.width * header.height
+    if pixels > max_pixels:
+        raise FormatError(
+            f"image is {header.width}x{header.height} = {pixels} pixels, over the limit of {max_pixels}; "
+            "raise max_pixels if you trust this file"
+        )
+    return header, _check_parsed_sections(sections)
+
+
+@dataclass(frozen=True)
+class _RawHeader:
+    """Fixed-header fields as stored, before their values are judged."""
+
+    major: int
+    minor: int
+    flags: int
+    model_id: bytes
+    body_offset: int  # where the weights tag starts; later fields are reported relative to it
+    weights_tag: bytes
+    quality: int
+    width: int
+    height: int
+    layout: int
+    coder_major: int
+    coder_minor: int
+    symbol_checksum: int
+
+
+def _walk_fixed(data: bytes) -> tuple[_RawHeader, int, int]:
+    """Read the fixed header's raw fields; return them, the end offset and the section count."""
+    if not data:
+        raise FormatError("empty input: not an .aec file")
+    if not data.startswith(MAGIC[: len(data)]):
+        raise FormatError(f"not an .aec file (starts with {data[:4]!r}, expected {MAGIC!r})")
+    # The version comes before anything else: a newer major may lay out the rest differently.
+    _check_version(*_take(data, 4, 2, "format version"))
+    _, major, minor, flags, id_length = _PREAMBLE.unpack(_take(data, 0, _PREAMBLE.size, "header"))
+    if not 1 <= id_length <= MAX_MODEL_ID_LENGTH:
+        raise FormatError(
+            f"model id length {id_length} at byte offset 8 is outside 1..{MAX_MODEL_ID_LENGTH}; the file is corrupt"
+        )
+    model_id = _take(data, _PREAMBLE.size, id_length, "model id")
+    offset = _PREAMBLE.size + id_length
+    *body, count = _BODY.unpack(_take(data, offset, _BODY.size, "header"))
+    if count > MAX_SECTIONS:
+        raise FormatError(
+            f"{count} sections declared at byte offset {offset + _BODY.size - 2}, over the limit of "
+            f"{MAX_SECTIONS}; the file is corrupt"
+        )
+    return _RawHeader(major, minor, flags, model_id, offset, *body), offset + _BODY.size, count
+
+
+def _check_version(major: int, minor: int) -> None:
+    if major > FORMAT_VERSION[0]:
+        raise UnsupportedVersionError(
+            f"written by a newer aec (format {major}.x, this aec reads {FORMAT_VERSION[0]}.x); upgrade aec"
+        )
+    if major < 1:
+        raise UnsupportedVersionError(
+            f"unknown format version {major}.{minor} at byte offset 4 (this aec reads 1.x); "
+            "the file is corrupt or was written by an unreleased aec"
+        )
+
+
+def _check_fixed(raw: _RawHeader) -> Header:
+    """Judge the raw fixed-header fields and build the Header."""
+    flags, model_id, body_offset, layout = raw.flags, raw.model_id, raw.body_offset, raw.layout
+    if flags:
+        raise FormatError(
+            f"reserved flags 0x{flags:04x} at byte offset 6 must be 0; the file is corrupt or from an "
+            "incompatible writer"
+        )
+    if not _MODEL_ID.fullmatch(model_id.decode("latin-1")):
+        raise FormatError(
+            f"model id {model_id!r} at byte offset 9 has characters outside [A-Za-z0-9._-]; the file is corrupt"
+        )
+    for name, value, at in (("width", raw.width, body_offset + 6), ("height", raw.height, body_offset + 10)):
+        if value == 0:
+            raise FormatError(f"image {name} is 0 at byte offset {at}; the file is corrupt")
+    if layout >= len(LAYOUTS):
+        raise FormatError(
+            f"unknown channel layout {layout} at byte offset {body_offset + 14} (known: "
+            f"{', '.join(f'{i}={name}' for i, name in enumerate(LAYOUTS))}); the file is corrupt"
+        )
+    return Header(
+        model_id=model_id.decode("ascii"),
+        weights_tag=raw.weights_tag,
+        quality=raw.quality / 100,
+        width=raw.width,
+        height=raw.height,
+        layout=LAYOUTS[layout],
+        symbol_checksum=raw.symbol_checksum,
+        coder_version=(raw.coder_major, raw.coder_minor),
+        version=(raw.major, raw.minor),
+    )
+
+
+def _check_parsed_sections(sections: list[tuple[int, bytes, bytes]]) -> tuple[Section, ...]:
+    seen: set[str] = set()
+    checked = []
+    for offset, kind_bytes, payload in sections:
+        kind = kind_bytes.decode("latin-1")
+        if not _SECTION_KIND.fullmatch(kind):
+            raise FormatError(
+                f"section type {kind_bytes!r} at byte offset {offset} is not 4 ASCII letters/digits; "
+                "the file is corrupt"
+            )
+        if kind in seen:
+            raise FormatError(
+                f"section type {kind!r} appears twice (again at byte offset {offset}); the file is corrupt"
+            )
+        seen.add(kind)
+        checked.append(Section(kind, payload))
+    return tuple(checked)
+
+
+def _check_header(header: Header) -> None:
+    """Raise ValueError if pack cannot write this header faithfully."""
+    if not isinstance(header, Header):
+        raise ValueError(f"header must be a Header, got {type(header).__name__}")
+    if not isinstance(header.model_id, str) or not _MODEL_ID.fullmatch(header.model_id):
+        raise ValueError(f"model_id must match [A-Za-z0-9._-]+, got {header.model_id!r}")
+    if len(header.model_id) > MAX_MODEL_ID_LENGTH:
+        raise ValueError(f"model_id is {len(header.model_id)} characters, over the limit of {MAX_MODEL_ID_LENGTH}")
+    if not isinstance(header.weights_tag, (bytes, bytearray)) or len(header.weights_tag) != 4:
+        raise ValueError(f"weights_tag must be 4 bytes, got {header.weights_tag!r}")
+    hundredths = header.quality * 100 if isinstance(header.quality, (int, float)) else float("nan")
+    if not 0 <= hundredths <= _U16_MAX or abs(hundredths - round(hundredths)) > 1e-6:
+        raise ValueError(f"quality must be a multiple of 0.01 in [0, {_U16_MAX / 100}], got {header.quality!r}")
+    for name in ("width", "height"):
+        value = getattr(header, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _U32_MAX:
+            raise ValueError(f"{name} must be an int in [1, 2**32 - 1], got {value!r}")
+    if header.layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {header.layout!r}")
+    if not isinstance(header.symbol_checksum, int) or not 0 <= header.symbol_checksum <= _U32_MAX:
+        raise ValueError(f"symbol_checksum must be a u32, got {header.symbol_checksum!r}")
+    if not _is_byte_pair(header.coder_version):
+        raise ValueError(f"coder_version must be two ints in [0, 255], got {header.coder_version!r}")
+    # Writing a version we do not implement would make a file that lies about its layout.
+    major, minor = FORMAT_VERSION
+    if not _is_byte_pair(header.version) or header.version[0] != major or header.version[1] > minor:
+        raise ValueError(f"pack writes format {major}.0 to {major}.{minor}, got {header.version!r}")
+
+
+def _check_sections(sections: tuple[Section, ...]) -> None:
+    if len(sections) > MAX_SECTIONS:
+        raise ValueError(f"{len(sections)} sections, over the limit of {MAX_SECTIONS}")
+    kinds = set()
+    for section in sections:
+        if not isinstance(section, Section):
+            raise ValueError(f"sections must be Section objects, got {type(section).__name__}")
+        if not isinstance(section.kind, str) or not _SECTION_KIND.fullmatch(section.kind):
+            raise ValueError(f"section kind must be 4 ASCII letters/digits, got {section.kind!r}")
+        if section.kind in kinds:
+            raise ValueError(f"section kind {section.kind!r} appears twice; each kind may appear once")
+        kinds.add(section.kind)
+        if not isinstance(section.payload, (bytes, bytearray, memoryview)):
+            kind = type(section.payload).__name__
+            raise ValueError(f"section {section.kind!r} payload must be bytes, got {kind}")
+        if memoryview(section.payload).nbytes > _U32_MAX:
+            raise ValueError(f"section {section.kind!r} payload is over 2**32 - 1 bytes")
+
+
+def _is_byte_pair(value: object) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and all(isinstance(part, int) and not isinstance(part, bool) and 0 <= part <= 255 for part in value)
+    )
+
+
+def _take(data: bytes, offset: int, size: int, what: str) -> bytes:
+    """Return data[offset:offset+size] or raise FormatError naming the truncated field."""
+    if offset + size > len(data):
+        raise FormatError(
+            f"truncated {what} at byte offset {offset}: needs {size} bytes, {max(len(data) - offset, 0)} left; "
+            "the file is incomplete"
+        )
+    return data[offset : offset + size]
+
+
+def _as_bytes(data: bytes) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"expected bytes, got {type(data).__name__}")
+
+
+def _show(kind: bytes) -> str:
+    return repr(kind.decode("latin-1"))

@@ -1,0 +1,292 @@
+"""Range coders for integer symbols: indexed Gaussian blocks and per-channel categorical blocks."""
+
+from __future__ import annotations
+
+import zlib
+from importlib import metadata
+
+import constriction
+import numpy as np
+
+from .errors import FormatError
+from .tables import scale_table as default_scale_table
+
+__all__ = [
+    "CODER_VERSION",
+    "DEFAULT_BOUND",
+    "MAX_BOUND",
+    "MAX_CATEGORIES",
+    "SymbolEncoder",
+    "SymbolDecoder",
+    "CategoricalTables",
+    "symbol_checksum",
+]
+
+# Submodules are attributes, not importable packages (see notes/constriction.md).
+_model = constriction.stream.model
+_queue = constriction.stream.queue
+
+DEFAULT_BOUND = 2047
+
+
+def _installed_coder_version() -> tuple[int, int]:
+    """Return the installed constriction's (major, minor), which the .aec header records."""
+    major, minor = metadata.version("constriction").split(".")[:2]
+    return int(major), int(minor)
+
+
+# constriction changes its output only with a new minor (0.x), so major.minor names the coder.
+CODER_VERSION = _installed_coder_version()
+
+# constriction gives every symbol of a quantised Gaussian at least 2**-24 of the mass; a wider
+# support panics inside Rust, so refuse it here. 2**20 leaves a 16x margin.
+MAX_BOUND = 1 << 20
+# Same reason for categorical alphabets; a learned z pmf has tens to hundreds of bins.
+MAX_CATEGORIES = 1 << 16
+
+_INT32_MIN = -(1 << 31)
+_INT32_MAX = (1 << 31) - 1
+# Escape payloads (up to 32 bits) are coded as two 16-bit digits, low digit first.
+_DIGIT = 1 << 16
+_DIGIT_MODEL = _model.Uniform(_DIGIT)
+
+
+def symbol_checksum(*arrays: np.ndarray) -> int:
+    """Return the CRC32 of the arrays, each as C-order little-endian int32, in order."""
+    crc = 0
+    for array in arrays:
+        crc = _crc(_as_int32(array, "symbols"), crc)
+    return crc
+
+
+def _crc(values: np.ndarray, crc: int) -> int:
+    """Continue a CRC32 over int32 values, C order, little-endian."""
+    return zlib.crc32(np.ascontiguousarray(values, dtype="<i4").reshape(-1), crc)
+
+
+class CategoricalTables:
+    """Per-channel categorical models from integer counts, built once and reused."""
+
+    def __init__(self, counts: np.ndarray, offsets: np.ndarray) -> None:
+        counts = np.asarray(counts)
+        offsets = np.asarray(offsets)
+        if counts.ndim != 2 or not np.issubdtype(counts.dtype, np.integer):
+            raise ValueError(f"counts must be a (C, K) integer array, got {counts.dtype} {counts.shape}")
+        channels, size = counts.shape
+        if not 2 <= size <= MAX_CATEGORIES:
+            raise ValueError(f"need 2 <= K <= {MAX_CATEGORIES} bins (the last is the escape bin), got K={size}")
+        if channels and (counts.min() < 1 or counts.max() > _INT32_MAX):
+            raise ValueError("every count must be in [1, 2**31 - 1] so every bin, escape included, stays codable")
+        if offsets.shape != (channels,) or not np.issubdtype(offsets.dtype, np.integer):
+            raise ValueError(f"offsets must be ({channels},) integers, got {offsets.dtype} {offsets.shape}")
+        offsets = offsets.astype(np.int64)
+        if channels and (offsets.min() < _INT32_MIN or offsets.max() + size - 2 > _INT32_MAX):
+            raise ValueError("offsets must keep every regular value (offset .. offset+K-2) inside int32")
+        self.counts = _frozen(counts.astype(np.int64))
+        self.offsets = _frozen(offsets)
+        # Integer counts are exact in float64, so both sides build bit-identical models.
+        self._models = tuple(
+            _model.Categorical(self.counts[c].astype(np.float64), perfect=False) for c in range(channels)
+        )
+
+    @property
+    def channels(self) -> int:
+        """Number of channels C."""
+        return self.counts.shape[0]
+
+    @property
+    def escape(self) -> int:
+        """Index of the escape bin (K - 1)."""
+        return self.counts.shape[1] - 1
+
+
+class SymbolEncoder:
+    """Range-encode blocks of symbols; decode them in the same order with SymbolDecoder."""
+
+    def __init__(self, scale_table: np.ndarray | None = None, bound: int = DEFAULT_BOUND) -> None:
+        self.scale_table = _check_scale_table(scale_table)
+        self.bound = _check_bound(bound)
+        self._gaussian = _model.QuantizedGaussian(-self.bound, self.bound, 0.0)
+        self._coder = _queue.RangeEncoder()
+        self._checksum = 0
+        self._finished = False
+
+    @property
+    def checksum(self) -> int:
+        """symbol_checksum of every symbol encoded so far, in coding order."""
+        return self._checksum
+
+    def encode_gaussian(self, symbols: np.ndarray, indexes: np.ndarray) -> None:
+        """Encode symbols with zero-mean Gaussians of std scale_table[indexes]."""
+        self._check_open()
+        values = _as_int32(symbols, "symbols").reshape(-1)
+        stds = _lookup_stds(self.scale_table, indexes, np.shape(symbols), ValueError)
+        if values.size == 0:
+            return
+        # int32 compares first: escapes are rare, so only they pay for int64 arithmetic.
+        escaped = (values >= self.bound) | (values <= -self.bound)
+        if escaped.any():
+            self._coder.encode(np.clip(values, -self.bound, self.bound), self._gaussian, stds)
+            self._encode_digits(np.abs(values[escaped].astype(np.int64)) - self.bound)
+        else:
+            self._coder.encode(values, self._gaussian, stds)
+        self._checksum = _crc(values, self._checksum)
+
+    def encode_categorical(self, symbols: np.ndarray, tables: CategoricalTables) -> None:
+        """Encode a (C, n) block; channel c is i.i.d. under tables row c."""
+        self._check_open()
+        values = _as_int32(symbols, "symbols").astype(np.int64)
+        if values.ndim != 2 or values.shape[0] != tables.channels:
+            raise ValueError(f"symbols must have shape ({tables.channels}, n), got {values.shape}")
+        indexes = values - tables.offsets[:, None]
+        escaped = (indexes < 0) | (indexes >= tables.escape)
+        indexes = np.where(escaped, tables.escape, indexes).astype(np.int32)
+        for channel, model in enumerate(tables._models):
+            if indexes.shape[1]:
+                self._coder.encode(indexes[channel], model)
+        if escaped.any():
+            # Zigzag maps int32 onto [0, 2**32) so small magnitudes stay small.
+            escaped_values = values[escaped]
+            self._encode_digits(np.where(escaped_values < 0, -2 * escaped_values - 1, 2 * escaped_values))
+        self._checksum = _crc(values, self._checksum)
+
+    def finish(self) -> bytes:
+        """Return the compressed stream as little-endian u32 words; the encoder is closed after this."""
+        self._check_open()
+        self._finished = True
+        return self._coder.get_compressed().astype("<u4").tobytes()
+
+    def _encode_digits(self, payloads: np.ndarray) -> None:
+        digits = np.empty((payloads.size, 2), dtype=np.int32)
+        digits[:, 0] = payloads % _DIGIT
+        digits[:, 1] = payloads // _DIGIT
+        self._coder.encode(digits.ravel(), _DIGIT_MODEL)
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise ValueError("this SymbolEncoder is finished; start a new one")
+
+
+class SymbolDecoder:
+    """Decode blocks written by SymbolEncoder, in the order they were encoded."""
+
+    def __init__(self, data: bytes, scale_table: np.ndarray | None = None, bound: int = DEFAULT_BOUND) -> None:
+        self.scale_table = _check_scale_table(scale_table)
+        self.bound = _check_bound(bound)
+        self._gaussian = _model.QuantizedGaussian(-self.bound, self.bound, 0.0)
+        data = bytes(data)
+        if len(data) % 4:
+            raise FormatError(
+                f"entropy-coded data is corrupt: its length {len(data)} is not a multiple of 4 bytes; "
+                "the file is truncated or damaged"
+            )
+        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        self._coder = _guard(lambda: _queue.RangeDecoder(words))
+        self._checksum = 0
+
+    @property
+    def checksum(self) -> int:
+        """symbol_checksum of every symbol decoded so far, in coding order."""
+        return self._checksum
+
+    def decode_gaussian(self, indexes: np.ndarray) -> np.ndarray:
+        """Decode a block coded with encode_gaussian; returns int32 shaped like indexes."""
+        shape = np.shape(indexes)
+        # Indexes come from the caller's model, not the file, so a bad one is a programming error.
+        stds = _lookup_stds(self.scale_table, indexes, shape, ValueError)
+        if stds.size == 0:
+            return np.zeros(shape, dtype=np.int32)
+        values = _guard(lambda: self._coder.decode(self._gaussian, stds))
+        escaped = (values == self.bound) | (values == -self.bound)
+        if escaped.any():
+            signed = np.sign(values[escaped]).astype(np.int64) * (self.bound + self._decode_digits(int(escaped.sum())))
+            if signed.min() < _INT32_MIN or signed.max() > _INT32_MAX:
+                raise FormatError(
+                    "entropy-coded data is corrupt: an escaped symbol does not fit in int32; the file is damaged"
+                )
+            values[escaped] = signed
+        values = values.astype(np.int32, copy=False).reshape(shape)
+        self._checksum = _crc(values, self._checksum)
+        return values
+
+    def decode_categorical(self, tables: CategoricalTables, n: int) -> np.ndarray:
+        """Decode a (C, n) block coded with encode_categorical."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        n = int(n)
+        indexes = np.zeros((tables.channels, n), dtype=np.int64)
+        if n:
+            for channel, model in enumerate(tables._models):
+                indexes[channel] = _guard(lambda: self._coder.decode(model, n))
+        escaped = indexes == tables.escape
+        values = indexes + tables.offsets[:, None]
+        if escaped.any():
+            zigzag = self._decode_digits(int(escaped.sum()))
+            values[escaped] = (zigzag >> 1) ^ -(zigzag & 1)
+        values = values.astype(np.int32)
+        self._checksum = _crc(values, self._checksum)
+        return values
+
+    def _decode_digits(self, count: int) -> np.ndarray:
+        digits = _guard(lambda: self._coder.decode(_DIGIT_MODEL, 2 * count)).astype(np.int64).reshape(count, 2)
+        return digits[:, 0] + digits[:, 1] * _DIGIT
+
+
+def _guard(call):
+    """Run a constriction call, turning any failure (Rust panics included) into FormatError."""
+    try:
+        return call()
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
+        raise
+    # pyo3's PanicException derives from BaseException, so Exception alone would miss it.
+    except BaseException as error:  # noqa: BLE001
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FormatError(f"entropy-coded data is corrupt: {detail}; the file is damaged") from error
+
+
+def _check_scale_table(table: np.ndarray | None) -> np.ndarray:
+    if table is None:
+        return default_scale_table()
+    table = np.asarray(table)
+    if table.ndim != 1 or table.size == 0 or not np.issubdtype(table.dtype, np.floating):
+        raise ValueError(f"scale_table must be a non-empty 1-D float array, got {table.dtype} {table.shape}")
+    table = table.astype(np.float64)
+    # std <= 0 panics inside constriction; NaN or inf would code garbage.
+    if not np.all(np.isfinite(table)) or not np.all(table > 0):
+        raise ValueError("scale_table entries must be finite and > 0")
+    return _frozen(table)
+
+
+def _check_bound(bound: int) -> int:
+    if isinstance(bound, bool) or not isinstance(bound, (int, np.integer)) or not 1 <= bound <= MAX_BOUND:
+        raise ValueError(f"bound must be an int in [1, {MAX_BOUND}], got {bound!r}")
+    return int(bound)
+
+
+def _lookup_stds(table: np.ndarray, indexes: np.ndarray, shape: tuple[int, ...], error: type[Exception]) -> np.ndarray:
+    indexes = np.asarray(indexes)
+    if indexes.shape != shape:
+        raise error(f"indexes must have shape {shape}, got {indexes.shape}")
+    if not np.issubdtype(indexes.dtype, np.integer):
+        raise error(f"indexes must be integers, got {indexes.dtype}")
+    flat = indexes.ravel()
+    if flat.size and (flat.min() < 0 or flat.max() >= table.size):
+        raise error(f"indexes must be in [0, {table.size}), got values in [{flat.min()}, {flat.max()}]")
+    # Stds are read from the table, never computed here, so both sides see identical float64s.
+    return table[flat]
+
+
+def _as_int32(array: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name} must be integers, got {array.dtype}")
+    if array.dtype.itemsize > 4 or array.dtype == np.uint32:
+        if array.size and (array.min() < _INT32_MIN or array.max() > _INT32_MAX):
+            raise ValueError(f"{name} must fit in int32, got values in [{array.min()}, {array.max()}]")
+    return array.astype(np.int32, copy=False)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.array(array)
+    array.flags.writeable = False
+    return array

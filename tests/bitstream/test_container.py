@@ -1,0 +1,282 @@
+"""Claims about bitstream.container: the .aec layout, its checks and its error messages."""
+
+import struct
+import zlib
+
+import pytest
+
+from bitstream import (
+    DEFAULT_MAX_PIXELS,
+    FORMAT_VERSION,
+    MAGIC,
+    FormatError,
+    Header,
+    Section,
+    UnsupportedVersionError,
+    pack,
+    parse,
+    read_header,
+    sniff,
+)
+
+HEADER = Header(
+    model_id="hyper-m.v1",
+    weights_tag=bytes.fromhex("deadbeef"),
+    quality=3.5,
+    width=768,
+    height=512,
+    layout="RGB",
+    symbol_checksum=0x12345678,
+)
+SECTIONS = (Section("ZHYP", b"\x01\x02\x03\x04"), Section("YLAT", bytes(range(16))))
+DATA = pack(HEADER, SECTIONS)
+BODY = 9 + len(HEADER.model_id)  # offset of the weights tag
+
+
+def patched(data: bytes, offset: int, new: bytes) -> bytes:
+    """Overwrite bytes and recompute the trailing CRC, as a well-meaning but odd writer would."""
+    body = bytearray(data[:-4])
+    body[offset : offset + len(new)] = new
+    return bytes(body) + struct.pack("<I", zlib.crc32(body))
+
+
+def test_pack_then_parse_returns_the_same_header_and_sections():
+    assert parse(DATA) == (HEADER, SECTIONS)
+
+
+def test_pack_output_matches_the_golden_bytes():
+    golden = (
+        "8b41454301000000"  # magic, version 1.0, flags
+        "0a" + b"hyper-m.v1".hex() + "deadbeef"  # model id, weights tag
+        "5e01" "00030000" "00020000" "00" "0005" "78563412" "0200"  # q=350, 768, 512, RGB, coder 0.5, checksum, N=2
+        + "5a48595004000000" + "01020304"  # ZHYP, 4 bytes
+        + "594c415410000000" + bytes(range(16)).hex()  # YLAT, 16 bytes
+    )
+    body = bytes.fromhex(golden)
+    assert DATA == body + struct.pack("<I", zlib.crc32(body))
+
+
+@pytest.mark.parametrize("quality", [0.0, 0.07, 1.0, 3.5, 12.34, 655.35])
+def test_quality_round_trips_in_hundredths(quality):
+    header = Header("m", b"abcd", quality, 1, 1)
+    assert parse(pack(header, []))[0].quality == quality
+
+
+@pytest.mark.parametrize("layout", ["RGB", "L", "RGBA", "LA"])
+def test_every_layout_round_trips(layout):
+    header = Header("m", b"abcd", 1.0, 3, 2, layout=layout)
+    assert parse(pack(header, []))[0].layout == layout
+
+
+def test_read_header_reads_the_fixed_header_without_the_rest():
+    assert read_header(DATA) == HEADER
+    assert read_header(DATA[: BODY + 23]) == HEADER
+
+
+def test_sniff_recognises_the_magic_number():
+    assert MAGIC[0] >= 0x80
+    assert sniff(DATA) and sniff(DATA[:4])
+    assert not sniff(b"\x89PNG\r\n\x1a\n") and not sniff(b"") and not sniff(b"\x8bAE")
+
+
+def test_parse_accepts_bytearray_and_memoryview():
+    assert parse(bytearray(DATA)) == parse(memoryview(DATA)) == (HEADER, SECTIONS)
+
+
+def test_sections_keep_their_order_and_may_be_empty():
+    sections = (Section("YLAT", b""), Section("ZHYP", b"z"), Section("EXIF", b"x" * 1000))
+    assert parse(pack(HEADER, sections))[1] == sections
+
+
+def test_empty_input_is_a_format_error_that_says_so():
+    with pytest.raises(FormatError, match="empty input: not an .aec file"):
+        parse(b"")
+
+
+def test_every_truncation_is_a_format_error():
+    for cut in range(len(DATA)):
+        with pytest.raises(FormatError):
+            parse(DATA[:cut])
+
+
+def test_every_truncation_of_the_fixed_header_is_a_format_error_for_read_header():
+    for cut in range(BODY + 23):
+        with pytest.raises(FormatError):
+            read_header(DATA[:cut])
+
+
+def test_a_flipped_bit_anywhere_is_a_format_error():
+    for offset in range(len(DATA)):
+        for bit in (0x01, 0x80):
+            damaged = bytearray(DATA)
+            damaged[offset] ^= bit
+            with pytest.raises(FormatError):
+                parse(bytes(damaged))
+
+
+def test_a_flipped_payload_byte_is_reported_as_a_crc_mismatch():
+    damaged = bytearray(DATA)
+    damaged[-5] ^= 0x10
+    with pytest.raises(FormatError, match=r"file is corrupt \(CRC mismatch"):
+        parse(bytes(damaged))
+
+
+@pytest.mark.parametrize(
+    "data", [b"\x89PNG\r\n\x1a\n" + bytes(40), b"hello world, this is text", b"\x8bAEX" + bytes(40), b"x"]
+)
+def test_wrong_magic_says_not_an_aec_file(data):
+    with pytest.raises(FormatError, match="not an .aec file"):
+        parse(data)
+
+
+def test_a_newer_major_version_asks_to_upgrade():
+    newer = patched(DATA, 4, bytes([2, 0]))
+    for reader in (parse, read_header):
+        with pytest.raises(UnsupportedVersionError, match=r"newer aec \(format 2\.x.*upgrade aec"):
+            reader(newer)
+
+
+def test_a_newer_major_version_is_refused_even_if_its_layout_is_unknown():
+    with pytest.raises(UnsupportedVersionError):
+        parse(MAGIC + bytes([3, 0]))
+
+
+def test_major_version_zero_is_unsupported():
+    with pytest.raises(UnsupportedVersionError):
+        parse(patched(DATA, 4, bytes([0, 9])))
+
+
+def test_a_newer_minor_version_is_readable_and_keeps_unknown_sections():
+    sections = SECTIONS + (Section("NEW1", b"future"),)
+    newer = patched(pack(HEADER, sections), 5, bytes([7]))
+    header, parsed = parse(newer)
+    assert header.version == (1, 7)
+    assert parsed == sections
+
+
+def test_nonzero_reserved_flags_are_refused():
+    with pytest.raises(FormatError, match="reserved flags 0x0100 at byte offset 6 must be 0"):
+        parse(patched(DATA, 6, b"\x00\x01"))
+
+
+@pytest.mark.parametrize("model_id", [b"hyper m.v1", b"hyper\xffm.v1", b"hyper/m.v1"])
+def test_model_id_with_bad_characters_is_refused(model_id):
+    with pytest.raises(FormatError, match="model id"):
+        parse(patched(DATA, 9, model_id))
+
+
+@pytest.mark.parametrize("length", [0, 65])
+def test_model_id_length_outside_1_to_64_is_refused(length):
+    with pytest.raises(FormatError, match="model id length"):
+        parse(patched(DATA, 8, bytes([length])))
+
+
+@pytest.mark.parametrize("offset, name", [(BODY + 6, "width"), (BODY + 10, "height")])
+def test_zero_width_or_height_is_refused(offset, name):
+    with pytest.raises(FormatError, match=f"image {name} is 0"):
+        parse(patched(DATA, offset, bytes(4)))
+
+
+def test_unknown_layout_is_refused():
+    with pytest.raises(FormatError, match="unknown channel layout 4"):
+        parse(patched(DATA, BODY + 14, b"\x04"))
+
+
+def test_huge_dimensions_are_refused_unless_the_limit_is_raised():
+    huge = patched(DATA, BODY + 6, struct.pack("<II", 100_000, 100_000))
+    with pytest.raises(FormatError, match=f"over the limit of {DEFAULT_MAX_PIXELS}.*raise max_pixels"):
+        parse(huge)
+    assert parse(huge, max_pixels=10**10)[0].width == 100_000
+    with pytest.raises(FormatError, match="over the limit of 1000"):
+        parse(DATA, max_pixels=1000)
+
+
+def test_read_header_reports_huge_dimensions_without_refusing_them():
+    assert read_header(patched(DATA, BODY + 6, struct.pack("<II", 2**32 - 1, 2**32 - 1))).width == 2**32 - 1
+
+
+def test_a_section_length_past_the_end_is_refused():
+    first_section = BODY + 23
+    with pytest.raises(FormatError, match="section 0 \\('ZHYP'\\) at byte offset .* declares 1000 payload bytes"):
+        parse(patched(DATA, first_section + 4, struct.pack("<I", 1000)))
+    with pytest.raises(FormatError, match="declares 4294967295 payload bytes"):
+        parse(patched(DATA, first_section + 4, struct.pack("<I", 2**32 - 1)))
+
+
+def test_too_many_sections_are_refused_before_reading_them():
+    with pytest.raises(FormatError, match="65 sections .* over the limit of 64"):
+        parse(patched(DATA, BODY + 21, struct.pack("<H", 65)))
+
+
+def test_trailing_bytes_are_refused():
+    with pytest.raises(FormatError, match="3 unexpected bytes after the end"):
+        parse(DATA + b"abc")
+
+
+def test_duplicate_sections_are_refused():
+    data = patched(DATA, BODY + 23 + 8 + 4, b"ZHYP")
+    with pytest.raises(FormatError, match="'ZHYP' appears twice"):
+        parse(data)
+
+
+def test_a_non_alphanumeric_section_type_is_refused():
+    with pytest.raises(FormatError, match="section type"):
+        parse(patched(DATA, BODY + 23, b"ZH P"))
+
+
+def test_error_messages_are_one_line():
+    cases = [b"", DATA[:20], DATA + b"x", patched(DATA, 4, b"\x02"), patched(DATA, 6, b"\x01")]
+    for data in cases:
+        with pytest.raises(FormatError) as caught:
+            parse(data)
+        assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"model_id": ""},
+        {"model_id": "a b"},
+        {"model_id": "x" * 65},
+        {"model_id": "modèle"},
+        {"weights_tag": b"abc"},
+        {"weights_tag": "abcd"},
+        {"quality": 3.505},
+        {"quality": -1.0},
+        {"quality": 700.0},
+        {"quality": float("nan")},
+        {"width": 0},
+        {"height": 2**32},
+        {"width": 3.0},
+        {"layout": "CMYK"},
+        {"symbol_checksum": -1},
+        {"coder_version": (0, 256)},
+        {"version": (2, 0)},
+        {"version": (1, FORMAT_VERSION[1] + 1)},
+    ],
+)
+def test_pack_refuses_a_header_it_cannot_write_faithfully(changes):
+    fields = dict(HEADER.__dict__, **changes)
+    with pytest.raises(ValueError):
+        pack(Header(**fields), SECTIONS)
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        [Section("ZHY", b"")],
+        [Section("ZH P", b"")],
+        [Section("ZHYP", "text")],
+        [Section("ZHYP", b""), Section("ZHYP", b"")],
+        [Section(f"S{i:03d}", b"") for i in range(65)],
+        [b"ZHYP"],
+    ],
+)
+def test_pack_refuses_bad_sections(sections):
+    with pytest.raises(ValueError):
+        pack(HEADER, sections)
+
+
+def test_parse_refuses_a_nonsense_pixel_limit():
+    with pytest.raises(ValueError):
+        parse(DATA, max_pixels=0)

@@ -1,0 +1,65 @@
+"""The integer layers: exact, order-independent, and equal to their quantization-aware training twin."""
+
+import torch
+
+from codec.layers import ACT_MAX, FRAC_BITS, IntConv2d, IntSequential
+
+
+def _net(seed: int = 0) -> IntSequential:
+    torch.manual_seed(seed)
+    net = IntSequential(IntConv2d(6, 12, 5, 2, transpose=True), IntConv2d(12, 8, 3), IntConv2d(8, 4, 1,
+                                                                                            activation=False))
+    for layer in net:
+        with torch.no_grad():
+            layer.bias.uniform_(-0.5, 0.5)
+        layer.freeze()
+    return net
+
+
+def _integer_input(seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(-3000, 3000, (2, 6, 9, 7), generator=generator).double()
+
+
+def test_exact_output_is_integer_and_matches_training_forward():
+    net = _net()
+    x_int = _integer_input()
+    exact = net.forward_exact(x_int)
+    assert torch.equal(exact, exact.round())
+    approx = net(x_int.float() / 2**FRAC_BITS) * 2**FRAC_BITS
+    # float32 training arithmetic may land on the other side of a rounding boundary, rarely
+    assert (approx.double() - exact).abs().max() <= 1
+    assert (approx.double() != exact).float().mean() < 0.02
+
+
+def test_exact_output_does_not_depend_on_threads_or_memory_format():
+    net = _net()
+    x_int = _integer_input()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = net.forward_exact(x_int)
+        torch.set_num_threads(2)
+        two = net.forward_exact(x_int.contiguous(memory_format=torch.channels_last))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+
+
+def test_hidden_activations_are_bounded():
+    net = _net()
+    hidden = net[0].forward_exact(_integer_input() * 100)
+    assert hidden.min() >= 0 and hidden.max() <= ACT_MAX
+
+
+def test_exactness_check_refuses_weights_that_could_overflow():
+    net = _net()
+    net.check_exact(2.0**22)
+    with torch.no_grad():
+        net[1].bias_int.fill_(2**53)
+    try:
+        net.check_exact(2.0**22)
+    except ValueError as error:
+        assert "2**53" in str(error)
+    else:
+        raise AssertionError("an overflowing layer passed the exactness check")

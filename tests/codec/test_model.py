@@ -1,0 +1,100 @@
+"""The model: the coder's exact path reproduces training's eval pass, and decoding is deterministic."""
+
+import numpy as np
+import pytest
+import torch
+
+from bitstream import FormatError
+from codec.config import TINY
+from codec.model import AECModel
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(7)
+    m = AECModel(TINY).eval()
+    m.freeze()
+    return m
+
+
+def _image(seed=0, h=128, w=192):
+    from tests.conftest import smooth_image
+
+    return torch.from_numpy(smooth_image(h, w, seed)).permute(2, 0, 1).unsqueeze(0).float() / 255
+
+
+def test_training_forward_gives_gradients_for_every_trained_part():
+    torch.manual_seed(0)
+    m = AECModel(TINY).train()
+    with torch.no_grad():  # the tiny untrained h_a gives |z| < 1/2; training grows it quickly
+        m.h_a[-1].weight *= 10
+    out = m(torch.rand(2, 3, 128, 128), torch.tensor([1, 3]))
+    loss = ((out["x_hat"] - 0.5) ** 2).mean() + (out["y_bits"] + out["z_bits"]).mean() * 1e-3
+    loss.backward()
+    for name in ["g_a.0.weight", "g_s.0.weight", "h_a.0.weight", "h_s.0.weight", "context.params.0.0.weight",
+                 "context.residuals.1.0.weight", "prior.matrices.0", "log_gains", "log_inverse_gains"]:
+        grad = dict(m.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+
+
+def test_decoder_reconstruction_equals_eval_forward(model):
+    x = _image()
+    coded = model.compress(x, 2.0)
+    x_hat = model.decompress(coded.z_payload, coded.y_payload, 2.0, 128, 192, coded.checksum)
+    with torch.no_grad():
+        reference = model(x, torch.tensor([2.0]))["x_hat"].clamp(0, 1)
+    # the decoder synthesizes in float64, training's forward in float32
+    assert torch.allclose(x_hat, reference, atol=1e-5)
+
+
+def test_payload_size_matches_estimated_rate(model):
+    x = _image(1, 256, 256)
+    coded = model.compress(x, 3.0)
+    real = 8 * (len(coded.z_payload) + len(coded.y_payload))
+    assert abs(real - coded.estimated_bits) <= 0.03 * coded.estimated_bits + 64
+
+
+def test_estimated_rate_equals_eval_forward_rate(model):
+    x = _image(2)
+    coded = model.compress(x, 1.5)
+    with torch.no_grad():
+        out = model(x, torch.tensor([1.5]))
+    assert coded.estimated_bits == pytest.approx(float(out["y_bits"] + out["z_bits"]), rel=1e-4)
+
+
+def test_higher_quality_spends_more_bits(model):
+    x = _image(3)
+    sizes = [len(model.compress(x, q).y_payload) for q in (1.0, 2.0, 3.0)]
+    assert sizes[0] < sizes[1] < sizes[2]
+
+
+def test_decoding_is_identical_with_one_and_two_threads(model):
+    x = _image(4)
+    coded = model.compress(x, 2.5)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = model.decompress(coded.z_payload, coded.y_payload, 2.5, 128, 192, coded.checksum)
+        torch.set_num_threads(2)
+        two = model.decompress(coded.z_payload, coded.y_payload, 2.5, 128, 192, coded.checksum)
+        model._g_s64 = None  # a fresh float64 copy, built under two threads
+        again = model.decompress(coded.z_payload, coded.y_payload, 2.5, 128, 192, coded.checksum)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two) and torch.equal(one, again)
+
+
+def test_wrong_weights_are_caught_by_the_symbol_checksum(model):
+    x = _image(5)
+    coded = model.compress(x, 2.0)
+    torch.manual_seed(99)
+    other = AECModel(TINY).eval()
+    other.freeze()
+    with pytest.raises(FormatError, match="checksum"):
+        other.decompress(coded.z_payload, coded.y_payload, 2.0, 128, 192, coded.checksum)
+
+
+def test_gains_interpolate_between_trained_qualities(model):
+    gain, _ = model.gains(torch.tensor([1.0, 1.5, 2.0]))
+    expected = torch.sqrt(gain[0] * gain[2])
+    assert torch.allclose(gain[1], expected, rtol=1e-5)
