@@ -22,7 +22,7 @@ from .weights import WEIGHTS_DIR, load_model, load_model_file
 
 ImageLike = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
-DEFAULT_QUALITY = 4.0
+DEFAULT_QUALITY = None  # the model's default_quality (4 of 1..6 for the shipped model)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _load_image(image: ImageLike, max_pixels: int) -> np.ndarray:
         if pil.mode != "RGB":
             pil = pil.convert("RGBA").convert("RGB") if "A" in pil.getbands() or pil.mode == "P" else \
                 pil.convert("RGB")
-        array = np.asarray(pil)
+        array = np.array(pil)
     if array.shape[0] * array.shape[1] > max_pixels:
         raise InputError(f"{array.shape[1]}x{array.shape[0]} exceeds the pixel limit of {max_pixels}")
     return np.ascontiguousarray(array)
@@ -123,14 +123,20 @@ class Codec:
                                      f"(tag {header.weights_tag.hex()}, installed {tag.hex()})")
         return model
 
-    def encode(self, image: ImageLike, quality: float = DEFAULT_QUALITY) -> EncodeResult:
+    @property
+    def default_quality(self) -> float:
+        return self.model.config.default_quality
+
+    def encode(self, image: ImageLike, quality: float | None = DEFAULT_QUALITY) -> EncodeResult:
         """Compress and return the bytes with their header and rate."""
         low, high = self.quality_range
+        if quality is None:
+            quality = self.default_quality
         try:
             quality = float(quality)
         except (TypeError, ValueError):
             raise InputError(f"quality must be a number in [{low:g}, {high:g}], got {quality!r}") from None
-        if not low <= quality <= high:
+        if not low <= quality <= high:  # also refuses NaN
             raise InputError(f"quality {quality:g} is outside the model's range [{low:g}, {high:g}]")
         quality = round(quality * 100) / 100  # the header stores hundredths; code what the decoder will use
         array = _load_image(image, self.max_pixels)
@@ -145,7 +151,7 @@ class Codec:
         data = pack(header, [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload)])
         return EncodeResult(data, header, 8 * len(data) / (width * height), coded.estimated_bits)
 
-    def compress(self, image: ImageLike, quality: float = DEFAULT_QUALITY) -> bytes:
+    def compress(self, image: ImageLike, quality: float | None = DEFAULT_QUALITY) -> bytes:
         """Compress an image (path, file, PIL image or HxWx3 uint8 array) to .aec bytes."""
         return self.encode(image, quality).data
 
@@ -183,7 +189,7 @@ def default_codec() -> Codec:
         return _default
 
 
-def compress(image: ImageLike, quality: float = DEFAULT_QUALITY) -> bytes:
+def compress(image: ImageLike, quality: float | None = DEFAULT_QUALITY) -> bytes:
     """Compress an image with the default model."""
     return default_codec().compress(image, quality)
 

@@ -36,6 +36,11 @@ class ModelConfig:
     def qualities(self) -> tuple[float, ...]:
         return tuple(float(q) for q in range(1, len(self.lambdas) + 1))
 
+    @property
+    def default_quality(self) -> float:
+        """The quality used when none is asked for: just above the middle of the range."""
+        return float(len(self.lambdas) // 2 + 1)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -1,0 +1,118 @@
+"""The Python API: round trips at any size, every input form, and clear errors for bad input."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import codec
+from bitstream import FormatError, InputError, ModelMismatchError, read_header
+from tests.conftest import smooth_image
+
+
+@pytest.mark.parametrize("height,width", [(1, 1), (17, 5), (65, 129)])
+def test_round_trip_keeps_the_size(tiny_codec, height, width):
+    image = smooth_image(height, width)
+    data = tiny_codec.compress(image, quality=2)
+    decoded = tiny_codec.decompress_array(data)
+    assert decoded.shape == (height, width, 3) and decoded.dtype == np.uint8
+    header = read_header(data)
+    assert (header.width, header.height, header.model_id) == (width, height, "test-tiny")
+
+
+def test_every_input_form_gives_the_same_bytes(tiny_codec, tmp_path):
+    array = smooth_image(40, 50, seed=3)
+    path = tmp_path / "in.png"
+    Image.fromarray(array).save(path)
+    from_array = tiny_codec.compress(array, 2)
+    assert tiny_codec.compress(Image.fromarray(array), 2) == from_array
+    assert tiny_codec.compress(path, 2) == from_array
+    assert tiny_codec.compress(str(path), 2) == from_array
+    with open(path, "rb") as handle:
+        assert tiny_codec.compress(handle, 2) == from_array
+
+
+def test_decompress_accepts_bytes_path_and_file(tiny_codec, tmp_path):
+    data = tiny_codec.compress(smooth_image(20, 30), 1.5)
+    path = tmp_path / "x.aec"
+    path.write_bytes(data)
+    reference = tiny_codec.decompress_array(data)
+    assert np.array_equal(np.asarray(tiny_codec.decompress(path)), reference)
+    assert np.array_equal(tiny_codec.decompress_array(io.BytesIO(data)), reference)
+
+
+def test_encoding_is_deterministic(tiny_codec):
+    image = smooth_image(33, 47, seed=5)
+    assert tiny_codec.compress(image, 2.25) == tiny_codec.compress(image, 2.25)
+
+
+def test_fractional_quality_is_stored_and_used(tiny_codec):
+    data = tiny_codec.compress(smooth_image(64, 64), 2.37)
+    assert read_header(data).quality == pytest.approx(2.37)
+    tiny_codec.decompress_array(data)
+
+
+def test_grayscale_and_palette_images_are_coded_as_rgb(tiny_codec):
+    gray = Image.fromarray(smooth_image(16, 16)[:, :, 0], "L")
+    assert tiny_codec.decompress_array(tiny_codec.compress(gray, 1)).shape == (16, 16, 3)
+    palette = Image.fromarray(smooth_image(16, 16)).convert("P")
+    assert tiny_codec.decompress_array(tiny_codec.compress(palette, 1)).shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("quality", [0.5, 3.5, float("nan"), "high"])
+def test_quality_outside_the_range_is_refused(tiny_codec, quality):
+    with pytest.raises(InputError, match="quality"):
+        tiny_codec.compress(smooth_image(8, 8), quality)
+
+
+def test_not_an_image_is_refused(tiny_codec, tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("hello")
+    with pytest.raises(InputError, match="not a readable image"):
+        tiny_codec.compress(path)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError):
+        tiny_codec.compress(empty)
+    with pytest.raises(InputError, match="no such file"):
+        tiny_codec.compress(tmp_path / "missing.png")
+    with pytest.raises(InputError):
+        tiny_codec.compress(np.zeros((4, 4), dtype=np.float32))
+
+
+def test_pixel_limit_is_enforced(tiny_weights):
+    small = codec.Codec(weights=tiny_weights, max_pixels=100)
+    with pytest.raises(InputError, match="pixel limit"):
+        small.compress(smooth_image(11, 10))
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "magic", "payload"])
+def test_damaged_files_raise_an_aec_error(tiny_codec, damage):
+    data = bytearray(tiny_codec.compress(smooth_image(64, 64), 2))
+    if damage == "empty":
+        data = bytearray()
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "magic":
+        data[1] ^= 0xFF
+    else:
+        data[len(data) // 2] ^= 0x10
+    with pytest.raises(FormatError):
+        tiny_codec.decompress_array(bytes(data))
+
+
+def test_a_file_from_other_weights_is_refused(tiny_codec, tmp_path):
+    import torch
+
+    from codec.config import TINY
+    from codec.model import AECModel
+    from codec.weights import save_model
+
+    torch.manual_seed(4321)
+    other_path = tmp_path / "other.safetensors"
+    save_model(AECModel(TINY).eval(), other_path, "test-tiny")
+    other = codec.Codec(weights=other_path)
+    data = other.compress(smooth_image(32, 32), 2)
+    with pytest.raises(ModelMismatchError, match="other weights"):
+        tiny_codec.decompress_array(data)

@@ -1,0 +1,47 @@
+"""Model files: hash-checked, self-describing, and refused with a clear message when damaged or foreign."""
+
+import json
+
+import pytest
+from safetensors.torch import save_file
+import torch
+
+from bitstream import ModelMismatchError
+from codec.weights import load_model, load_model_file, sha256_file, update_manifest
+
+
+def test_a_saved_model_loads_ready_to_code(tiny_weights):
+    model, model_id, digest = load_model_file(tiny_weights, sha256_file(tiny_weights))
+    assert model_id == "test-tiny" and not model.training
+    assert model.prior.counts.sum(dim=1).eq(1 << 16).all()  # frozen tables came with the file
+
+
+def test_hash_mismatch_is_refused(tiny_weights):
+    with pytest.raises(ModelMismatchError, match="sha256"):
+        load_model_file(tiny_weights, "0" * 64)
+
+
+def test_corrupt_and_foreign_files_are_refused(tmp_path):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelMismatchError, match="not a valid"):
+        load_model_file(junk)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(3)}, str(foreign), metadata={"architecture": "something-else"})
+    with pytest.raises(ModelMismatchError, match="not an aec model"):
+        load_model_file(foreign)
+
+
+def test_manifest_loads_by_id_and_guards_released_ids(tiny_weights, tmp_path):
+    target = tmp_path / "tiny.safetensors"
+    target.write_bytes(tiny_weights.read_bytes())
+    digest = sha256_file(target)
+    update_manifest("test-tiny", "tiny.safetensors", digest, {"released": True}, tmp_path)
+    model, model_id, _ = load_model(None, tmp_path)
+    assert model_id == "test-tiny"
+    with pytest.raises(ModelMismatchError, match="not installed"):
+        load_model("no-such-model", tmp_path)
+    with pytest.raises(Exception, match="released"):
+        update_manifest("test-tiny", "tiny.safetensors", "f" * 64, {"released": True}, tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["default"] == "test-tiny"
