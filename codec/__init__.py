@@ -8,8 +8,17 @@
 from bitstream.errors import (AECError, AecError, FormatError, InputError, ModelMismatchError,
                               UnsupportedVersionError)
 
-from .api import (DEFAULT_QUALITY, Codec, EncodeResult, compress, decompress, decompress_array,
-                  read_header)
+_API = {"DEFAULT_QUALITY", "Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header"}
+
+
+def __getattr__(name: str):
+    # Lazy, so that `aec --help` and `aec info` (codec.cli) do not pay for importing torch.
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'codec' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

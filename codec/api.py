@@ -71,7 +71,9 @@ def _load_image(image: ImageLike, max_pixels: int) -> np.ndarray:
                 pil.load()
             except FileNotFoundError:
                 raise InputError(f"{name}: no such file") from None
-            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as error:
+            except UnidentifiedImageError:
+                raise InputError(f"{name}: not a readable image (not a format Pillow can read)") from None
+            except (Image.DecompressionBombError, OSError, SyntaxError) as error:
                 raise InputError(f"{name}: not a readable image ({error})") from None
         pil = ImageOps.exif_transpose(pil)
         if pil.mode != "RGB":

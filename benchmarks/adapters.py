@@ -1,0 +1,324 @@
+"""The codecs under test, each behind one small adapter: encode an RGB array to bytes, decode bytes to an RGB array.
+
+Every adapter records its library versions and its fixed settings, so a result file says exactly what was run.
+A codec whose library is missing raises CodecUnavailable from its factory; `load` turns that into a skip message.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import io
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import PIL
+from PIL import Image, features
+
+# The order of the tables and plots.
+CODEC_NAMES = ("aec", "jpeg420", "jpeg444", "webp", "avif", "heic", "jxl", "jpeg2000", "png")
+# The codecs of the side-by-side crop figure, at about equal bits per pixel.
+CROP_CODECS = ("aec", "jpeg420", "avif", "heic")
+
+
+class CodecUnavailable(Exception):
+    """The codec's library is missing or cannot be used here; the message says why."""
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One codec at a sweep of quality settings.
+
+    Args:
+        qualities: the default sweep, from worst to best. Each was chosen on six Kodak images to span about 0.1 to
+            2 bpp (JPEG XL's lowest setting reaches only about 0.17 bpp), so that every curve overlaps aec's.
+        quality_meaning: what the quality number is (e.g. "libjpeg quality 0-100").
+        quality_range: (worst, best) settings the codec accepts, for the equal-rate search of the crop figure.
+        integer_quality: whether only whole-number settings are valid.
+    """
+
+    name: str
+    label: str
+    qualities: tuple[float, ...]
+    encode: Callable[[np.ndarray, float], bytes]
+    decode: Callable[[bytes], np.ndarray]
+    quality_meaning: str
+    quality_range: tuple[float, float]
+    integer_quality: bool = True
+    lossless: bool = False
+    versions: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+def package_version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _pillow_versions(*feature_names: str) -> dict[str, str]:
+    versions = {"pillow": PIL.__version__}
+    for feature in feature_names:
+        versions[feature] = str(features.version(feature))
+    return versions
+
+
+def _require_pillow_feature(feature: str, what: str) -> None:
+    if not features.check(feature):
+        raise CodecUnavailable(f"this Pillow ({PIL.__version__}) was built without {what}")
+
+
+def _pillow_decode(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _pillow_encoder(image_format: str, options: Callable[[float], dict]) -> Callable[[np.ndarray, float], bytes]:
+    """An encoder that saves a fresh PIL image with fresh options for every call.
+
+    A failed save can leave settings behind on a Pillow image (encoderinfo) and pillow-heif adds keys to the
+    enc_params dict it is given, so neither the image nor the options dict is ever reused.
+    """
+
+    def encode(array: np.ndarray, quality: float) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, image_format, **options(quality))
+        return buffer.getvalue()
+
+    return encode
+
+
+def make_jpeg(subsampling: str) -> Adapter:
+    """JPEG through Pillow and libjpeg-turbo: baseline, YCbCr, optimized Huffman tables."""
+    pillow_subsampling = {"4:2:0": 2, "4:4:4": 0}[subsampling]
+    return Adapter(
+        name="jpeg" + subsampling.replace(":", ""),
+        label=f"JPEG {subsampling}",
+        qualities=(3, 5, 8, 12, 20, 30, 40, 50, 65, 80, 90),
+        encode=_pillow_encoder(
+            "JPEG", lambda q: {"quality": int(q), "subsampling": pillow_subsampling, "optimize": True}
+        ),
+        decode=_pillow_decode,
+        quality_meaning="libjpeg quality 1-100",
+        quality_range=(1, 100),
+        versions=_pillow_versions("libjpeg_turbo"),
+        settings={"subsampling": subsampling, "optimize": True, "progressive": False},
+    )
+
+
+def make_webp() -> Adapter:
+    """Lossy WebP (always 4:2:0) through Pillow and libwebp, method 6 (slowest, best)."""
+    _require_pillow_feature("webp", "WebP")
+    return Adapter(
+        name="webp",
+        label="WebP",
+        qualities=(0, 5, 10, 20, 30, 45, 60, 75, 85, 90),
+        encode=_pillow_encoder("WEBP", lambda q: {"quality": int(q), "method": 6}),
+        decode=_pillow_decode,
+        quality_meaning="libwebp quality 0-100",
+        quality_range=(0, 100),
+        versions=_pillow_versions("webp"),
+        settings={"method": 6, "lossless": False, "subsampling": "4:2:0"},
+    )
+
+
+def make_avif(threads: int) -> Adapter:
+    """AVIF through Pillow's built-in libavif encoder, 4:4:4, full range, default speed 6."""
+    _require_pillow_feature("avif", "AVIF")
+    from PIL import AvifImagePlugin, _avif
+
+    # Decoding threads are a module default in Pillow, not an argument of Image.open.
+    AvifImagePlugin.DEFAULT_MAX_THREADS = threads
+    versions = _pillow_versions("avif")
+    versions["avif_codecs"] = _avif.codec_versions()
+    return Adapter(
+        name="avif",
+        label="AVIF 4:4:4",
+        qualities=(0, 10, 15, 25, 35, 45, 55, 65, 75, 85),
+        encode=_pillow_encoder(
+            "AVIF",
+            lambda q: {"quality": int(q), "subsampling": "4:4:4", "speed": 6, "range": "full", "max_threads": threads},
+        ),
+        decode=_pillow_decode,
+        quality_meaning="libavif quality 0-100",
+        quality_range=(0, 100),
+        versions=versions,
+        settings={"subsampling": "4:4:4", "speed": 6, "range": "full", "codec": "auto", "threads": threads},
+    )
+
+
+def make_heic(threads: int) -> Adapter:
+    """HEIC through pillow-heif, libheif and x265, 4:4:4, libheif's x265 defaults (preset slow, tune ssim)."""
+    try:
+        import pillow_heif
+    except ImportError as error:
+        raise CodecUnavailable(f"pillow-heif is not installed ({error}); pip install pillow-heif") from error
+    encoders = pillow_heif.libheif_info().get("encoders", {})
+    if "x265" not in encoders:
+        raise CodecUnavailable(f"this libheif has no x265 encoder (encoders: {sorted(encoders)})")
+    pillow_heif.register_heif_opener()
+    pillow_heif.options.DECODE_THREADS = threads
+    x265_threads = {"x265:pools": str(threads), "x265:frame-threads": "1"}
+    return Adapter(
+        name="heic",
+        label="HEIC 4:4:4 (x265)",
+        qualities=(5, 10, 15, 20, 25, 30, 35, 40, 50, 60),
+        encode=_pillow_encoder(
+            "HEIF", lambda q: {"quality": int(q), "chroma": 444, "enc_params": dict(x265_threads)}
+        ),
+        decode=_pillow_decode,
+        quality_meaning="libheif quality 0-100",
+        quality_range=(0, 100),
+        versions={
+            "pillow_heif": pillow_heif.__version__,
+            "libheif": pillow_heif.libheif_version(),
+            "x265": encoders["x265"],
+            "decoder": ", ".join(pillow_heif.libheif_info().get("decoders", {}).values()),
+        },
+        settings={"chroma": "4:4:4", "preset": "slow", "tune": "ssim", "matrix": "BT.601 full range", "threads": threads},
+    )
+
+
+def make_jxl(threads: int) -> Adapter:
+    """JPEG XL through pillow-jxl-plugin (libjxl via jpegxl-rs), effort 7."""
+    try:
+        import pillow_jxl  # noqa: F401  (registers the JXL plugin with Pillow)
+        from pillow_jxl import JpegXLImagePlugin
+    except ImportError as error:
+        raise CodecUnavailable(
+            f"pillow-jxl-plugin is not installed ({error}); pip install pillow-jxl-plugin"
+        ) from error
+    # 0 disables the thread pool; the plugin reads decoding threads from a module default.
+    JpegXLImagePlugin.DECODE_THREADS = 0 if threads == 1 else threads
+    encode_threads = 0 if threads == 1 else threads
+    return Adapter(
+        name="jxl",
+        label="JPEG XL",
+        qualities=(0, 10, 20, 30, 45, 60, 75, 85, 92),
+        encode=_pillow_encoder(
+            "JXL", lambda q: {"quality": int(q), "effort": 7, "lossless": False, "num_threads": encode_threads}
+        ),
+        decode=_pillow_decode,
+        quality_meaning="libjxl quality 0-100 (mapped to a Butteraugli distance)",
+        quality_range=(0, 100),
+        versions={"pillow_jxl_plugin": package_version("pillow-jxl-plugin"), "pillow": PIL.__version__},
+        settings={"effort": 7, "lossless": False, "container": False, "threads": threads},
+    )
+
+
+def make_jpeg2000() -> Adapter:
+    """JPEG 2000 through Pillow and OpenJPEG: irreversible 9/7 wavelet with the YCbCr transform, raw codestream."""
+    _require_pillow_feature("jpg_2000", "JPEG 2000 (OpenJPEG)")
+    return Adapter(
+        name="jpeg2000",
+        label="JPEG 2000",
+        # Compression ratios: 24 bits per pixel divided by the ratio is the target rate, 0.08 to 2 bpp.
+        qualities=(300, 240, 160, 120, 80, 60, 48, 32, 24, 16, 12),
+        encode=_pillow_encoder(
+            "JPEG2000",
+            lambda q: {
+                "quality_mode": "rates",
+                "quality_layers": [float(q)],
+                "irreversible": True,
+                "mct": 1,
+                "no_jp2": True,
+            },
+        ),
+        decode=_pillow_decode,
+        quality_meaning="compression ratio (target bpp = 24 / ratio)",
+        quality_range=(400, 2),
+        integer_quality=False,
+        versions=_pillow_versions("jpg_2000"),
+        settings={"irreversible": True, "mct": 1, "layers": 1, "container": "raw codestream (.j2k)"},
+    )
+
+
+def make_png() -> Adapter:
+    """Lossless PNG through Pillow and zlib, compression level 9: a rate-only reference."""
+    return Adapter(
+        name="png",
+        label="PNG (lossless)",
+        qualities=(9,),
+        encode=_pillow_encoder("PNG", lambda q: {"compress_level": int(q)}),
+        decode=_pillow_decode,
+        quality_meaning="zlib compression level 0-9",
+        quality_range=(0, 9),
+        lossless=True,
+        versions=_pillow_versions("zlib"),
+        settings={"compress_level": 9},
+    )
+
+
+def aec_sweep(trained: Sequence[float]) -> tuple[float, ...]:
+    """The trained quality points plus the midpoint of each neighbouring pair, ascending."""
+    points = sorted(float(q) for q in trained)
+    midpoints = [(low + high) / 2.0 for low, high in zip(points, points[1:])]
+    return tuple(sorted(set(points) | set(midpoints)))
+
+
+def make_aec(threads: int, weights: str | None = None) -> Adapter:
+    """aec through its public API only: Codec(), compress(array, quality=), decompress_array()."""
+    try:
+        import codec
+        from codec import Codec
+    except Exception as error:  # noqa: BLE001  (any import failure means: not usable yet)
+        raise CodecUnavailable(f"cannot import aec's codec package ({type(error).__name__}: {error})") from error
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        model = Codec(weights=weights) if weights else Codec()
+        trained = tuple(model.qualities)
+    except Exception as error:  # noqa: BLE001
+        raise CodecUnavailable(f"Codec({weights or ''}) failed ({type(error).__name__}: {error})") from error
+    versions = {
+        "aec": str(getattr(codec, "__version__", "unknown")),
+        "model_id": str(model.model_id),
+        "torch": torch.__version__,
+    }
+    if weights:
+        versions["weights"] = str(weights)
+    return Adapter(
+        name="aec",
+        label="aec",
+        qualities=aec_sweep(trained),
+        encode=lambda array, quality: model.compress(array, quality=float(quality)),
+        decode=model.decompress_array,
+        quality_meaning=f"aec quality, trained points {list(trained)}",
+        quality_range=(min(trained), max(trained)),
+        integer_quality=False,
+        versions=versions,
+        settings={"threads": threads, "trained_qualities": list(trained)},
+    )
+
+
+def make(name: str, *, threads: int = 1, aec_weights: str | None = None) -> Adapter:
+    """The adapter for one codec name; raises CodecUnavailable when its library is missing."""
+    factories: dict[str, Callable[[], Adapter]] = {
+        "aec": lambda: make_aec(threads, aec_weights),
+        "jpeg420": lambda: make_jpeg("4:2:0"),
+        "jpeg444": lambda: make_jpeg("4:4:4"),
+        "webp": make_webp,
+        "avif": lambda: make_avif(threads),
+        "heic": lambda: make_heic(threads),
+        "jxl": lambda: make_jxl(threads),
+        "jpeg2000": make_jpeg2000,
+        "png": make_png,
+    }
+    if name not in factories:
+        raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODEC_NAMES)}")
+    return factories[name]()
+
+
+def load(
+    names: Sequence[str], *, threads: int = 1, aec_weights: str | None = None
+) -> tuple[list[Adapter], dict[str, str]]:
+    """The usable adapters among `names`, in order, and a reason for each codec that was skipped."""
+    adapters, skipped = [], {}
+    for name in names:
+        try:
+            adapters.append(make(name, threads=threads, aec_weights=aec_weights))
+        except CodecUnavailable as error:
+            skipped[name] = str(error)
+    return adapters, skipped

@@ -1,0 +1,630 @@
+"""The aec command line: `aec compress`, `aec decompress` and `aec info`, in the habits of gzip and zstd."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import click
+
+from bitstream import AECError, parse, read_header
+from codec import __version__
+
+__all__ = ["main"]
+
+STDIO = "-"
+AEC_SUFFIX = ".aec"
+# Lossless formats only: saving the decoded image as JPEG would stack a second loss on top of aec's.
+OUTPUT_FORMATS = {".png": "PNG", ".bmp": "BMP", ".ppm": "PPM", ".pnm": "PPM", ".tif": "TIFF", ".tiff": "TIFF"}
+DEFAULT_OUTPUT_SUFFIX = ".png"
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+# width * height of any header fits below this, so `aec info` describes files too large to decode here.
+_NO_PIXEL_LIMIT = 1 << 64
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+EXIT_CODES = """\b
+Exit codes:
+  0    success
+  1    an input failed (unreadable, not an image, corrupt .aec, output exists, ...);
+       with several inputs, aec keeps going and exits 1 if any failed
+  2    usage error (unknown option, bad option value)
+  130  interrupted (Ctrl-C); no partial output file is left behind"""
+
+MAIN_EPILOG = f"""\b
+Examples:
+  aec compress photo.png                 writes photo.aec next to photo.png
+  aec compress -q 5 a.png b.png -o out/  several files into an existing folder
+  aec decompress photo.aec               writes photo.png
+  aec decompress photo.aec -o - | feh -  decoded PNG on stdout
+  cat photo.png | aec compress - > photo.aec
+  aec info photo.aec                     what the header says, without decoding
+
+Run 'aec COMMAND --help' for the options of each command.
+
+{EXIT_CODES}"""
+
+COMPRESS_EPILOG = f"""\b
+Examples:
+  aec compress photo.png                 writes photo.aec
+  aec compress -q 2 photo.png -o small.aec
+  aec compress *.png -o archive/         several files into an existing folder
+  aec compress - < photo.png > photo.aec
+  aec compress --weights my.safetensors photo.png
+
+An existing output is kept unless -f is given; outputs are written to a temporary file and renamed,
+so a failed or interrupted run never leaves a partial file.
+
+{EXIT_CODES}"""
+
+DECOMPRESS_EPILOG = f"""\b
+Examples:
+  aec decompress photo.aec               writes photo.png
+  aec decompress photo.aec -o photo.bmp  format from the suffix: .png .bmp .ppm .pnm .tif .tiff
+  aec decompress *.aec -o decoded/       several files into an existing folder
+  aec decompress - < photo.aec > photo.png
+
+{EXIT_CODES}"""
+
+INFO_EPILOG = f"""\b
+Examples:
+  aec info photo.aec
+  aec info *.aec
+
+Only the container is read and checked (CRC included); no model is loaded.
+
+{EXIT_CODES}"""
+
+
+class CliError(Exception):
+    """A one-line, user-facing failure of one input; the message is printed as is."""
+
+
+class FatalError(CliError):
+    """A failure that stops the whole command, e.g. a model that cannot be loaded."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Commands
+
+
+@click.group(name="aec", context_settings=CONTEXT_SETTINGS, epilog=MAIN_EPILOG)
+@click.version_option(__version__, "-V", "--version", prog_name="aec", message="%(prog)s %(version)s")
+def main() -> None:
+    """aec: a learned image codec (.png and friends <-> .aec)."""
+
+
+def _output_options(command: Callable) -> Callable:
+    """Options shared by compress and decompress."""
+    for option in reversed(
+        (
+            click.option("-o", "--output", metavar="OUT",
+                         help="Output file, '-' for stdout, or an existing folder (required with several inputs)."),
+            click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
+            click.option("-v", "--verbose", is_flag=True, help="Per-file statistics on stderr."),
+            click.option("--quiet", is_flag=True, help="Print nothing but errors (no summary, no progress bar)."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _max_pixels_option(command: Callable) -> Callable:
+    return click.option("--max-pixels", type=click.IntRange(min=1), metavar="N",
+                        help="Refuse images larger than N pixels (default: 2**28, about 16384 x 16384).")(command)
+
+
+def _check_quality(_context: click.Context, _parameter: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number")
+    return value
+
+
+@main.command(epilog=COMPRESS_EPILOG)
+@click.argument("inputs", nargs=-1, required=True, metavar="IN...")
+@click.option("-q", "--quality", type=float, callback=_check_quality, metavar="Q",
+              help="Quality within the model's range, e.g. 1 to 6 (higher: larger file, better image); "
+                   "default: the model's own (4 for the shipped model).")
+@_output_options
+@click.option("--model", "model_id", metavar="ID", help="Installed model id (default: the shipped default model).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Use this .safetensors model file instead of an installed model.")
+@_max_pixels_option
+@click.pass_context
+def compress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, verbose: bool,
+             quiet: bool, quality: float | None, model_id: str | None, weights: str | None,
+             max_pixels: int | None) -> None:
+    """Compress images (PNG, JPEG, ...) to .aec files; IN may be '-' for stdin.
+
+    Without -o, photo.png is written as photo.aec next to it; reading stdin writes to stdout.
+    """
+    _check_arguments(inputs, output, verbose, quiet)
+    codecs = _Codecs(model_id, weights, max_pixels)
+    settings: dict[str, Any] = {}
+
+    def work(source: str, data: bytes, target: str, console: _Console) -> None:
+        started = time.perf_counter()
+        if not data:
+            raise CliError(f"{_input_name(source)} is empty: not an image")
+        codec = codecs.get()
+        if not settings:
+            settings["quality"] = _resolve_quality(codec, quality)
+        # The bytes already read, not the path: a pipe such as <(curl ...) cannot be read twice.
+        try:
+            compressed = codec.compress(_named_buffer(data, _input_name(source)), quality=settings["quality"])
+        except AECError as error:
+            raise CliError(_named(source, error)) from None
+        _write_output(target, compressed, force=force)
+        seconds = time.perf_counter() - started
+        header = read_header(compressed)
+        bpp = 8 * len(compressed) / (header.width * header.height)
+        size = f"{header.width}x{header.height}"
+        if verbose:
+            console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {header.quality:g}, "
+                        f"{len(data)} -> {len(compressed)} bytes, {bpp:.3f} bpp, {seconds:.2f} s")
+        elif console.summaries and target != STDIO:
+            console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
+        console.totals(len(data), len(compressed))
+
+    _run(context, "compressing", inputs, output, _compressed_name, work, force=force, verbose=verbose, quiet=quiet)
+
+
+@main.command(epilog=DECOMPRESS_EPILOG)
+@click.argument("inputs", nargs=-1, required=True, metavar="IN...")
+@_output_options
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Decode with this .safetensors model file instead of the installed model the file names.")
+@_max_pixels_option
+@click.pass_context
+def decompress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, verbose: bool,
+               quiet: bool, weights: str | None, max_pixels: int | None) -> None:
+    """Decompress .aec files to PNG (or the format OUT's suffix names); IN may be '-' for stdin.
+
+    Without -o, photo.aec is written as photo.png next to it; reading stdin writes a PNG to stdout.
+    """
+    _check_arguments(inputs, output, verbose, quiet)
+    if output not in (None, STDIO) and not os.path.isdir(output):
+        try:
+            _output_format(output)
+        except CliError as error:
+            raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
+    codecs = _Codecs(None, weights, max_pixels)
+
+    def work(source: str, data: bytes, target: str, console: _Console) -> None:
+        started = time.perf_counter()
+        image_format = _output_format(target)
+        try:
+            # Without --weights, start from the model the first file names rather than the default model.
+            codec = codecs.get() if weights else codecs.get(_read_model_id(data))
+            image = codec.decompress(data)
+        except AECError as error:
+            raise CliError(_named(source, error)) from None
+        except FatalError:
+            raise
+        except CliError as error:  # the model this file names cannot be loaded
+            raise CliError(f"{_input_name(source)}: {error}") from None
+        encoded = _encode_image(image, image_format, target)
+        _write_output(target, encoded, force=force)
+        seconds = time.perf_counter() - started
+        width, height = image.size
+        bpp = 8 * len(data) / (width * height)
+        if verbose:
+            console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {image.mode}, "
+                        f"{len(data)} -> {len(encoded)} bytes, {bpp:.3f} bpp, {seconds:.2f} s")
+        elif console.summaries and target != STDIO:
+            console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {image.mode}")
+        console.totals(len(encoded), len(data))
+
+    _run(context, "decompressing", inputs, output, _decompressed_name, work, force=force, verbose=verbose,
+         quiet=quiet)
+
+
+@main.command(epilog=INFO_EPILOG)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.pass_context
+def info(context: click.Context, files: tuple[str, ...]) -> None:
+    """Describe .aec files: size, format version, model, quality, dimensions, bits per pixel, sections.
+
+    FILE may be '-' for stdin.
+    """
+    if files.count(STDIO) > 1:
+        raise click.UsageError("'-' (stdin) can be given only once")
+    failed = 0
+    shown = 0
+    try:
+        for source in files:
+            try:
+                data = _read_input(source)
+                header, sections = parse(data, max_pixels=_NO_PIXEL_LIMIT)
+            except CliError as error:
+                failed += 1
+                _print_error(str(error))
+                continue
+            except AECError as error:
+                failed += 1
+                _print_error(f"{_input_name(source)}: {error}")
+                continue
+            click.echo(("\n" if shown else "") + _describe(_input_name(source), data, header, sections))
+            shown += 1
+    except KeyboardInterrupt:
+        _interrupted(context)
+    if failed:
+        context.exit(EXIT_ERROR)
+
+
+def _describe(name: str, data: bytes, header: Any, sections: Sequence[Any]) -> str:
+    """The `aec info` block for one file."""
+    pixels = header.width * header.height
+    payload = sum(len(section.payload) for section in sections)
+    width = max((len(section.kind) for section in sections), default=4)
+    lines = [
+        name,
+        f"  file size       {len(data)} bytes",
+        f"  format version  {header.version[0]}.{header.version[1]}",
+        f"  model           {header.model_id} (weights tag {bytes(header.weights_tag).hex()})",
+        f"  quality         {header.quality:g}",
+        f"  size            {header.width} x {header.height}",
+        f"  layout          {header.layout}",
+        f"  bits per pixel  {8 * len(data) / pixels:.4f}",
+        f"  entropy coder   constriction {header.coder_version[0]}.{header.coder_version[1]}",
+        f"  symbol checksum 0x{header.symbol_checksum:08x}",
+        f"  sections        {len(sections)} ({payload} payload bytes, "
+        f"{len(data) - payload} bytes of header, section headers and CRC)",
+    ]
+    lines += [f"    {section.kind:<{width}}  {len(section.payload):>10} bytes" for section in sections]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Running a command over its inputs
+
+
+def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, quiet: bool) -> None:
+    """Usage errors that need no file to be read (exit 2)."""
+    if verbose and quiet:
+        raise click.UsageError("-v/--verbose and --quiet contradict each other; give one")
+    if STDIO in inputs and len(inputs) > 1:
+        raise click.UsageError("'-' (stdin) must be the only input")
+    if len(inputs) > 1 and output is not None and (output == STDIO or not os.path.isdir(output)):
+        raise click.UsageError(f"with several inputs, -o must be an existing folder; {output!r} is not")
+    if inputs == (STDIO,) and output is not None and output != STDIO and os.path.isdir(output):
+        raise click.UsageError("stdin has no name to put in a folder; give -o a file name")
+
+
+def _run(context: click.Context, label: str, inputs: Sequence[str], output: str | None,
+         default_name: Callable[[str], str], work: Callable[[str, bytes, str, "_Console"], None], *, force: bool,
+         verbose: bool, quiet: bool) -> None:
+    """Run work(source, data, target, console) for each input; report failures, go on, exit 1 if any failed."""
+    several = len(inputs) > 1
+    console = _Console(summaries=not quiet and not several, verbose=verbose)
+    written: dict[str, str] = {}  # target (normalised) -> the input it was written from in this run
+    try:
+        with console.progress(inputs, label, enabled=several and not quiet) as items:
+            for source in items:
+                try:
+                    target = _target_for(source, output, default_name)
+                    _check_stdout(target)
+                    data = _read_input(source)
+                    _check_target(source, target, force=force, written=written)
+                    work(source, data, target, console)
+                    if target != STDIO:
+                        written[_normalise(target)] = source
+                except FatalError as error:  # nothing else can succeed: no per-file summary either
+                    console.error(str(error))
+                    context.exit(EXIT_ERROR)
+                except CliError as error:
+                    console.error(str(error))
+                    console.failed += 1
+                except Exception as error:  # a bug: still one line, and the other inputs go on
+                    console.error(f"{_input_name(source)}: internal error ({type(error).__name__}: {error}); "
+                                  "this is a bug in aec, please report it")
+                    console.failed += 1
+    except KeyboardInterrupt:
+        _interrupted(context)
+    console.finish(len(inputs))
+    if console.failed:
+        context.exit(EXIT_ERROR)
+
+
+class _Console:
+    """Messages on stderr; clears the progress bar's line before printing over it."""
+
+    def __init__(self, summaries: bool, verbose: bool):
+        self.summaries = summaries
+        self.verbose = verbose
+        self.failed = 0
+        self.done = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self._bar: Any = None
+
+    @contextlib.contextmanager
+    def progress(self, items: Sequence[str], label: str, enabled: bool) -> Iterator[Any]:
+        if not enabled:
+            yield iter(items)
+            return
+        stderr = click.get_text_stream("stderr")
+        with click.progressbar(items, label=label, show_pos=True, file=stderr) as bar:
+            # Off a terminal click prints the label once and no bar: nothing to clear or redraw.
+            self._bar = bar if _is_terminal(stderr) else None
+            try:
+                yield bar
+            finally:
+                self._bar = None
+
+    def say(self, message: str) -> None:
+        visible = self._bar is not None
+        click.echo(("\r\033[K" if visible else "") + message, err=True)
+        if visible:
+            self._bar.render_progress()
+
+    def error(self, message: str) -> None:
+        self.say(f"aec: error: {message}")
+
+    def totals(self, raw_bytes: int, compressed_bytes: int) -> None:
+        self.done += 1
+        self.bytes_in += raw_bytes
+        self.bytes_out += compressed_bytes
+
+    def finish(self, count: int) -> None:
+        if count < 2:
+            return
+        if self.verbose:
+            self.say(f"{self.done} of {count} files done: {self.bytes_in} bytes as images, "
+                     f"{self.bytes_out} bytes as .aec")
+        if self.failed:
+            self.say(f"aec: {self.failed} of {count} files failed")
+
+
+def _target_for(source: str, output: str | None, default_name: Callable[[str], str]) -> str:
+    """Where the output of one input goes."""
+    if output is None:
+        return STDIO if source == STDIO else default_name(source)
+    if output != STDIO and os.path.isdir(output):
+        return os.path.join(output, os.path.basename(default_name(source)))
+    return output
+
+
+def _check_stdout(target: str) -> None:
+    if target == STDIO and _is_terminal(click.get_binary_stream("stdout")):
+        raise CliError("refusing to write binary data to a terminal; redirect stdout or give -o FILE")
+
+
+def _check_target(source: str, target: str, *, force: bool, written: dict[str, str]) -> None:
+    """Refuse, before any work, outputs that would overwrite the input, a file or an earlier output."""
+    if target == STDIO:
+        return
+    if source != STDIO and _same_file(source, target):
+        raise CliError(f"output {target} is the input file; give another name with -o")
+    earlier = written.get(_normalise(target))
+    if earlier is not None:
+        raise CliError(f"{_input_name(source)}: output {target} was already written from {earlier} in this run; "
+                       "give the inputs distinct names")
+    if not force and os.path.lexists(target):
+        raise CliError(f"{target} already exists; use -f to overwrite it")
+
+
+def _compressed_name(source: str) -> str:
+    root, suffix = os.path.splitext(source)
+    if suffix.lower() == AEC_SUFFIX:
+        raise CliError(f"{source} already has the {AEC_SUFFIX} suffix; give the output name with -o")
+    return root + AEC_SUFFIX
+
+
+def _decompressed_name(source: str) -> str:
+    """photo.aec -> photo.png, photo.bmp.aec -> photo.bmp, photo.bin -> photo.bin.png (never the input)."""
+    root, suffix = os.path.splitext(source)
+    if suffix.lower() != AEC_SUFFIX:
+        return source + DEFAULT_OUTPUT_SUFFIX
+    if os.path.splitext(root)[1].lower() in OUTPUT_FORMATS:
+        return root
+    return root + DEFAULT_OUTPUT_SUFFIX
+
+
+def _output_format(target: str) -> str:
+    """The Pillow format name for an output name; PNG for stdout or a name without suffix."""
+    if target == STDIO:
+        return "PNG"
+    suffix = os.path.splitext(target)[1].lower()
+    if not suffix:
+        return "PNG"
+    if suffix not in OUTPUT_FORMATS:
+        raise CliError(f"cannot write {suffix} files; aec writes lossless {', '.join(OUTPUT_FORMATS)} "
+                       "(PNG when the name has no suffix)")
+    return OUTPUT_FORMATS[suffix]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The codec, loaded at most once per command
+
+
+class _Codecs:
+    """Loads the Codec on first use only, so --help, info and inputs that fail early never load a model."""
+
+    def __init__(self, model_id: str | None, weights: str | None, max_pixels: int | None):
+        self._model_id = model_id
+        self._weights = weights
+        self._max_pixels = max_pixels
+        self._codec: Any = None
+
+    def get(self, named_model: str | None = None) -> Any:
+        """The codec; named_model (from a file's header) is loaded when no model was asked for.
+
+        A model that the command line chose and that fails to load stops the command; one that a file names
+        fails that file only.
+        """
+        if self._codec is None:
+            from codec.api import Codec  # imports torch: only once a file is really to be coded
+
+            chosen = named_model is None or self._weights is not None or self._model_id is not None
+            try:
+                self._codec = Codec(self._model_id or named_model, weights=self._weights,
+                                    max_pixels=self._max_pixels)
+            except (AECError, OSError) as error:
+                reason = _reason(error) if isinstance(error, OSError) else str(error)
+                raise (FatalError if chosen else CliError)(f"cannot load the model: {reason}") from None
+        return self._codec
+
+
+def _read_model_id(data: bytes) -> str:
+    return read_header(data).model_id
+
+
+def _resolve_quality(codec: Any, quality: float | None) -> float:
+    low, high = codec.quality_range
+    if quality is None:
+        return codec.default_quality
+    if not low <= quality <= high:
+        trained = ", ".join(f"{q:g}" for q in codec.qualities)
+        raise FatalError(f"quality {quality:g} is out of range: model {codec.model_id} takes -q from {low:g} to "
+                         f"{high:g} (trained at {trained})")
+    return quality
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Input and output
+
+
+def _is_terminal(stream: Any) -> bool:
+    """True if the stream is an interactive terminal (a separate function so tests can pretend)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _read_input(source: str) -> bytes:
+    if source == STDIO:
+        stream = click.get_binary_stream("stdin")
+        if _is_terminal(stream):
+            raise CliError("refusing to read binary data from a terminal; pipe a file in or name it")
+        try:
+            return stream.read()
+        except OSError as error:
+            raise CliError(f"cannot read stdin: {_reason(error)}") from None
+    try:
+        with open(source, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise CliError(f"cannot read {source}: {_reason(error)}") from None
+
+
+def _encode_image(image: Any, image_format: str, target: str) -> bytes:
+    """The image as file bytes, in memory, so a Pillow failure never reaches the output."""
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format=image_format)
+    except (OSError, ValueError, KeyError) as error:
+        raise CliError(f"cannot save the image as {image_format} ({_output_name(target)}): {error}") from None
+    return buffer.getvalue()
+
+
+def _write_output(target: str, data: bytes, *, force: bool) -> None:
+    """Write data to stdout, or atomically to a file: a temporary in the same folder, then a rename."""
+    if target == STDIO:
+        stream = click.get_binary_stream("stdout")
+        try:
+            stream.write(data)
+            stream.flush()
+        except OSError as error:
+            raise CliError(f"cannot write to stdout: {_reason(error)}") from None
+        return
+    folder, name = os.path.split(target)
+    temporary = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".tmp")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            # A rename can reach the disk before the data does; without fsync a crash could leave an empty file.
+            os.fsync(handle.fileno())
+        os.chmod(temporary, _new_file_mode())
+        if force:
+            os.replace(temporary, target)
+        else:
+            _rename_no_clobber(temporary, target)
+    except OSError as error:
+        raise CliError(f"cannot write {target}: {_reason(error)}") from None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _rename_no_clobber(temporary: str, target: str) -> None:
+    """Give the temporary file its final name unless that name exists, without a check-then-write race."""
+    try:
+        os.link(temporary, target)  # fails if target exists; the caller then unlinks the temporary name
+    except FileExistsError:
+        raise CliError(f"{target} already exists; use -f to overwrite it") from None
+    except OSError:  # a filesystem without hard links
+        if os.path.lexists(target):
+            raise CliError(f"{target} already exists; use -f to overwrite it") from None
+        os.replace(temporary, target)
+
+
+def _new_file_mode() -> int:
+    """The mode open() would give a new file (mkstemp makes it private to the user)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _same_file(source: str, target: str) -> bool:
+    try:
+        return os.path.samefile(source, target)
+    except OSError:
+        return _normalise(source) == _normalise(target)
+
+
+def _normalise(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Messages
+
+
+def _named(source: str, error: Exception) -> str:
+    """The message of error, starting with the input's name unless the codec already put it there."""
+    name, message = _input_name(source), str(error)
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
+
+
+def _named_buffer(data: bytes, name: str) -> io.BytesIO:
+    buffer = io.BytesIO(data)
+    buffer.name = name  # the codec names its input after this in error messages
+    return buffer
+
+
+def _input_name(source: str) -> str:
+    return "<stdin>" if source == STDIO else source
+
+
+def _output_name(target: str) -> str:
+    return "<stdout>" if target == STDIO else target
+
+
+def _reason(error: OSError) -> str:
+    """'No such file or directory' rather than "[Errno 2] No such file or directory: 'x'"."""
+    return error.strerror or str(error) or type(error).__name__
+
+
+def _print_error(message: str) -> None:
+    click.echo(f"aec: error: {message}", err=True)
+
+
+def _interrupted(context: click.Context) -> None:
+    click.echo("\naec: interrupted", err=True)
+    context.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

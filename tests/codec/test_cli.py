@@ -1,0 +1,469 @@
+"""Claims about the aec command line, run through click's CliRunner with the tiny test model."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from bitstream import MAGIC, parse
+from codec import __version__, cli
+from codec.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args, input: bytes | None = None):
+    return CliRunner().invoke(main, [str(arg) for arg in args], input=input)
+
+
+def write_png(path: Path, height: int, width: int, seed: int = 0) -> Path:
+    from tests.conftest import smooth_image
+
+    Image.fromarray(smooth_image(height, width, seed)).save(path)
+    return path
+
+
+def assert_ok(result) -> None:
+    assert result.exit_code == 0, result.output
+    assert result.exception is None, result.exception
+
+
+def assert_one_line_error(result, *fragments: str, exit_code: int = 1) -> str:
+    """The CLI failed the aec way: one 'aec: error:' line on stderr, no traceback, the given exit code."""
+    assert result.exit_code == exit_code, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # anything else is an uncaught error
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("aec: error: "), lines
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files a failed write would have left behind."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.fixture(scope="module")
+def aec_data(tiny_codec) -> bytes:
+    """A valid 17x5 .aec file written by the tiny model, shared by the decode and corruption tests."""
+    from tests.conftest import smooth_image
+
+    return tiny_codec.compress(smooth_image(5, 17, 3), quality=2)
+
+
+@pytest.fixture
+def weights(tiny_weights) -> list[str]:
+    return ["--weights", str(tiny_weights)]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Round trips and naming
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (5, 17), (129, 65)])
+def test_round_trip_keeps_the_pixel_shape(tmp_path, weights, height, width):
+    source = write_png(tmp_path / "in.png", height, width)
+    assert_ok(run("compress", source, "-o", tmp_path / "x.aec", "-q", 2, *weights))
+    assert_ok(run("decompress", tmp_path / "x.aec", "-o", tmp_path / "out.png", *weights))
+    decoded = Image.open(tmp_path / "out.png")
+    assert decoded.format == "PNG"
+    assert np.asarray(decoded).shape == (height, width, 3)
+
+
+def test_default_names_put_the_output_next_to_the_input(tmp_path, weights, monkeypatch):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    source = write_png(folder / "photo.png", 5, 17)
+    monkeypatch.chdir(tmp_path)  # the output goes next to the input, not into the working folder
+    result = run("compress", "pictures/photo.png", *weights)
+    assert_ok(result)
+    assert (folder / "photo.aec").read_bytes().startswith(MAGIC)
+    assert "photo.aec" in result.stderr and "bpp" in result.stderr  # the one summary line
+    source.unlink()
+    assert_ok(run("decompress", "pictures/photo.aec", *weights))
+    assert Image.open(folder / "photo.png").size == (17, 5)
+    assert sorted(p.name for p in folder.iterdir()) == ["photo.aec", "photo.png"]
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [("photo.aec", "photo.png"), ("dir/photo.AEC", "dir/photo.png"), ("photo.bmp.aec", "photo.bmp"),
+     ("photo.jpg.aec", "photo.jpg.png"), ("photo.bin", "photo.bin.png"), ("photo.png", "photo.png.png"),
+     ("photo", "photo.png")],
+)
+def test_decompressed_name_keeps_a_known_image_suffix(name, expected):
+    assert cli._decompressed_name(name) == expected
+
+
+def test_compressed_name_replaces_the_suffix():
+    assert cli._compressed_name("dir/photo.png") == "dir/photo.aec"
+    assert cli._compressed_name("photo") == "photo.aec"
+
+
+def test_compressing_an_aec_file_without_o_is_refused(tmp_path, aec_data):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    assert_one_line_error(run("compress", tmp_path / "x.aec"), "already has the .aec suffix")
+    assert (tmp_path / "x.aec").read_bytes() == aec_data
+
+
+def test_several_inputs_go_into_the_folder_with_a_progress_label(tmp_path, weights):
+    sources = [write_png(tmp_path / f"img{i}.png", 5 + i, 7, seed=i) for i in range(3)]
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("compress", *sources, "-o", out, "-q", 1, *weights)
+    assert_ok(result)
+    assert sorted(p.name for p in out.iterdir()) == ["img0.aec", "img1.aec", "img2.aec"]
+    assert "compressing" in result.stderr  # click's progress bar (just its label off a terminal)
+    decoded = tmp_path / "decoded"
+    decoded.mkdir()
+    assert_ok(run("decompress", *sorted(out.iterdir()), "-o", decoded, "--quiet", *weights))
+    assert [Image.open(decoded / f"img{i}.png").size for i in range(3)] == [(7, 5), (7, 6), (7, 7)]
+
+
+def test_several_inputs_need_an_existing_folder(tmp_path):
+    sources = [write_png(tmp_path / f"img{i}.png", 2, 2) for i in range(2)]
+    result = run("compress", *sources, "-o", tmp_path / "missing")
+    assert result.exit_code == 2
+    assert "existing folder" in result.stderr
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_failing_input_does_not_stop_the_others(tmp_path, weights):
+    good = write_png(tmp_path / "good.png", 4, 4)
+    (tmp_path / "bad.png").write_text("not an image")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("compress", tmp_path / "bad.png", tmp_path / "nope.png", good, "-o", out, *weights)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("aec: error: ")]
+    assert len(errors) == 2 and "bad.png" in errors[0] and "nope.png" in errors[1]
+    assert "2 of 3 files failed" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["good.aec"]
+
+
+def test_two_inputs_with_the_same_output_name_do_not_overwrite_each_other(tmp_path, weights):
+    out = tmp_path / "out"
+    out.mkdir()
+    first = write_png(tmp_path / "a.png", 3, 3)
+    (tmp_path / "sub").mkdir()
+    second = write_png(tmp_path / "sub" / "a.png", 4, 4)
+    result = run("compress", first, second, "-o", out, "-f", *weights)
+    assert result.exit_code == 1
+    assert "already written from" in result.stderr
+    assert parse((out / "a.aec").read_bytes())[0].height == 3
+
+
+# ----------------------------------------------------------------------------------------------------------
+# stdin and stdout
+
+
+def test_dash_reads_stdin_and_writes_stdout(tmp_path, weights):
+    png = write_png(tmp_path / "in.png", 5, 17).read_bytes()
+    compressed = run("compress", "-", *weights, input=png)
+    assert_ok(compressed)
+    assert compressed.stdout_bytes.startswith(MAGIC)
+    assert compressed.stderr == ""  # nothing to say when the data goes to stdout
+    decompressed = run("decompress", "-", *weights, input=compressed.stdout_bytes)
+    assert_ok(decompressed)
+    assert decompressed.stdout_bytes.startswith(b"\x89PNG")
+    (tmp_path / "round.png").write_bytes(decompressed.stdout_bytes)
+    assert Image.open(tmp_path / "round.png").size == (17, 5)
+
+
+def test_output_dash_writes_the_file_to_stdout(tmp_path, aec_data, weights):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    result = run("decompress", tmp_path / "x.aec", "-o", "-", *weights)
+    assert_ok(result)
+    assert result.stdout_bytes.startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.aec"]
+
+
+def test_binary_is_never_written_to_a_terminal(tmp_path, aec_data, monkeypatch):
+    monkeypatch.setattr(cli, "_is_terminal", lambda stream: True)
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    result = run("decompress", tmp_path / "x.aec", "-o", "-")
+    assert_one_line_error(result, "refusing to write binary data to a terminal")
+    assert result.stdout_bytes == b""
+    result = run("compress", "-", "-o", tmp_path / "x.png.aec")
+    assert_one_line_error(result, "refusing to read binary data from a terminal")
+    assert not (tmp_path / "x.png.aec").exists()
+
+
+def test_stdin_must_be_the_only_input(tmp_path):
+    result = run("compress", "-", write_png(tmp_path / "a.png", 2, 2), "-o", tmp_path)
+    assert result.exit_code == 2
+    assert "only input" in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Overwriting, atomic writes and the input
+
+
+def test_existing_output_is_kept_without_force_and_replaced_with_it(tmp_path, weights):
+    source = write_png(tmp_path / "photo.png", 6, 6)
+    target = tmp_path / "photo.aec"
+    target.write_bytes(b"precious")
+    assert_one_line_error(run("compress", source, *weights), "photo.aec already exists", "-f")
+    assert target.read_bytes() == b"precious"
+    assert_ok(run("compress", source, "-f", *weights))
+    assert target.read_bytes().startswith(MAGIC)
+    assert leftovers(tmp_path) == []
+
+
+def test_the_input_is_never_modified(tmp_path, weights):
+    source = write_png(tmp_path / "photo.png", 9, 11)
+    before = source.read_bytes()
+    os.utime(source, ns=(1_000_000_000, 1_000_000_000))
+    assert_ok(run("compress", source, *weights))
+    assert_ok(run("decompress", tmp_path / "photo.aec", "-o", tmp_path / "back.png", *weights))
+    assert source.read_bytes() == before
+    assert source.stat().st_mtime_ns == 1_000_000_000
+
+
+def test_output_equal_to_input_is_refused_even_with_force(tmp_path, aec_data):
+    source = tmp_path / "x.png"
+    source.write_bytes(b"\x89PNG not really")
+    assert_one_line_error(run("compress", source, "-o", source, "-f"), "is the input file")
+    assert source.read_bytes() == b"\x89PNG not really"
+    (tmp_path / "x.png").write_bytes(aec_data)  # a misnamed .aec file
+    assert_one_line_error(run("decompress", tmp_path / "x.png", "-o", tmp_path / "x.png", "-f"), "is the input")
+    assert (tmp_path / "x.png").read_bytes() == aec_data
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, OSError(28, "No space left on device")])
+def test_a_failed_write_leaves_no_file_behind(tmp_path, weights, monkeypatch, interruption):
+    source = write_png(tmp_path / "photo.png", 4, 4)
+
+    def fail(descriptor):
+        raise interruption
+
+    monkeypatch.setattr(cli.os, "fsync", fail)  # after the temporary file is written, before the rename
+    result = run("compress", source, *weights)
+    if interruption is KeyboardInterrupt:
+        assert result.exit_code == 130
+        assert "interrupted" in result.stderr
+    else:
+        assert_one_line_error(result, "cannot write", "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_an_image_pillow_cannot_save_leaves_no_file_behind(tmp_path, aec_data, monkeypatch, weights):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+
+    def refuse(self, fp, format=None, **params):
+        raise OSError(f"cannot write mode {self.mode} as {format}")
+
+    monkeypatch.setattr(Image.Image, "save", refuse)
+    result = run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.bmp", *weights)
+    assert_one_line_error(result, "cannot save the image as BMP")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.aec"]
+
+
+def test_decompress_writes_the_format_the_suffix_names(tmp_path, aec_data, weights):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    assert_ok(run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.bmp", *weights))
+    assert Image.open(tmp_path / "x.bmp").format == "BMP"
+
+
+def test_decompress_refuses_an_unknown_output_suffix(tmp_path, aec_data):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    result = run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.jpg")
+    assert result.exit_code == 2
+    assert "cannot write .jpg files" in result.stderr and ".png" in result.stderr
+    assert not (tmp_path / "x.jpg").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Bad inputs: exit 1, one line, no output
+
+
+def _corrupt(aec_data: bytes, how: str) -> bytes:
+    if how == "empty":
+        return b""
+    if how == "truncated":
+        return aec_data[: len(aec_data) // 2]
+    if how == "wrong magic":
+        return b"GIF8" + aec_data[4:]
+    if how == "text":
+        return b"hello, world\n" * 4
+    body = bytearray(aec_data[:-4])
+    body[-5] ^= 0x10  # inside the last (YLAT) payload
+    if how == "flipped byte":
+        return bytes(body) + aec_data[-4:]
+    # The same flip with a fixed-up CRC: now the symbol checksum has to catch it.
+    return bytes(body) + struct.pack("<I", zlib.crc32(body))
+
+
+@pytest.mark.parametrize(
+    "how, fragment",
+    [("empty", "empty"), ("truncated", "truncated"), ("wrong magic", "not an .aec file"),
+     ("text", "not an .aec file"), ("flipped byte", "CRC"), ("flipped byte, CRC fixed", "x.aec:")],
+)
+def test_a_bad_aec_file_fails_in_one_line_without_output(tmp_path, aec_data, weights, how, fragment):
+    (tmp_path / "x.aec").write_bytes(_corrupt(aec_data, how))
+    result = run("decompress", tmp_path / "x.aec", *weights)
+    assert_one_line_error(result, fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.aec"]
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [(b"", "is empty"), (b"just some text\n", "not a readable image"), (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "bad.png")],
+)
+def test_a_bad_image_fails_in_one_line_without_output(tmp_path, weights, content, fragment):
+    (tmp_path / "bad.png").write_bytes(content)
+    result = run("compress", tmp_path / "bad.png", *weights)
+    assert_one_line_error(result, "bad.png", fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png"]
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress", "info"])
+def test_a_missing_input_fails_in_one_line(tmp_path, command):
+    result = run(command, tmp_path / "nope.png")
+    assert_one_line_error(result, "cannot read", "nope.png", "No such file or directory")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_as_input_fails_in_one_line(tmp_path):
+    assert_one_line_error(run("compress", tmp_path), "cannot read", "directory")
+
+
+@pytest.mark.parametrize("quality", ["0", "3.5", "99", "-1"])
+def test_quality_out_of_range_names_the_valid_range(tmp_path, weights, quality):
+    source = write_png(tmp_path / "photo.png", 4, 4)
+    result = run("compress", source, "-q", quality, *weights)
+    assert_one_line_error(result, f"quality {float(quality):g} is out of range", "from 1 to 3")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_max_pixels_refuses_larger_images_both_ways(tmp_path, aec_data, weights):
+    source = write_png(tmp_path / "photo.png", 5, 17)
+    assert_one_line_error(run("compress", source, "--max-pixels", 84, *weights), "photo.png", "pixel limit of 84")
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    assert_one_line_error(run("decompress", tmp_path / "x.aec", "--max-pixels", 84, *weights), "limit of 84")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "x.aec"]
+
+
+def test_quality_must_be_a_number(tmp_path):
+    for value in ("high", "nan"):
+        result = run("compress", tmp_path / "x.png", "-q", value)
+        assert result.exit_code == 2, result.output
+        assert "--quality" in result.stderr
+
+
+def test_a_missing_weights_file_is_a_usage_error(tmp_path):
+    result = run("compress", tmp_path / "x.png", "--weights", tmp_path / "none.safetensors")
+    assert result.exit_code == 2
+    assert "none.safetensors" in result.stderr
+
+
+def test_a_weights_file_that_is_not_a_model_fails_in_one_line(tmp_path):
+    source = write_png(tmp_path / "photo.png", 4, 4)
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    assert_one_line_error(run("compress", source, "--weights", tmp_path / "junk.safetensors"),
+                          "cannot load the model")
+    assert not (tmp_path / "photo.aec").exists()
+
+
+def test_verbose_and_quiet_contradict(tmp_path):
+    result = run("compress", tmp_path / "x.png", "-v", "--quiet")
+    assert result.exit_code == 2
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Statistics, info, version and help
+
+
+def test_verbose_prints_size_rate_and_time_on_stderr(tmp_path, weights):
+    source = write_png(tmp_path / "photo.png", 8, 16)
+    result = run("compress", source, "-v", "-q", 2, *weights)
+    assert_ok(result)
+    assert result.stdout == ""
+    size = (tmp_path / "photo.aec").stat().st_size
+    line = result.stderr.strip()
+    assert "photo.png -> " in line and "16x8" in line and "quality 2" in line
+    assert f"-> {size} bytes" in line and f"{8 * size / 128:.3f} bpp" in line and line.endswith(" s")
+
+
+def test_quiet_prints_nothing_on_success(tmp_path, weights):
+    source = write_png(tmp_path / "photo.png", 4, 4)
+    result = run("compress", source, "--quiet", *weights)
+    assert_ok(result)
+    assert result.output == ""
+
+
+def test_info_describes_the_header_and_sections(tmp_path, aec_data):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    result = run("info", tmp_path / "x.aec")
+    assert_ok(result)
+    header, sections = parse(aec_data)
+    text = result.stdout
+    assert f"file size       {len(aec_data)} bytes" in text
+    assert "format version  1.0" in text
+    assert f"model           {header.model_id} (weights tag {header.weights_tag.hex()})" in text
+    assert "quality         2" in text
+    assert "size            17 x 5" in text
+    assert "layout          RGB" in text
+    assert f"bits per pixel  {8 * len(aec_data) / 85:.4f}" in text
+    for section in sections:
+        assert f"{section.kind}" in text and f"{len(section.payload)} bytes" in text
+
+
+def test_info_reports_bad_files_and_goes_on(tmp_path, aec_data):
+    (tmp_path / "good.aec").write_bytes(aec_data)
+    (tmp_path / "bad.aec").write_bytes(aec_data[:20])
+    result = run("info", tmp_path / "bad.aec", tmp_path / "good.aec")
+    assert result.exit_code == 1
+    assert "good.aec" in result.stdout and "bits per pixel" in result.stdout
+    assert result.stderr.count("aec: error: ") == 1 and "bad.aec" in result.stderr
+
+
+def test_info_reads_stdin(aec_data):
+    result = run("info", "-", input=aec_data)
+    assert_ok(result)
+    assert result.stdout.startswith("<stdin>\n")
+
+
+def test_help_and_info_do_not_load_torch(tmp_path, aec_data):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from codec.cli import main\n"
+        "for args in (['--help'], ['info', sys.argv[1]]):\n"
+        "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
+        "print('torch' in sys.modules)\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.aec")], capture_output=True, text=True,
+                          env=environment, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False", "importing codec.cli imported torch (is codec/__init__.py eager?)"
+
+
+def test_version_prints_the_package_version():
+    result = run("--version")
+    assert_ok(result)
+    assert result.stdout == f"aec {__version__}\n"
+
+
+def test_help_gives_examples_and_exit_codes():
+    result = run("--help")
+    assert_ok(result)
+    assert "Examples:" in result.stdout and "aec compress photo.png" in result.stdout
+    assert "Exit codes:" in result.stdout and "130" in result.stdout
+    for command in ("compress", "decompress", "info"):
+        text = run(command, "--help").stdout
+        assert "Examples:" in text and "Exit codes:" in text, command
