@@ -143,7 +143,7 @@ class Codec:
         quality = round(quality * 100) / 100  # the header stores hundredths; code what the decoder will use
         array = _load_image(image, self.max_pixels)
         height, width = array.shape[:2]
-        x = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).float().div(255).to(self.device)
+        x = torch.from_numpy(array if array.flags.writeable else array.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255).to(self.device)
         x = F.pad(x, (0, (-width) % STRIDE, 0, (-height) % STRIDE), mode="replicate")
         model, tag = self._models[self.model_id]
         with self._lock:

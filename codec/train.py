@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -165,7 +166,11 @@ def train(args: argparse.Namespace) -> None:
     window = {"loss": [], "bpp": [], "mse": [], "grad": []}
     window_start, skipped, bad_in_row = time.time(), 0, 0
     session_start, session_steps = time.time(), 0
-    while step < args.steps:
+    stop_requested = []
+    # SIGTERM/SIGINT end the run at the next step boundary, with a checkpoint, instead of losing minutes of work.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, frame: stop_requested.append(number))
+    while step < args.steps and not stop_requested:
         if args.max_minutes and time.time() - session_start > args.max_minutes * 60:
             break
         for group in optimizer.param_groups:
@@ -199,7 +204,7 @@ def train(args: argparse.Namespace) -> None:
         step += 1
         session_steps += 1
         window["loss"].append(loss.item())
-        window["bpp"].append(float(bpp.mean()))
+        window["bpp"].append(bpp.mean().item())
         window["mse"].append(float(mse.mean()))
         window["grad"].append(float(grad))
         if step % args.log_every == 0:

@@ -48,6 +48,9 @@ def save_model(model: AECModel, path: Path, model_id: str) -> str:
     model.freeze()
     skip = _integer_layer_float_keys(model)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in skip}
+    for key in tensors:
+        if key.endswith(".weight_int"):  # |W| <= 2**15 - 1 by construction: int16 halves the file's share
+            tensors[key] = tensors[key].to(torch.int16)
     metadata = {"model_id": model_id, "architecture": ARCHITECTURE, "config": model.config.to_json()}
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
