@@ -145,7 +145,7 @@ def train(args: argparse.Namespace) -> None:
     started = time.time()
     images = load_pool(Path(args.data), args.crop, args.limit_images)
     sampler = CropSampler(images, args.crop, args.seed + step)
-    validation = [np.asarray(Image.open(p).convert("RGB")) for p in list_images(Path(args.kodak))[:args.val_images]] \
+    validation = [np.array(Image.open(p).convert("RGB")) for p in list_images(Path(args.kodak))[:args.val_images]] \
         if Path(args.kodak).is_dir() and args.val_images else []
     print(f"{len(images)} training images loaded in {time.time() - started:.1f} s; "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
@@ -168,8 +168,8 @@ def train(args: argparse.Namespace) -> None:
     session_start, session_steps = time.time(), 0
     stop_requested = []
     # SIGTERM/SIGINT end the run at the next step boundary, with a checkpoint, instead of losing minutes of work.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda number, frame: stop_requested.append(number))
+    previous = {sig: signal.signal(sig, lambda number, frame: stop_requested.append(number))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
     while step < args.steps and not stop_requested:
         if args.max_minutes and time.time() - session_start > args.max_minutes * 60:
             break
@@ -228,6 +228,8 @@ def train(args: argparse.Namespace) -> None:
             save_checkpoint(checkpoint_path, model, optimizer, step,
                             hours + (time.time() - session_start) / 3600, args)
             last_checkpoint = time.time()
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
     hours += (time.time() - session_start) / 3600
     save_checkpoint(checkpoint_path, model, optimizer, step, hours, args)
     log.close()

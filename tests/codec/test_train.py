@@ -1,0 +1,36 @@
+"""The trainer: a few steps on generated images, a checkpoint, a resume, and an export that loads."""
+
+import csv
+import json
+
+from PIL import Image
+
+from codec.config import TINY
+from codec.train import main
+from codec.weights import load_model
+from tests.conftest import smooth_image
+
+
+def _args(tmp_path, steps):
+    config = {k: v for k, v in TINY.to_dict().items()}
+    return ["--run-dir", str(tmp_path / "run"), "--data", str(tmp_path / "images"), "--kodak", str(tmp_path / "images"),
+            "--config", json.dumps(config), "--steps", str(steps), "--batch", "2", "--crop", "64",
+            "--log-every", "1", "--val-every", "2", "--val-images", "1", "--warmup", "2", "--resume",
+            "--device", "cpu"]
+
+
+def test_train_resume_and_export(tmp_path):
+    (tmp_path / "images").mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_image(70 + i, 90, seed=i)).save(tmp_path / "images" / f"{i}.png")
+    main(_args(tmp_path, 3))
+    main(_args(tmp_path, 5))  # resumes at step 3
+    with open(tmp_path / "run" / "log.csv") as handle:
+        steps = [int(row["step"]) for row in csv.DictReader(handle)]
+    assert steps == [1, 2, 3, 4, 5]
+    validation = (tmp_path / "run" / "validation.csv").read_text().splitlines()
+    assert len(validation) == 1 + 2 * len(TINY.lambdas)  # steps 2 and 4, every quality
+    main(["--run-dir", str(tmp_path / "run"), "--export", "test-trained", "--weights-dir", str(tmp_path)])
+    model, model_id, _ = load_model("test-trained", tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert model_id == "test-trained" and manifest["models"]["test-trained"]["training"]["steps"] == 5
