@@ -205,7 +205,7 @@ def train(args: argparse.Namespace) -> None:
         session_steps += 1
         window["loss"].append(loss.item())
         window["bpp"].append(bpp.mean().item())
-        window["mse"].append(float(mse.mean()))
+        window["mse"].append(mse.mean().item())
         window["grad"].append(float(grad))
         if step % args.log_every == 0:
             elapsed = time.time() - window_start
