@@ -11,16 +11,17 @@ from typing import BinaryIO, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from bitstream import (DEFAULT_MAX_PIXELS, FormatError, Header, InputError, ModelMismatchError, Section, pack,
                        parse)
 from bitstream import read_header as _read_header
 
+from . import images
+from .images import ImageLike
 from .model import STRIDE, AECModel
 from .weights import WEIGHTS_DIR, load_model, load_model_file
 
-ImageLike = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 DEFAULT_QUALITY = None  # the model's default_quality (4 of 1..6 for the shipped model)
 
@@ -46,43 +47,6 @@ def _read_bytes(data: DataLike) -> bytes:
     if hasattr(data, "read"):
         return data.read()
     raise InputError(f"expected bytes, a path or a binary file, got {type(data).__name__}")
-
-
-def _load_image(image: ImageLike, max_pixels: int) -> np.ndarray:
-    """Any supported input as an HxWx3 uint8 array, EXIF orientation applied."""
-    if isinstance(image, np.ndarray):
-        array = image
-        if array.ndim == 2:
-            array = np.repeat(array[:, :, None], 3, axis=2)
-        if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
-            raise InputError(f"expected an HxWx3 uint8 array, got shape {array.shape} dtype {array.dtype}")
-        if array.shape[0] * array.shape[1] == 0:
-            raise InputError("the image is empty (0 pixels)")
-    else:
-        if isinstance(image, Image.Image):
-            pil = image
-        else:
-            name = image if isinstance(image, (str, os.PathLike)) else getattr(image, "name", "input")
-            try:
-                pil = Image.open(image)
-                if pil.width * pil.height > max_pixels:
-                    raise InputError(f"{name}: {pil.width}x{pil.height} exceeds the pixel limit of {max_pixels}; "
-                                     "raise it with max_pixels (CLI: --max-pixels)")
-                pil.load()
-            except FileNotFoundError:
-                raise InputError(f"{name}: no such file") from None
-            except UnidentifiedImageError:
-                raise InputError(f"{name}: not a readable image (not a format Pillow can read)") from None
-            except (Image.DecompressionBombError, OSError, SyntaxError) as error:
-                raise InputError(f"{name}: not a readable image ({error})") from None
-        pil = ImageOps.exif_transpose(pil)
-        if pil.mode != "RGB":
-            pil = pil.convert("RGBA").convert("RGB") if "A" in pil.getbands() or pil.mode == "P" else \
-                pil.convert("RGB")
-        array = np.array(pil)
-    if array.shape[0] * array.shape[1] > max_pixels:
-        raise InputError(f"{array.shape[1]}x{array.shape[0]} exceeds the pixel limit of {max_pixels}")
-    return np.ascontiguousarray(array)
 
 
 class Codec:
@@ -129,8 +93,12 @@ class Codec:
     def default_quality(self) -> float:
         return self.model.config.default_quality
 
-    def encode(self, image: ImageLike, quality: float | None = DEFAULT_QUALITY) -> EncodeResult:
-        """Compress and return the bytes with their header and rate."""
+    def encode(self, image: ImageLike, quality: float | None = DEFAULT_QUALITY, *, strip: bool = False) -> EncodeResult:
+        """Compress and return the bytes with their header and rate.
+
+        Args:
+            strip: leave out the ICC profile and EXIF block (they are kept by default).
+        """
         low, high = self.quality_range
         if quality is None:
             quality = self.default_quality
@@ -141,24 +109,24 @@ class Codec:
         if not low <= quality <= high:  # also refuses NaN
             raise InputError(f"quality {quality:g} is outside the model's range [{low:g}, {high:g}]")
         quality = round(quality * 100) / 100  # the header stores hundredths; code what the decoder will use
-        array = _load_image(image, self.max_pixels)
-        height, width = array.shape[:2]
-        x = torch.from_numpy(array if array.flags.writeable else array.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255).to(self.device)
+        source = images.load(image, self.max_pixels, strip)
+        height, width = source.rgb.shape[:2]
+        x = torch.from_numpy(source.rgb).permute(2, 0, 1).unsqueeze(0).float().div(255).to(self.device)
         x = F.pad(x, (0, (-width) % STRIDE, 0, (-height) % STRIDE), mode="replicate")
         model, tag = self._models[self.model_id]
         with self._lock:
             coded = model.compress(x, quality)
         header = Header(model_id=self.model_id, weights_tag=tag, quality=quality, width=width, height=height,
-                        layout="RGB", symbol_checksum=coded.checksum)
-        data = pack(header, [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload)])
+                        layout=source.layout, symbol_checksum=coded.checksum)
+        sections = [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload), *source.side_sections()]
+        data = pack(header, sections)
         return EncodeResult(data, header, 8 * len(data) / (width * height), coded.estimated_bits)
 
-    def compress(self, image: ImageLike, quality: float | None = DEFAULT_QUALITY) -> bytes:
-        """Compress an image (path, file, PIL image or HxWx3 uint8 array) to .aec bytes."""
-        return self.encode(image, quality).data
+    def compress(self, image: ImageLike, quality: float | None = DEFAULT_QUALITY, *, strip: bool = False) -> bytes:
+        """Compress an image (path, file, PIL image or uint8 array) to .aec bytes."""
+        return self.encode(image, quality, strip=strip).data
 
-    def decompress_array(self, data: DataLike) -> np.ndarray:
-        """Decode .aec bytes (or a path or file) to an HxWx3 uint8 array."""
+    def _decode(self, data: DataLike) -> tuple[np.ndarray, Header, dict[str, bytes]]:
         header, sections = parse(_read_bytes(data), max_pixels=self.max_pixels)
         payloads = {s.kind: s.payload for s in sections}
         missing = {"ZHYP", "YLAT"} - set(payloads)
@@ -171,11 +139,17 @@ class Codec:
             x_hat = model.decompress(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
                                      header.symbol_checksum, self.device)
         x_hat = x_hat[0, :, :header.height, :header.width]
-        return torch.round(x_hat * 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        rgb = torch.round(x_hat * 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        return images.assemble(rgb, header.layout, payloads), header, payloads
+
+    def decompress_array(self, data: DataLike) -> np.ndarray:
+        """Decode .aec bytes (or a path or file) to a uint8 array: HxWx3, or HxW / HxWx2 / HxWx4 by layout."""
+        return self._decode(data)[0]
 
     def decompress(self, data: DataLike) -> Image.Image:
-        """Decode .aec bytes (or a path or file) to a PIL image."""
-        return Image.fromarray(self.decompress_array(data), "RGB")
+        """Decode .aec bytes (or a path or file) to a PIL image (mode L, LA, RGB or RGBA; ICC and EXIF in info)."""
+        array, header, payloads = self._decode(data)
+        return images.to_pil(array, header.layout, payloads)
 
 
 _default: Codec | None = None
@@ -191,9 +165,9 @@ def default_codec() -> Codec:
         return _default
 
 
-def compress(image: ImageLike, quality: float | None = DEFAULT_QUALITY) -> bytes:
+def compress(image: ImageLike, quality: float | None = DEFAULT_QUALITY, *, strip: bool = False) -> bytes:
     """Compress an image with the default model."""
-    return default_codec().compress(image, quality)
+    return default_codec().compress(image, quality, strip=strip)
 
 
 def decompress(data: DataLike) -> Image.Image:

@@ -8,6 +8,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -99,6 +100,13 @@ class FatalError(CliError):
 @click.version_option(__version__, "-V", "--version", prog_name="aec", message="%(prog)s %(version)s")
 def main() -> None:
     """aec: a learned image codec (.png and friends <-> .aec)."""
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type, filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    """Warnings (e.g. a 16-bit image reduced to 8 bits) as one line on stderr, not a source location."""
+    click.echo(f"aec: warning: {message}", err=True)
 
 
 def _output_options(command: Callable) -> Callable:
@@ -136,10 +144,11 @@ def _check_quality(_context: click.Context, _parameter: click.Parameter, value: 
 @click.option("--model", "model_id", metavar="ID", help="Installed model id (default: the shipped default model).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Use this .safetensors model file instead of an installed model.")
+@click.option("--strip", is_flag=True, help="Leave out the ICC profile and EXIF block (kept by default).")
 @_max_pixels_option
 @click.pass_context
 def compress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, verbose: bool,
-             quiet: bool, quality: float | None, model_id: str | None, weights: str | None,
+             quiet: bool, quality: float | None, model_id: str | None, weights: str | None, strip: bool,
              max_pixels: int | None) -> None:
     """Compress images (PNG, JPEG, ...) to .aec files; IN may be '-' for stdin.
 
@@ -158,7 +167,8 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
             settings["quality"] = _resolve_quality(codec, quality)
         # The bytes already read, not the path: a pipe such as <(curl ...) cannot be read twice.
         try:
-            compressed = codec.compress(_named_buffer(data, _input_name(source)), quality=settings["quality"])
+            compressed = codec.compress(_named_buffer(data, _input_name(source)), quality=settings["quality"],
+                                        strip=strip)
         except AECError as error:
             raise CliError(_named(source, error)) from None
         _write_output(target, compressed, force=force)
@@ -520,7 +530,10 @@ def _encode_image(image: Any, image_format: str, target: str) -> bytes:
     """The image as file bytes, in memory, so a Pillow failure never reaches the output."""
     buffer = io.BytesIO()
     try:
-        image.save(buffer, format=image_format)
+        extra = {}
+        if image_format in ("PNG", "TIFF"):  # formats that carry both; others drop them
+            extra = {k: image.info[k] for k in ("icc_profile", "exif") if image.info.get(k)}
+        image.save(buffer, format=image_format, **extra)
     except (OSError, ValueError, KeyError) as error:
         raise CliError(f"cannot save the image as {image_format} ({_output_name(target)}): {error}") from None
     return buffer.getvalue()

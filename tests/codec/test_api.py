@@ -53,13 +53,6 @@ def test_fractional_quality_is_stored_and_used(tiny_codec):
     tiny_codec.decompress_array(data)
 
 
-def test_grayscale_and_palette_images_are_coded_as_rgb(tiny_codec):
-    gray = Image.fromarray(smooth_image(16, 16)[:, :, 0], "L")
-    assert tiny_codec.decompress_array(tiny_codec.compress(gray, 1)).shape == (16, 16, 3)
-    palette = Image.fromarray(smooth_image(16, 16)).convert("P")
-    assert tiny_codec.decompress_array(tiny_codec.compress(palette, 1)).shape == (16, 16, 3)
-
-
 @pytest.mark.parametrize("quality", [0.5, 3.5, float("nan"), "high"])
 def test_quality_outside_the_range_is_refused(tiny_codec, quality):
     with pytest.raises(InputError, match="quality"):

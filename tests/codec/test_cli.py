@@ -467,3 +467,30 @@ def test_help_gives_examples_and_exit_codes():
     for command in ("compress", "decompress", "info"):
         text = run(command, "--help").stdout
         assert "Examples:" in text and "Exit codes:" in text, command
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Image modes and metadata through the command line
+
+
+def test_alpha_and_metadata_survive_the_command_line(tmp_path, weights):
+    from tests.conftest import smooth_image
+
+    rgba = np.dstack([smooth_image(12, 20), np.arange(240, dtype=np.uint8).reshape(12, 20)])
+    source = tmp_path / "a.png"
+    Image.fromarray(rgba, "RGBA").save(source, icc_profile=b"icc bytes")
+    assert_ok(run("compress", source, "-o", tmp_path / "a.aec", *weights))
+    assert_ok(run("decompress", tmp_path / "a.aec", "-o", tmp_path / "b.png", *weights))
+    with Image.open(tmp_path / "b.png") as decoded:
+        assert decoded.mode == "RGBA" and decoded.info.get("icc_profile") == b"icc bytes"
+        assert np.array_equal(np.asarray(decoded)[:, :, 3], rgba[:, :, 3])
+    assert_ok(run("compress", source, "-o", tmp_path / "s.aec", "--strip", *weights))
+    assert (tmp_path / "s.aec").stat().st_size < (tmp_path / "a.aec").stat().st_size
+
+
+def test_sixteen_bit_input_warns_in_one_line(tmp_path, weights):
+    wide = (np.arange(30 * 40, dtype=np.uint16).reshape(30, 40) * 50).astype(np.uint16)
+    Image.fromarray(wide).save(tmp_path / "w.png")
+    result = run("compress", tmp_path / "w.png", *weights)
+    assert_ok(result)
+    assert "aec: warning: 16-bit image reduced to 8 bits" in result.stderr

@@ -1,0 +1,158 @@
+"""Images in and out: every input a user has becomes the RGB planes the model codes plus lossless side sections.
+
+    L, 1, I;16, I, F      -> layout "L": gray, coded as R=G=B, decoded back to one channel
+    LA, La                -> layout "LA": gray plus alpha
+    RGB, CMYK, YCbCr, ... -> layout "RGB"
+    RGBA, RGBa, P (with transparency), PA -> layout "RGBA"
+
+Alpha is stored losslessly (zlib) in an ALPH section; the ICC profile and the EXIF block travel verbatim in
+ICCP and EXIF sections (unless stripped). 16-bit input is reduced to 8 bits with a warning. EXIF orientation is
+applied before coding, and the orientation tag removed from the stored EXIF.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from bitstream import FormatError, InputError, Section
+
+ImageLike = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
+ALPHA_SECTION, ICC_SECTION, EXIF_SECTION = "ALPH", "ICCP", "EXIF"
+_GRAY_MODES = {"1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+
+
+class PrecisionWarning(UserWarning):
+    """The input had more than 8 bits per channel; aec codes 8."""
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """What the codec codes: the RGB planes, the layout, and the lossless side data."""
+
+    rgb: np.ndarray  # HxWx3 uint8
+    layout: str
+    alpha: np.ndarray | None = None  # HxW uint8
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+
+    def side_sections(self) -> list[Section]:
+        sections = []
+        if self.alpha is not None:
+            sections.append(Section(ALPHA_SECTION, zlib.compress(np.ascontiguousarray(self.alpha).tobytes(), 9)))
+        if self.icc_profile:
+            sections.append(Section(ICC_SECTION, self.icc_profile))
+        if self.exif:
+            sections.append(Section(EXIF_SECTION, self.exif))
+        return sections
+
+
+def _to_8bit(values: np.ndarray) -> np.ndarray:
+    warnings.warn("16-bit image reduced to 8 bits per channel", PrecisionWarning, stacklevel=4)
+    return np.round(np.clip(values.astype(np.float64), 0, 65535) / 257).astype(np.uint8)
+
+
+def _from_array(array: np.ndarray) -> SourceImage:
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+        raise InputError(f"expected an HxW, HxWx1, HxWx2, HxWx3 or HxWx4 array, got shape {array.shape}")
+    if array.shape[0] * array.shape[1] == 0:
+        raise InputError("the image is empty (0 pixels)")
+    if array.dtype == np.uint16:
+        array = _to_8bit(array)
+    elif array.dtype != np.uint8:
+        raise InputError(f"expected a uint8 (or uint16) array, got {array.dtype}")
+    channels = array.shape[2]
+    color = array[:, :, :3] if channels >= 3 else np.repeat(array[:, :, :1], 3, axis=2)
+    alpha = array[:, :, -1] if channels in (2, 4) else None
+    layout = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+    return SourceImage(np.array(color, order="C"), layout, None if alpha is None else np.ascontiguousarray(alpha))
+
+
+def _open(image: ImageLike, max_pixels: int) -> Image.Image:
+    name = image if isinstance(image, (str, os.PathLike)) else getattr(image, "name", "input")
+    try:
+        pil = Image.open(image)
+        if pil.width * pil.height > max_pixels:
+            raise InputError(f"{name}: {pil.width}x{pil.height} exceeds the pixel limit of {max_pixels}; "
+                             "raise it with max_pixels (CLI: --max-pixels)")
+        pil.load()
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{name}: not a readable image (not a format Pillow can read)") from None
+    except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{name}: not a readable image ({error})") from None
+    return pil
+
+
+def load(image: ImageLike, max_pixels: int, strip: bool = False) -> SourceImage:
+    """Any supported input (path, file, PIL image, array) as a SourceImage, orientation applied."""
+    if isinstance(image, np.ndarray):
+        source = _from_array(image)
+    else:
+        pil = image if isinstance(image, Image.Image) else _open(image, max_pixels)
+        if pil.width * pil.height == 0:
+            raise InputError("the image is empty (0 pixels)")
+        icc_profile = pil.info.get("icc_profile")
+        try:
+            pil = ImageOps.exif_transpose(pil)
+        except (OSError, ValueError, SyntaxError, TypeError):
+            pass  # a broken EXIF block: keep the stored orientation
+        exif = pil.info.get("exif")
+        mode = pil.mode
+        if mode in _GRAY_MODES:
+            gray = np.asarray(pil)
+            gray = _to_8bit(gray) if mode.startswith("I") or mode == "F" else np.asarray(pil.convert("L"))
+            source = _from_array(gray)
+        elif mode in ("LA", "La"):
+            source = _from_array(np.asarray(pil.convert("LA")))
+        elif mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in pil.info):
+            source = _from_array(np.asarray(pil.convert("RGBA")))
+        else:
+            if mode not in ("RGB", "P", "RGBX"):
+                icc_profile = None  # a CMYK/Lab profile does not describe the converted RGB
+            source = _from_array(np.asarray(pil.convert("RGB")))
+        if not strip:
+            source = SourceImage(source.rgb, source.layout, source.alpha, icc_profile or None, exif or None)
+    if source.rgb.shape[0] * source.rgb.shape[1] > max_pixels:
+        raise InputError(f"{source.rgb.shape[1]}x{source.rgb.shape[0]} exceeds the pixel limit of {max_pixels}")
+    return source
+
+
+def assemble(rgb: np.ndarray, layout: str, payloads: dict[str, bytes]) -> np.ndarray:
+    """The decoded planes in the file's layout: HxW (L), HxWx2 (LA), HxWx3 (RGB) or HxWx4 (RGBA)."""
+    height, width = rgb.shape[:2]
+    planes = [rgb] if layout in ("RGB", "RGBA") else [
+        np.round(rgb.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)]
+    if layout in ("LA", "RGBA"):
+        if ALPHA_SECTION not in payloads:
+            raise FormatError(f"the file's layout is {layout} but it has no ALPH section; the file is corrupt")
+        inflater = zlib.decompressobj()
+        try:
+            raw = inflater.decompress(payloads[ALPHA_SECTION], height * width + 1)
+        except zlib.error as error:
+            raise FormatError(f"the alpha channel is corrupt ({error})") from None
+        if len(raw) != height * width or inflater.unconsumed_tail or not inflater.eof:
+            raise FormatError("the alpha channel does not match the image size; the file is corrupt")
+        planes.append(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 1))
+    array = np.concatenate(planes, axis=2)
+    return array[:, :, 0] if layout == "L" else array
+
+
+def to_pil(array: np.ndarray, layout: str, payloads: dict[str, bytes]) -> Image.Image:
+    """A PIL image of the right mode carrying the stored ICC profile and EXIF block."""
+    image = Image.fromarray(np.ascontiguousarray(array), layout)
+    if ICC_SECTION in payloads:
+        image.info["icc_profile"] = payloads[ICC_SECTION]
+    if EXIF_SECTION in payloads:
+        image.info["exif"] = payloads[EXIF_SECTION]
+    return image
+
