@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
+from fractions import Fraction
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,11 +37,20 @@ from .config import ModelConfig
 from .context import ChannelSliceContext
 from .entropy_models import FactorizedPrior, gaussian_likelihood
 from .layers import FRAC_BITS, INPUT_LIMIT, round_ste
+from .tiling import tiled
 from .transforms import analysis, hyper_analysis, hyper_synthesis, synthesis
 
 STRIDE = 64  # total stride of g_a followed by h_a: images are padded to a multiple of it
 ONE = 1 << FRAC_BITS
 SYMBOL_LIMIT = 1 << 30
+# Coding runs the networks in overlapping tiles (sizes in the network's input pixels) so that memory stays bounded
+# on big photos. Margins cover each network's receptive field: g_a ~61 px, h_a ~13 latent px, g_s ~4 latent px,
+# h_s 2 z px, slice and LRP networks 2 latent px.
+ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 64
+SYNTHESIS_TILE, SYNTHESIS_MARGIN = 16, 4
+HYPER_TILE, HYPER_MARGIN = 16, 2
+HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN = 64, 16
+CONTEXT_TILE, CONTEXT_MARGIN = 64, 3
 
 
 @dataclass(frozen=True)
@@ -174,18 +184,21 @@ class AECModel(nn.Module):
         y_hat_int: list[torch.Tensor] = []
         for i in range(self.config.slices):
             support = torch.cat([hyper, *context], dim=1)
-            mean_int, index_int = self.context.split_params(self.context.params[i].forward_exact(support))
+            params = tiled(self.context.params[i].forward_exact, support, CONTEXT_TILE, CONTEXT_MARGIN)
+            mean_int, index_int = self.context.split_params(params)
             symbols = code_slice(i, mean_int, self._scale_index(index_int))
             y_int = symbols.double() * ONE + mean_int
             y_ctx = y_int.clamp(-INPUT_LIMIT, INPUT_LIMIT)
-            lrp = self.context.residuals[i].forward_exact(torch.cat([support, y_ctx], dim=1))
+            lrp = tiled(self.context.residuals[i].forward_exact, torch.cat([support, y_ctx], dim=1),
+                        CONTEXT_TILE, CONTEXT_MARGIN)
             y_int = y_int + self.context.clamp_residual(lrp, exact=True)
             y_hat_int.append(y_int)
             context.append(y_int.clamp(-INPUT_LIMIT, INPUT_LIMIT))
         return torch.cat(y_hat_int, dim=1)
 
     def _hyper(self, z_symbols: torch.Tensor) -> torch.Tensor:
-        return self.h_s.forward_exact((z_symbols.double() * ONE).clamp(-INPUT_LIMIT, INPUT_LIMIT))
+        z_int = (z_symbols.double() * ONE).clamp(-INPUT_LIMIT, INPUT_LIMIT)
+        return tiled(self.h_s.forward_exact, z_int, HYPER_TILE, HYPER_MARGIN, 4)
 
     def _synthesize(self, y_hat_int: torch.Tensor, quality: float, device: torch.device) -> torch.Tensor:
         """g_s on the decoded latent. On the CPU it runs in float64, which measured bit-identical across thread
@@ -195,15 +208,19 @@ class AECModel(nn.Module):
         if device.type == "cpu":
             if self._g_s64 is None:
                 self._g_s64 = copy.deepcopy(self.g_s).double().eval()
-            return self._g_s64(y_hat).float().clamp(0, 1)
-        return self.g_s(y_hat.float().to(device)).float().cpu().clamp(0, 1)
+            return tiled(self._g_s64, y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, 16).float().clamp(0, 1)
+        synthesis = lambda part: self.g_s(part.float().to(device)).float().cpu()  # noqa: E731
+        return tiled(synthesis, y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, 16).clamp(0, 1)
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float) -> CodedLatents:
         """x: (1, 3, H, W) in [0, 1] with H, W multiples of 64 (on any device)."""
         gain, _ = self.gains(torch.tensor([quality], device=x.device))
-        y = (self.g_a(x).float() * gain[:, :, None, None]).cpu().double()
-        z = self.h_a(y.float().to(x.device)).float().cpu()
+        analysis = lambda part: self.g_a(part).float().cpu()  # noqa: E731
+        y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, 16)).double() * gain.cpu().double()[
+            :, :, None, None]
+        hyper_analysis = lambda part: self.h_a(part.float().to(x.device)).float().cpu()  # noqa: E731
+        z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, 4))
         z_symbols = torch.floor(z.double() + 0.5)
         if not torch.isfinite(y).all() or z_symbols.abs().max() >= SYMBOL_LIMIT:
             raise InputError("the image drives the model out of its numeric range; it cannot be coded")
