@@ -43,14 +43,14 @@ from .transforms import analysis, hyper_analysis, hyper_synthesis, synthesis
 STRIDE = 64  # total stride of g_a followed by h_a: images are padded to a multiple of it
 ONE = 1 << FRAC_BITS
 SYMBOL_LIMIT = 1 << 30
-# Coding runs the networks in overlapping tiles (sizes in the network's input pixels) so that memory stays bounded
-# on big photos. Margins cover each network's receptive field: g_a ~61 px, h_a ~13 latent px, g_s ~4 latent px,
-# h_s 2 z px, slice and LRP networks 2 latent px.
-ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 64
-SYNTHESIS_TILE, SYNTHESIS_MARGIN = 16, 4
-HYPER_TILE, HYPER_MARGIN = 16, 2
-HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN = 64, 16
-CONTEXT_TILE, CONTEXT_MARGIN = 64, 3
+# Coding runs the networks in overlapping tiles (sizes in each network's input pixels) so that memory stays bounded
+# on big photos. Each margin covers the network's receptive-field radius: g_a 30 px, h_a 7 latent px, g_s under 2
+# latent px, h_s under 2 z px, slice and LRP networks 2 latent px (tests/codec/test_tiling.py checks the result).
+ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 32
+HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN = 128, 8
+SYNTHESIS_TILE, SYNTHESIS_MARGIN = 24, 2
+HYPER_TILE, HYPER_MARGIN = 32, 2
+CONTEXT_TILE, CONTEXT_MARGIN = 64, 2
 
 
 @dataclass(frozen=True)

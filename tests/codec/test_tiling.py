@@ -26,18 +26,24 @@ def model():
 def test_integer_networks_are_bit_identical_in_tiles(model):
     z = torch.randint(-6, 7, (1, TINY.Z, 9, 13)).double() * 256
     whole = model.h_s.forward_exact(z)
-    assert torch.equal(tiled(model.h_s.forward_exact, z, 4, 2, 4), whole)
+    assert torch.equal(tiled(model.h_s.forward_exact, z, 3, model_module.HYPER_MARGIN, 4), whole)
     support = whole[:, :]
     net = model.context.params[0]
-    assert torch.equal(tiled(net.forward_exact, support, 8, 3), net.forward_exact(support))
+    assert torch.equal(tiled(net.forward_exact, support, 5, model_module.CONTEXT_MARGIN), net.forward_exact(support))
+    lrp = model.context.residuals[0]
+    support = torch.cat([support, support[:, :TINY.M // TINY.slices]], dim=1)
+    assert torch.equal(tiled(lrp.forward_exact, support, 5, model_module.CONTEXT_MARGIN), lrp.forward_exact(support))
 
 
 def test_analysis_in_tiles_matches_the_whole_image(model):
     x = torch.from_numpy(smooth_image(320, 448)).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         whole = model.g_a(x)
-        parts = tiled(model.g_a, x, 128, 64, Fraction(1, 16))
+        parts = tiled(model.g_a, x, 128, model_module.ANALYSIS_MARGIN, Fraction(1, 16))
+        z_whole = model.h_a(whole)
+        z_parts = tiled(model.h_a, whole, 8, model_module.HYPER_ANALYSIS_MARGIN, Fraction(1, 4))
     assert torch.allclose(parts, whole, atol=1e-5)
+    assert torch.allclose(z_parts, z_whole, atol=1e-5)
 
 
 def test_decoding_in_small_tiles_gives_the_same_pixels(model, monkeypatch):
