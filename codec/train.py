@@ -254,7 +254,7 @@ def export(args: argparse.Namespace) -> None:
         "training": {
             "steps": state["step"], "hours": round(state["hours"], 3),
             "hardware": args.hardware or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "data": str(train_args.get("data")), "crop": train_args.get("crop"), "batch": train_args.get("batch"),
+            "data": os.path.relpath(str(train_args.get("data")), REPO), "crop": train_args.get("crop"), "batch": train_args.get("batch"),
             "lr": train_args.get("lr"), "recipe": "python -m codec.train " + " ".join(args.recipe or []),
         },
     }
