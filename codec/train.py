@@ -255,7 +255,7 @@ def export(args: argparse.Namespace) -> None:
             "steps": state["step"], "hours": round(state["hours"], 3),
             "hardware": args.hardware or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "data": os.path.relpath(str(train_args.get("data")), REPO), "crop": train_args.get("crop"), "batch": train_args.get("batch"),
-            "lr": train_args.get("lr"), "recipe": "python -m codec.train " + " ".join(args.recipe or []),
+            "lr": train_args.get("lr"), "recipe": f"python -m codec.train {args.recipe}".strip(),
         },
     }
     if args.results:
@@ -296,7 +296,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--release", action="store_true", help="mark the exported id as released (immutable)")
     p.add_argument("--results", help="JSON file of measured Kodak results for the manifest")
     p.add_argument("--hardware", help="hardware description for the manifest")
-    p.add_argument("--recipe", nargs="*", help="the training command line, for the manifest")
+    p.add_argument("--recipe", default="", help="the training options, for the manifest (use --recipe=\"...\")")
     return p.parse_args(argv)
 
 
