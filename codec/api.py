@@ -10,7 +10,6 @@ from typing import BinaryIO, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from bitstream import (DEFAULT_MAX_PIXELS, FormatError, Header, InputError, ModelMismatchError, Section, pack,
@@ -111,8 +110,9 @@ class Codec:
         quality = round(quality * 100) / 100  # the header stores hundredths; code what the decoder will use
         source = images.load(image, self.max_pixels, strip)
         height, width = source.rgb.shape[:2]
-        x = torch.from_numpy(source.rgb).permute(2, 0, 1).unsqueeze(0).float().div(255).to(self.device)
-        x = F.pad(x, (0, (-width) % STRIDE, 0, (-height) % STRIDE), mode="replicate")
+        # Kept as uint8 (edge-padded): the model converts tile by tile, so big photos stay small in memory.
+        padded = np.pad(source.rgb, ((0, (-height) % STRIDE), (0, (-width) % STRIDE), (0, 0)), mode="edge")
+        x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
         model, tag = self._models[self.model_id]
         with self._lock:
             coded = model.compress(x, quality)

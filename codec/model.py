@@ -214,12 +214,17 @@ class AECModel(nn.Module):
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float) -> CodedLatents:
-        """x: (1, 3, H, W) in [0, 1] with H, W multiples of 64 (on any device)."""
-        gain, _ = self.gains(torch.tensor([quality], device=x.device))
-        analysis = lambda part: self.g_a(part).float().cpu()  # noqa: E731
-        y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, 16)).double() * gain.cpu().double()[
-            :, :, None, None]
-        hyper_analysis = lambda part: self.h_a(part.float().to(x.device)).float().cpu()  # noqa: E731
+        """x: (1, 3, H, W), float in [0, 1] or uint8, with H, W multiples of 64 (on any device)."""
+        device = next(self.parameters()).device
+        gain, _ = self.gains(torch.tensor([quality]))
+
+        def analysis(part: torch.Tensor) -> torch.Tensor:
+            part = part.to(device)
+            part = part.float().div(255) if part.dtype == torch.uint8 else part.float()
+            return self.g_a(part).float().cpu()
+
+        y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, 16)) * gain[:, :, None, None]
+        hyper_analysis = lambda part: self.h_a(part.to(device)).float().cpu()  # noqa: E731
         z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, 4))
         z_symbols = torch.floor(z.double() + 0.5)
         if not torch.isfinite(y).all() or z_symbols.abs().max() >= SYMBOL_LIMIT:
@@ -236,7 +241,7 @@ class AECModel(nn.Module):
 
         def code_slice(i: int, mean_int: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
             nonlocal y_bits
-            symbols = torch.floor(y_slices[i] - mean_int / ONE + 0.5)
+            symbols = torch.floor(y_slices[i].double() - mean_int / ONE + 0.5)
             if symbols.abs().max() >= SYMBOL_LIMIT:
                 raise InputError("the image drives the model out of its numeric range; it cannot be coded")
             symbols_np = symbols.to(torch.int32).numpy()

@@ -53,10 +53,24 @@ def save_model(model: AECModel, path: Path, model_id: str) -> str:
             tensors[key] = tensors[key].to(torch.int16)
     metadata = {"model_id": model_id, "architecture": ARCHITECTURE, "config": model.config.to_json()}
     path = Path(path)
+    if path.is_file() and _same_content(path, tensors, metadata):
+        return sha256_file(path)  # safetensors orders metadata keys at random: keep the existing bytes
     temporary = path.with_name(path.name + ".tmp")
     save_file(tensors, str(temporary), metadata=metadata)
     temporary.replace(path)
     return sha256_file(path)
+
+
+def _same_content(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bool:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            if handle.metadata() != metadata or set(handle.keys()) != set(tensors):
+                return False
+            return all(torch.equal(handle.get_tensor(k), v) for k, v in tensors.items())
+    except (SafetensorError, OSError, ValueError):
+        return False
 
 
 def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[AECModel, str, str]:
