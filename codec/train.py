@@ -264,6 +264,49 @@ def export(args: argparse.Namespace) -> None:
     print(f"exported {directory / file_name} (sha256 {digest}) at step {state['step']}")
 
 
+def plot(run_dir: Path) -> list[Path]:
+    """Loss, rate and PSNR against steps (log.csv), and the validation RD points (validation.csv), as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    with open(run_dir / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows:
+        steps = [int(r["step"]) for r in rows]
+        figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        for axis, key, label in zip(axes, ["loss", "bpp", "psnr"], ["loss", "training bpp", "training PSNR (dB)"]):
+            axis.plot(steps, [float(r[key]) for r in rows], lw=0.8)
+            axis.set_xlabel("step")
+            axis.set_ylabel(label)
+            axis.grid(alpha=0.3)
+        figure.tight_layout()
+        figure.savefig(run_dir / "loss.png", dpi=110)
+        plt.close(figure)
+        written.append(run_dir / "loss.png")
+    val_path = run_dir / "validation.csv"
+    if val_path.is_file():
+        with open(val_path) as handle:
+            val = list(csv.DictReader(handle))
+        if val:
+            figure, axis = plt.subplots(figsize=(6, 4.2))
+            for step in sorted({int(r["step"]) for r in val}):
+                points = [r for r in val if int(r["step"]) == step]
+                axis.plot([float(r["bpp"]) for r in points], [float(r["psnr"]) for r in points], "o-", ms=3,
+                          label=f"step {step}")
+            axis.set_xlabel("bits per pixel (estimated)")
+            axis.set_ylabel("PSNR (dB)")
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=7)
+            figure.tight_layout()
+            figure.savefig(run_dir / "validation.png", dpi=110)
+            plt.close(figure)
+            written.append(run_dir / "validation.png")
+    return written
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m codec.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -291,6 +334,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-every", type=int, default=2000)
     p.add_argument("--val-images", type=int, default=4)
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--plot", action="store_true", help="write RUN_DIR/loss.png and validation.png, then exit")
     p.add_argument("--export", metavar="MODEL_ID", help="export RUN_DIR/checkpoint.pt as weights/MODEL_ID")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--release", action="store_true", help="mark the exported id as released (immutable)")
@@ -302,7 +346,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.export:
+    if args.plot:
+        for path in plot(Path(args.run_dir)):
+            print(f"wrote {path}")
+    elif args.export:
         export(args)
     else:
         train(args)

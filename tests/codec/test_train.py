@@ -30,6 +30,9 @@ def test_train_resume_and_export(tmp_path):
     assert steps == [1, 2, 3, 4, 5]
     validation = (tmp_path / "run" / "validation.csv").read_text().splitlines()
     assert len(validation) == 1 + 2 * len(TINY.lambdas)  # steps 2 and 4, every quality
+    main(["--run-dir", str(tmp_path / "run"), "--plot"])
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 0
+    assert (tmp_path / "run" / "validation.png").stat().st_size > 0
     main(["--run-dir", str(tmp_path / "run"), "--export", "test-trained", "--weights-dir", str(tmp_path)])
     model, model_id, _ = load_model("test-trained", tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
