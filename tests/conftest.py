@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from pathlib import Path
 import pytest
 import torch
 
@@ -12,7 +13,7 @@ from codec.weights import save_model
 
 
 @pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory) -> "Path":
+def tiny_weights(tmp_path_factory) -> Path:
     """A frozen, seeded, untrained tiny model saved as a .safetensors file."""
     torch.manual_seed(1234)
     model = AECModel(TINY).eval()

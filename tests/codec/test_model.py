@@ -1,6 +1,5 @@
 """The model: the coder's exact path reproduces training's eval pass, and decoding is deterministic."""
 
-import numpy as np
 import pytest
 import torch
 
