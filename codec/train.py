@@ -4,6 +4,9 @@ Variable-rate rate-distortion training (loss = lambda * 255^2 * MSE + bpp, one l
 quality table), random crops and flips from images decoded once into memory, Adam with warm-up and a late
 learning-rate drop, gradient clipping, NaN guards, bf16 autocast + channels_last for the float transforms
 (the integer probability path stays in float32), checkpoints every few minutes, resumable.
+
+Several GPUs (or CPU processes): `torchrun --standalone --nproc-per-node N -m codec.train ...` runs PyTorch DDP;
+--batch is per process, rank 0 alone logs, validates and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class CropSampler:
         self.rng = np.random.default_rng(seed)
 
     def batch(self, size: int) -> torch.Tensor:
+        """uint8 NCHW crops; the caller converts on its device (less to copy to a GPU)."""
         out = np.empty((size, self.crop, self.crop, 3), dtype=np.uint8)
         for b in range(size):
             image = self.images[self.rng.integers(len(self.images))]
@@ -66,7 +70,7 @@ class CropSampler:
             left = self.rng.integers(image.shape[1] - self.crop + 1)
             patch = image[top:top + self.crop, left:left + self.crop]
             out[b] = patch[:, ::-1] if self.rng.random() < 0.5 else patch
-        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+        return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
 def learning_rate(step: int, args: argparse.Namespace) -> float:
@@ -111,6 +115,57 @@ def save_checkpoint(path: Path, model: AECModel, optimizer: torch.optim.Optimize
     temporary.replace(path)
 
 
+class Distributed:
+    """Process-group plumbing for torchrun; a single process when WORLD_SIZE is unset or 1."""
+
+    def __init__(self, requested_device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        device = torch.device(requested_device)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if device.type == "cuda":
+                device = torch.device("cuda", local)
+                torch.cuda.set_device(device)
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        self.device = device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when the flag is true on any rank (so all ranks skip or stop together)."""
+        if self.world == 1:
+            return flag
+        import torch.distributed as dist
+
+        value = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def check_in_sync(self, model: torch.nn.Module) -> None:
+        """Every rank must end with the same weights; a divergence is a bug worth stopping for."""
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        local = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1).to(self.device)
+        gathered = [torch.zeros_like(local) for _ in range(self.world)]
+        dist.all_gather(gathered, local)
+        if any(float(g) != float(local) for g in gathered):
+            raise SystemExit(f"ranks diverged: parameter checksums {[float(g) for g in gathered]}")
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+            dist.destroy_process_group()
+
+
 def build_model(args: argparse.Namespace) -> AECModel:
     if args.init:
         model, _, _ = load_model_file(Path(args.init))
@@ -120,11 +175,14 @@ def build_model(args: argparse.Namespace) -> AECModel:
 
 
 def train(args: argparse.Namespace) -> None:
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
-    device = torch.device(args.device)
+    dist = Distributed(args.device)
+    device = dist.device
+    args.world_size = dist.world
+    torch.manual_seed(args.seed + dist.rank)
+    random.seed(args.seed + dist.rank)
     run_dir = Path(args.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if dist.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / "checkpoint.pt"
 
     model = build_model(args)
@@ -137,29 +195,51 @@ def train(args: argparse.Namespace) -> None:
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
         optimizer.load_state_dict(state["optimizer"])
         step, hours = state["step"], state["hours"]
-        print(f"resumed from {checkpoint_path} at step {step} ({hours:.2f} h)", flush=True)
+        if dist.main:
+            print(f"resumed from {checkpoint_path} at step {step} ({hours:.2f} h)", flush=True)
     model.to(device).train()
     if device.type == "cpu" or args.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    forward = model
+    if dist.world > 1:
+        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                            else None)
 
     started = time.time()
     images = load_pool(Path(args.data), args.crop, args.limit_images)
-    sampler = CropSampler(images, args.crop, args.seed + step)
+    sampler = CropSampler(images, args.crop, args.seed + step + 1_000_003 * dist.rank)
     validation = [np.array(Image.open(p).convert("RGB")) for p in list_images(Path(args.kodak))[:args.val_images]] \
-        if Path(args.kodak).is_dir() and args.val_images else []
-    print(f"{len(images)} training images loaded in {time.time() - started:.1f} s; "
-          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
+        if dist.main and Path(args.kodak).is_dir() and args.val_images else []
+    if dist.main:
+        print(f"{len(images)} training images loaded in {time.time() - started:.1f} s; "
+              f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; {dist.world} process(es) "
+              f"of batch {args.batch} on {device}", flush=True)
+    else:  # only rank 0 writes files
+        _train_loop(args, model, forward, optimizer, sampler, [], dist, step, hours, None, None)
+        dist.close()
+        return
 
     log_path = run_dir / "log.csv"
     new_log = not log_path.is_file()
     log = open(log_path, "a", newline="")
-    writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "hours", "loss", "bpp", "psnr", "lr", "steps_per_s", "grad_norm", "skipped"])
+        csv.writer(log).writerow(["step", "hours", "loss", "bpp", "psnr", "lr", "steps_per_s", "grad_norm", "skipped"])
     val_path = run_dir / "validation.csv"
     if not val_path.is_file():
         val_path.write_text("step,hours,quality,bpp,psnr\n")
+    step, hours = _train_loop(args, model, forward, optimizer, sampler, validation, dist, step, hours, log,
+                              val_path)
+    log.close()
+    dist.close()
+    print(f"stopped at step {step} ({hours:.2f} h in total); checkpoint {checkpoint_path}", flush=True)
 
+
+def _train_loop(args: argparse.Namespace, model: AECModel, forward: torch.nn.Module,
+                optimizer: torch.optim.Optimizer, sampler: CropSampler, validation: list[np.ndarray],
+                dist: Distributed, step: int, hours: float, log, val_path: Path | None) -> tuple[int, float]:
+    """The optimisation loop; on rank 0 it also logs, validates and checkpoints."""
+    device = dist.device
+    checkpoint_path = Path(args.run_dir) / "checkpoint.pt"
     autocast = args.bf16 and device.type in ("cpu", "cuda")
     qualities = len(model.config.lambdas)
     last_checkpoint = time.time()
@@ -170,22 +250,23 @@ def train(args: argparse.Namespace) -> None:
     # SIGTERM/SIGINT end the run at the next step boundary, with a checkpoint, instead of losing minutes of work.
     previous = {sig: signal.signal(sig, lambda number, frame: stop_requested.append(number))
                 for sig in (signal.SIGTERM, signal.SIGINT)}
-    while step < args.steps and not stop_requested:
-        if args.max_minutes and time.time() - session_start > args.max_minutes * 60:
+    while step < args.steps:
+        out_of_time = bool(args.max_minutes) and time.time() - session_start > args.max_minutes * 60
+        if dist.any(bool(stop_requested) or (out_of_time and dist.main)):
             break
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
-        x = sampler.batch(args.batch).to(device)
+        x = sampler.batch(args.batch).to(device, non_blocking=True).float().div_(255.0)
         if device.type == "cpu" or args.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         quality = torch.randint(1, qualities + 1, (args.batch,), device=device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = model(x, quality)
+            out = forward(x, quality)
         mse = ((out["x_hat"].float() - x) ** 2).mean(dim=(1, 2, 3))
         bpp = (out["y_bits"] + out["z_bits"]) / (x.shape[2] * x.shape[3])
         loss = (model.lambdas_for(quality) * 255**2 * mse + bpp).mean()
         optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
+        if dist.any(not torch.isfinite(loss)):
             skipped += 1
             bad_in_row += 1
             if bad_in_row > 20:
@@ -203,6 +284,8 @@ def train(args: argparse.Namespace) -> None:
         optimizer.step()
         step += 1
         session_steps += 1
+        if not dist.main:
+            continue
         window["loss"].append(loss.item())
         window["bpp"].append(bpp.mean().item())
         window["mse"].append(mse.mean().item())
@@ -213,7 +296,7 @@ def train(args: argparse.Namespace) -> None:
             row = [step, f"{hours_now:.4f}", f"{np.mean(window['loss']):.4f}", f"{np.mean(window['bpp']):.4f}",
                    f"{psnr(float(np.mean(window['mse']))):.3f}", f"{learning_rate(step, args):.2e}",
                    f"{len(window['loss']) / elapsed:.3f}", f"{np.mean(window['grad']):.2f}", skipped]
-            writer.writerow(row)
+            csv.writer(log).writerow(row)
             log.flush()
             print("step {} h {} loss {} bpp {} psnr {} lr {} it/s {} grad {} skipped {}".format(*row), flush=True)
             window = {k: [] for k in window}
@@ -230,11 +313,12 @@ def train(args: argparse.Namespace) -> None:
             last_checkpoint = time.time()
     for sig, handler in previous.items():
         signal.signal(sig, handler)
+    dist.check_in_sync(model)
     hours += (time.time() - session_start) / 3600
-    save_checkpoint(checkpoint_path, model, optimizer, step, hours, args)
-    log.close()
-    print(f"stopped at step {step} ({session_steps} this session, {hours:.2f} h in total); "
-          f"checkpoint {checkpoint_path}", flush=True)
+    if dist.main:
+        save_checkpoint(checkpoint_path, model, optimizer, step, hours, args)
+        print(f"{session_steps} steps this session", flush=True)
+    return step, hours
 
 
 def export(args: argparse.Namespace) -> None:
@@ -254,7 +338,8 @@ def export(args: argparse.Namespace) -> None:
         "training": {
             "steps": state["step"], "hours": round(state["hours"], 3),
             "hardware": args.hardware or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "data": os.path.relpath(str(train_args.get("data")), REPO), "crop": train_args.get("crop"), "batch": train_args.get("batch"),
+            "data": os.path.relpath(str(train_args.get("data")), REPO), "crop": train_args.get("crop"),
+            "batch": train_args.get("batch") * train_args.get("world_size", 1),
             "lr": train_args.get("lr"), "recipe": f"python -m codec.train {args.recipe}".strip(),
         },
     }

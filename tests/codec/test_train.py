@@ -37,3 +37,27 @@ def test_train_resume_and_export(tmp_path):
     model, model_id, _ = load_model("test-trained", tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert model_id == "test-trained" and manifest["models"]["test-trained"]["training"]["steps"] == 5
+
+
+def test_torchrun_ddp_two_processes(tmp_path):
+    """Two CPU processes under torchrun (gloo): rank 0 logs and checkpoints, the ranks end in sync, resume works."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    (tmp_path / "images").mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_image(70 + i, 90, seed=i)).save(tmp_path / "images" / f"{i}.png")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "codec.train"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for steps in (2, 3):
+        done = subprocess.run(command + _args(tmp_path, steps), env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "2 process(es) of batch 2" in done.stdout
+    with open(tmp_path / "run" / "log.csv") as handle:
+        assert [int(row["step"]) for row in csv.DictReader(handle)] == [1, 2, 3]  # one writer, resumed at 2
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 3 and state["args"]["world_size"] == 2
