@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from .config import ModelConfig
 from .model import AECModel
@@ -250,6 +251,9 @@ def _train_loop(args: argparse.Namespace, model: AECModel, forward: torch.nn.Mod
     # SIGTERM/SIGINT end the run at the next step boundary, with a checkpoint, instead of losing minutes of work.
     previous = {sig: signal.signal(sig, lambda number, frame: stop_requested.append(number))
                 for sig in (signal.SIGTERM, signal.SIGINT)}
+    # A progress bar on a terminal; a log redirected to a file gets the plain lines only.
+    bar = tqdm(total=args.steps, initial=step, unit="step", dynamic_ncols=True, file=sys.stderr,
+               disable=not (dist.main and sys.stderr.isatty()))
     while step < args.steps:
         out_of_time = bool(args.max_minutes) and time.time() - session_start > args.max_minutes * 60
         if dist.any(bool(stop_requested) or (out_of_time and dist.main)):
@@ -286,6 +290,7 @@ def _train_loop(args: argparse.Namespace, model: AECModel, forward: torch.nn.Mod
         session_steps += 1
         if not dist.main:
             continue
+        bar.update(1)
         window["loss"].append(loss.item())
         window["bpp"].append(bpp.mean().item())
         window["mse"].append(mse.mean().item())
@@ -298,7 +303,11 @@ def _train_loop(args: argparse.Namespace, model: AECModel, forward: torch.nn.Mod
                    f"{len(window['loss']) / elapsed:.3f}", f"{np.mean(window['grad']):.2f}", skipped]
             csv.writer(log).writerow(row)
             log.flush()
-            print("step {} h {} loss {} bpp {} psnr {} lr {} it/s {} grad {} skipped {}".format(*row), flush=True)
+            line = "step {} h {} loss {} bpp {} psnr {} lr {} it/s {} grad {} skipped {}".format(*row)
+            if bar.disable:
+                print(line, flush=True)
+            else:
+                bar.set_postfix_str(f"bpp {row[3]} psnr {row[4]} loss {row[2]}")
             window = {k: [] for k in window}
             window_start = time.time()
         if validation and step % args.val_every == 0:
@@ -306,11 +315,16 @@ def _train_loop(args: argparse.Namespace, model: AECModel, forward: torch.nn.Mod
                 for r in validate(model, validation, device):
                     handle.write(f"{step},{hours + (time.time() - session_start) / 3600:.4f},"
                                  f"{r['quality']},{r['bpp']:.4f},{r['psnr']:.3f}\n")
-                    print(f"  val q{r['quality']:.0f}: {r['bpp']:.4f} bpp {r['psnr']:.2f} dB", flush=True)
+                    message = f"  val q{r['quality']:.0f}: {r['bpp']:.4f} bpp {r['psnr']:.2f} dB"
+                    if bar.disable:
+                        print(message, flush=True)
+                    else:
+                        bar.write(message)
         if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
             save_checkpoint(checkpoint_path, model, optimizer, step,
                             hours + (time.time() - session_start) / 3600, args)
             last_checkpoint = time.time()
+    bar.close()
     for sig, handler in previous.items():
         signal.signal(sig, handler)
     dist.check_in_sync(model)

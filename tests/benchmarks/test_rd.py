@@ -93,6 +93,13 @@ def test_quick_run_writes_every_output(tmp_path):
         assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert summary["command"] in (out / "report.md").read_text()
 
+    from benchmarks.manifest_results import manifest_results
+
+    results = manifest_results(summary)  # the manifest block of the codec under test
+    assert [p["quality"] for p in results["per_quality"]] == summary["codecs"]["jpeg444"]["qualities"]
+    assert sorted(results["bd_vs_measured"]) == sorted(row["anchor"] for row in bd_rows if row["bd_rate_psnr"])
+    assert results["dataset"] == "images (2 images)" and results["median_encode_ms"] >= 0
+
 
 def test_missing_aec_is_a_message_not_a_crash(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "codec", None)
