@@ -28,9 +28,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from bitstream import ModelMismatchError
+
 from .config import ModelConfig
 from .model import AECModel
-from .weights import WEIGHTS_DIR, load_model_file, save_model, update_manifest
+from .weights import WEIGHTS_DIR, load_model_file, read_manifest, save_model, sha256_file, update_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TRAIN = REPO.parent / "shared" / "data" / "train"
@@ -175,6 +177,23 @@ def build_model(args: argparse.Namespace) -> AECModel:
     return AECModel(config)
 
 
+def _init_progress(args: argparse.Namespace) -> tuple[int, float]:
+    """Steps and hours already in an --init model, from the manifest entry with its hash (0 when unknown), so a
+    run restarted from shipped weights keeps counting instead of starting over at step 0."""
+    digest = sha256_file(Path(args.init))
+    for directory in dict.fromkeys([Path(args.init).parent, Path(args.weights_dir)]):
+        try:
+            models = read_manifest(directory).get("models", {})
+        except ModelMismatchError:  # no or unreadable manifest there: nothing to count from
+            continue
+        for model_id, entry in models.items():
+            if entry.get("sha256") == digest and "training" in entry:
+                print(f"starting from {model_id}: {entry['training']['steps']} steps, "
+                      f"{entry['training']['hours']} h", flush=True)
+                return int(entry["training"]["steps"]), float(entry["training"]["hours"])
+    return 0, 0.0
+
+
 def train(args: argparse.Namespace) -> None:
     dist = Distributed(args.device)
     device = dist.device
@@ -187,7 +206,7 @@ def train(args: argparse.Namespace) -> None:
     checkpoint_path = run_dir / "checkpoint.pt"
 
     model = build_model(args)
-    step, hours = 0, 0.0
+    step, hours = _init_progress(args) if args.init else (0, 0.0)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     if args.resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)

@@ -38,6 +38,17 @@ def test_train_resume_and_export(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert model_id == "test-trained" and manifest["models"]["test-trained"]["training"]["steps"] == 5
 
+    # A new run started from the exported weights counts on from step 5 (and trains: the weights move).
+    init = ["--run-dir", str(tmp_path / "run2"), "--init", str(tmp_path / "test-trained.safetensors"),
+            "--weights-dir", str(tmp_path)]
+    main(init + _args(tmp_path, 7)[2:])
+    with open(tmp_path / "run2" / "log.csv") as handle:
+        assert [int(row["step"]) for row in csv.DictReader(handle)] == [6, 7]
+    main(["--run-dir", str(tmp_path / "run2"), "--export", "test-trained-2", "--weights-dir", str(tmp_path)])
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["models"]["test-trained-2"]["training"]["steps"] == 7
+    assert manifest["models"]["test-trained-2"]["sha256"] != manifest["models"]["test-trained"]["sha256"]
+
 
 def test_torchrun_ddp_two_processes(tmp_path):
     """Two CPU processes under torchrun (gloo): rank 0 logs and checkpoints, the ranks end in sync, resume works."""
