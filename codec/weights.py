@@ -24,6 +24,11 @@ from .model import AECModel
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "manifest.json"
 ARCHITECTURE = "aec-channel-slice-v1"
+# The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
+# the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
+# is among them (h_s and the context networks are integer; the z tables are int32).
+HALF_PRECISION_PREFIXES = ("g_a.", "g_s.", "h_a.")
+FLOAT16_MAX = 65504.0
 
 
 def sha256_file(path: Path) -> str:
@@ -43,14 +48,22 @@ def _integer_layer_float_keys(model: AECModel) -> set[str]:
     return keys
 
 
-def save_model(model: AECModel, path: Path, model_id: str) -> str:
-    """Freeze the model and write it as .safetensors; returns the file's sha256."""
+def save_model(model: AECModel, path: Path, model_id: str, half_transforms: bool = True) -> str:
+    """Freeze the model and write it as .safetensors; returns the file's sha256.
+
+    half_transforms stores g_a, g_s and h_a in float16 (loading casts them back); False writes float32, as the
+    first released model (aec-sc192-r1) was written.
+    """
     model.freeze()
     skip = _integer_layer_float_keys(model)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in skip}
-    for key in tensors:
+    for key, value in tensors.items():
         if key.endswith(".weight_int"):  # |W| <= 2**15 - 1 by construction: int16 halves the file's share
-            tensors[key] = tensors[key].to(torch.int16)
+            tensors[key] = value.to(torch.int16)
+        elif half_transforms and key.startswith(HALF_PRECISION_PREFIXES) and value.dtype == torch.float32:
+            if value.abs().max() >= FLOAT16_MAX:
+                raise ValueError(f"{key} holds values beyond float16's range; export with half_transforms=False")
+            tensors[key] = value.to(torch.float16)
     metadata = {"model_id": model_id, "architecture": ARCHITECTURE, "config": model.config.to_json()}
     path = Path(path)
     if path.is_file() and _same_content(path, tensors, metadata):

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from safetensors.torch import save_file
 import torch
@@ -45,3 +46,31 @@ def test_manifest_loads_by_id_and_guards_released_ids(tiny_weights, tmp_path):
         update_manifest("test-tiny", "tiny.safetensors", "f" * 64, {"released": True}, tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["default"] == "test-tiny"
+
+
+def test_transforms_are_stored_in_float16_and_decode_like_float32(tmp_path):
+    from safetensors import safe_open
+
+    from codec import Codec
+    from codec.config import TINY
+    from codec.model import AECModel
+    from codec.weights import save_model
+    from tests.conftest import smooth_image
+
+    torch.manual_seed(7)
+    model = AECModel(TINY).eval()
+    half, full = tmp_path / "half.safetensors", tmp_path / "full.safetensors"
+    save_model(model, half, "test-half")
+    save_model(model, full, "test-full", half_transforms=False)
+    with safe_open(str(half), framework="pt") as handle:
+        dtypes = {k: handle.get_tensor(k).dtype for k in handle.keys()}
+    assert {dtypes[k] for k in dtypes if k.startswith(("g_a.", "g_s.", "h_a."))} == {torch.float16}
+    assert dtypes["prior.counts"] == torch.int32 and half.stat().st_size < full.stat().st_size
+
+    image = smooth_image(40, 56, seed=3)
+    decoded = {}
+    for name, path in (("half", half), ("full", full)):
+        codec = Codec(weights=path)
+        decoded[name] = codec.decompress_array(codec.compress(image, quality=2)).astype(int)
+    # float16 storage moves a decoded pixel by at most a level or two, never more
+    assert np.abs(decoded["half"] - decoded["full"]).max() <= 2
