@@ -111,8 +111,10 @@ def validate(model: AECModel, images: list[np.ndarray], device: torch.device) ->
 
 def save_checkpoint(path: Path, model: AECModel, optimizer: torch.optim.Optimizer, step: int, hours: float,
                     args: argparse.Namespace) -> None:
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "hours": hours,
-             "config": model.config.to_dict(), "args": vars(args)}
+    state = {"model": model.state_dict(), "step": step, "hours": hours, "config": model.config.to_dict(),
+             "args": vars(args)}
+    if not args.light_checkpoint:
+        state["optimizer"] = optimizer.state_dict()
     temporary = path.with_name(path.name + ".tmp")
     torch.save(state, temporary)
     temporary.replace(path)
@@ -213,10 +215,12 @@ def train(args: argparse.Namespace) -> None:
         model = AECModel(ModelConfig.from_dict(state["config"]))
         model.load_state_dict(state["model"])
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:
+            optimizer.load_state_dict(state["optimizer"])
         step, hours = state["step"], state["hours"]
         if dist.main:
-            print(f"resumed from {checkpoint_path} at step {step} ({hours:.2f} h)", flush=True)
+            print(f"resumed from {checkpoint_path} at step {step} ({hours:.2f} h)"
+                  + ("" if "optimizer" in state else "; no optimizer state in it, Adam starts afresh"), flush=True)
     model.to(device).train()
     if device.type == "cpu" or args.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -354,6 +358,33 @@ def _train_loop(args: argparse.Namespace, model: AECModel, forward: torch.nn.Mod
     return step, hours
 
 
+def make_subset(source: Path, kodak: Path, destination: Path, megabytes: float, val_images: int,
+                seed: int = 0) -> tuple[int, int]:
+    """Copy a random subset of the training pool (files as they are, no re-encoding) and the first validation
+    images into DESTINATION/train and DESTINATION/kodak, within a size budget: what travels to a lent GPU."""
+    import shutil
+
+    budget = int(megabytes * 1e6)
+    (destination / "train").mkdir(parents=True, exist_ok=True)
+    (destination / "kodak").mkdir(exist_ok=True)
+    validation = list_images(kodak)[:val_images] if kodak.is_dir() else []
+    for path in validation:
+        shutil.copyfile(path, destination / "kodak" / path.name)
+        budget -= path.stat().st_size
+    pool = list_images(source)
+    random.Random(seed).shuffle(pool)
+    copied = 0
+    for path in pool:
+        size = path.stat().st_size
+        if size <= budget:
+            shutil.copyfile(path, destination / "train" / path.name)
+            budget -= size
+            copied += 1
+    if not copied:
+        raise SystemExit(f"no training image of {source} fits in {megabytes} MB")
+    return copied, len(validation)
+
+
 def export(args: argparse.Namespace) -> None:
     """Write the run's checkpoint as a released model in weights/ with its manifest entry."""
     state = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
@@ -452,7 +483,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-every", type=int, default=2000)
     p.add_argument("--val-images", type=int, default=4)
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--light-checkpoint", action="store_true",
+                   help="leave the optimizer state out of checkpoints (a third of the size; Adam restarts on resume)")
     p.add_argument("--plot", action="store_true", help="write RUN_DIR/loss.png and validation.png, then exit")
+    p.add_argument("--make-subset", metavar="MB", type=float,
+                   help="copy about MB megabytes of --data and --val-images of --kodak into RUN_DIR/{train,kodak}, "
+                        "then exit (a training set to carry to a lent GPU)")
     p.add_argument("--export", metavar="MODEL_ID", help="export RUN_DIR/checkpoint.pt as weights/MODEL_ID")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--release", action="store_true", help="mark the exported id as released (immutable)")
@@ -467,6 +503,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.plot:
         for path in plot(Path(args.run_dir)):
             print(f"wrote {path}")
+    elif args.make_subset:
+        copied, validation = make_subset(Path(args.data), Path(args.kodak), Path(args.run_dir), args.make_subset,
+                                         args.val_images, args.seed)
+        print(f"copied {copied} training and {validation} validation images into {args.run_dir}")
     elif args.export:
         export(args)
     else:

@@ -71,4 +71,34 @@ def test_torchrun_ddp_two_processes(tmp_path):
     with open(tmp_path / "run" / "log.csv") as handle:
         assert [int(row["step"]) for row in csv.DictReader(handle)] == [1, 2, 3]  # one writer, resumed at 2
     state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
-    assert state["step"] == 3 and state["args"]["world_size"] == 2
+    assert state["step"] == 3 and state["args"]["world_size"] == 2 and "optimizer" in state
+
+
+def test_light_checkpoint_resumes_without_optimizer_state(tmp_path):
+    import torch
+
+    (tmp_path / "images").mkdir()
+    Image.fromarray(smooth_image(70, 90)).save(tmp_path / "images" / "0.png")
+    main(_args(tmp_path, 2) + ["--light-checkpoint"])
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert "optimizer" not in state and state["step"] == 2
+    main(_args(tmp_path, 3))
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert "optimizer" in state and state["step"] == 3
+
+
+def test_make_subset_stays_within_its_budget(tmp_path):
+    source, kodak = tmp_path / "pool", tmp_path / "kodak"
+    source.mkdir()
+    kodak.mkdir()
+    for i in range(12):
+        Image.fromarray(smooth_image(64, 64 + i, seed=i)).save(source / f"{i}.png")
+    Image.fromarray(smooth_image(48, 48)).save(kodak / "k1.png")
+    budget = sum(p.stat().st_size for p in source.iterdir()) / 2 / 1e6
+    main(["--run-dir", str(tmp_path / "subset"), "--data", str(source), "--kodak", str(kodak), "--val-images", "1",
+          "--make-subset", str(budget)])
+    copied = list((tmp_path / "subset" / "train").iterdir())
+    total = sum(p.stat().st_size for p in (tmp_path / "subset").rglob("*") if p.is_file())
+    assert 3 <= len(copied) < 12 and total <= budget * 1e6
+    assert [p.name for p in (tmp_path / "subset" / "kodak").iterdir()] == ["k1.png"]
+    assert all((source / p.name).read_bytes() == p.read_bytes() for p in copied)  # copied as they are
