@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as torch_distributed
 from PIL import Image
 from tqdm import tqdm
 
@@ -32,7 +33,7 @@ from bitstream import ModelMismatchError
 
 from .config import ModelConfig
 from .model import AECModel
-from .weights import WEIGHTS_DIR, load_model_file, read_manifest, save_model, sha256_file, update_manifest
+from .weights import WEIGHTS_DIR, load_model_file, read_manifest, save_model, update_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TRAIN = REPO.parent / "shared" / "data" / "train"
@@ -129,12 +130,10 @@ class Distributed:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         device = torch.device(requested_device)
         if self.world > 1:
-            import torch.distributed as dist
-
             if device.type == "cuda":
                 device = torch.device("cuda", local)
                 torch.cuda.set_device(device)
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            torch_distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
         self.device = device
 
     @property
@@ -145,44 +144,38 @@ class Distributed:
         """True on every rank when the flag is true on any rank (so all ranks skip or stop together)."""
         if self.world == 1:
             return flag
-        import torch.distributed as dist
-
         value = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        torch_distributed.all_reduce(value, op=torch_distributed.ReduceOp.MAX)
         return bool(value.item())
 
     def check_in_sync(self, model: torch.nn.Module) -> None:
         """Every rank must end with the same weights; a divergence is a bug worth stopping for."""
         if self.world == 1:
             return
-        import torch.distributed as dist
-
         local = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1).to(self.device)
         gathered = [torch.zeros_like(local) for _ in range(self.world)]
-        dist.all_gather(gathered, local)
+        torch_distributed.all_gather(gathered, local)
         if any(float(g) != float(local) for g in gathered):
             raise SystemExit(f"ranks diverged: parameter checksums {[float(g) for g in gathered]}")
 
     def close(self) -> None:
         if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-            dist.destroy_process_group()
+            torch_distributed.barrier()
+            torch_distributed.destroy_process_group()
 
 
-def build_model(args: argparse.Namespace) -> AECModel:
+def build_model(args: argparse.Namespace) -> tuple[AECModel, int, float]:
+    """The model to start from, with the steps and hours already in it."""
     if args.init:
-        model, _, _ = load_model_file(Path(args.init))
-        return model.train()
+        model, _, digest = load_model_file(Path(args.init))
+        return model.train(), *_init_progress(args, digest)
     config = ModelConfig(**json.loads(args.config)) if args.config else ModelConfig()
-    return AECModel(config)
+    return AECModel(config), 0, 0.0
 
 
-def _init_progress(args: argparse.Namespace) -> tuple[int, float]:
+def _init_progress(args: argparse.Namespace, digest: str) -> tuple[int, float]:
     """Steps and hours already in an --init model, from the manifest entry with its hash (0 when unknown), so a
     run restarted from shipped weights keeps counting instead of starting over at step 0."""
-    digest = sha256_file(Path(args.init))
     for directory in dict.fromkeys([Path(args.init).parent, Path(args.weights_dir)]):
         try:
             models = read_manifest(directory).get("models", {})
@@ -207,8 +200,7 @@ def train(args: argparse.Namespace) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / "checkpoint.pt"
 
-    model = build_model(args)
-    step, hours = _init_progress(args) if args.init else (0, 0.0)
+    model, step, hours = build_model(args)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     if args.resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
@@ -326,9 +318,8 @@ def _train_loop(args: argparse.Namespace, model: AECModel, forward: torch.nn.Mod
                    f"{len(window['loss']) / elapsed:.3f}", f"{np.mean(window['grad']):.2f}", skipped]
             csv.writer(log).writerow(row)
             log.flush()
-            line = "step {} h {} loss {} bpp {} psnr {} lr {} it/s {} grad {} skipped {}".format(*row)
             if bar.disable:
-                print(line, flush=True)
+                print("step {} h {} loss {} bpp {} psnr {} lr {} it/s {} grad {} skipped {}".format(*row), flush=True)
             else:
                 bar.set_postfix_str(f"bpp {row[3]} psnr {row[4]} loss {row[2]}")
             window = {k: [] for k in window}
@@ -338,11 +329,8 @@ def _train_loop(args: argparse.Namespace, model: AECModel, forward: torch.nn.Mod
                 for r in validate(model, validation, device):
                     handle.write(f"{step},{hours + (time.time() - session_start) / 3600:.4f},"
                                  f"{r['quality']},{r['bpp']:.4f},{r['psnr']:.3f}\n")
-                    message = f"  val q{r['quality']:.0f}: {r['bpp']:.4f} bpp {r['psnr']:.2f} dB"
-                    if bar.disable:
-                        print(message, flush=True)
-                    else:
-                        bar.write(message)
+                    tqdm.write(f"  val q{r['quality']:.0f}: {r['bpp']:.4f} bpp {r['psnr']:.2f} dB", file=sys.stdout)
+            sys.stdout.flush()  # a log redirected to a file gets the lines now, not when its buffer fills
         if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
             save_checkpoint(checkpoint_path, model, optimizer, step,
                             hours + (time.time() - session_start) / 3600, args)
@@ -387,7 +375,8 @@ def make_subset(source: Path, kodak: Path, destination: Path, megabytes: float, 
 
 def export(args: argparse.Namespace) -> None:
     """Write the run's checkpoint as a released model in weights/ with its manifest entry."""
-    state = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    source = Path(args.checkpoint) if args.checkpoint else Path(args.run_dir) / "checkpoint.pt"
+    state = torch.load(source, map_location="cpu", weights_only=True)
     model = AECModel(ModelConfig.from_dict(state["config"]))
     model.load_state_dict(state["model"])
     model.eval()
@@ -490,6 +479,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="copy about MB megabytes of --data and --val-images of --kodak into RUN_DIR/{train,kodak}, "
                         "then exit (a training set to carry to a lent GPU)")
     p.add_argument("--export", metavar="MODEL_ID", help="export RUN_DIR/checkpoint.pt as weights/MODEL_ID")
+    p.add_argument("--checkpoint", help="with --export: this checkpoint instead of RUN_DIR/checkpoint.pt (copy it "
+                                        "first when the run is still going: the run rewrites its checkpoint)")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--release", action="store_true", help="mark the exported id as released (immutable)")
     p.add_argument("--results", help="JSON file of measured Kodak results for the manifest")

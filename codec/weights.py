@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from bitstream import InputError, ModelMismatchError
@@ -75,8 +75,6 @@ def save_model(model: AECModel, path: Path, model_id: str, half_transforms: bool
 
 
 def _same_content(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bool:
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as handle:
             if handle.metadata() != metadata or set(handle.keys()) != set(tensors):
@@ -96,8 +94,6 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[AEC
         raise ModelMismatchError(f"model file {path.name} is corrupt or was replaced: sha256 {digest[:12]}... "
                                  f"does not match the manifest's {expected_sha256[:12]}...; reinstall aec")
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
         tensors = load_file(str(path))

@@ -33,7 +33,12 @@ def test_train_resume_and_export(tmp_path):
     main(["--run-dir", str(tmp_path / "run"), "--plot"])
     assert (tmp_path / "run" / "loss.png").stat().st_size > 0
     assert (tmp_path / "run" / "validation.png").stat().st_size > 0
-    main(["--run-dir", str(tmp_path / "run"), "--export", "test-trained", "--weights-dir", str(tmp_path)])
+    # export from a copy, as one must while the run goes on rewriting its checkpoint
+    (tmp_path / "frozen.pt").write_bytes((tmp_path / "run" / "checkpoint.pt").read_bytes())
+    (tmp_path / "run" / "checkpoint.pt").unlink()
+    main(["--run-dir", str(tmp_path / "run"), "--export", "test-trained", "--weights-dir", str(tmp_path),
+          "--checkpoint", str(tmp_path / "frozen.pt")])
+    (tmp_path / "run" / "checkpoint.pt").write_bytes((tmp_path / "frozen.pt").read_bytes())
     model, model_id, _ = load_model("test-trained", tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert model_id == "test-trained" and manifest["models"]["test-trained"]["training"]["steps"] == 5
