@@ -26,12 +26,9 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from benchmarks.bd import bd_quality, bd_rate  # noqa: E402
-from codec.config import ModelConfig  # noqa: E402
-from codec.model import AECModel  # noqa: E402
-from codec.train import DEFAULT_KODAK, DEFAULT_TRAIN, list_images, validate  # noqa: E402
+from codec.train import DEFAULT_KODAK, DEFAULT_TRAIN, list_images, load_checkpoint, load_validation, validate  # noqa: E402
 
 # The shipped sizes first (the baseline), then one change at a time.
 PILOTS = [
@@ -59,9 +56,7 @@ def run_pilot(pilot: dict, directory: Path, args: argparse.Namespace) -> None:
 
 def evaluate(directory: Path, images: list[np.ndarray]) -> dict:
     """Estimated rate and PSNR per quality of the pilot's checkpoint, with its size and training speed."""
-    state = torch.load(directory / "checkpoint.pt", map_location="cpu", weights_only=True)
-    model = AECModel(ModelConfig.from_dict(state["config"]))
-    model.load_state_dict(state["model"])
+    model, state = load_checkpoint(directory / "checkpoint.pt")
     parameters = sum(p.numel() for p in model.parameters())
     return {"steps": state["step"], "hours": state["hours"], "parameters": parameters,
             "steps_per_second": state["step"] / max(state["hours"] * 3600, 1e-9),
@@ -119,13 +114,10 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             raise SystemExit(f"unknown pilot(s): {', '.join(sorted(unknown))}")
         pilots = [p for i, p in enumerate(pilots) if i == 0 or p["name"] in wanted]
-    kodak = list_images(Path(args.kodak))[:args.val_images]
+    kodak = list_images(Path(args.kodak))[:args.val_images] if Path(args.kodak).is_dir() else []
     if not kodak:
         raise SystemExit(f"no validation images in {args.kodak}")
-    images = []
-    for path in kodak:
-        with Image.open(path) as image:
-            images.append(np.array(image.convert("RGB")))
+    images = load_validation(Path(args.kodak), args.val_images)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     results = {}

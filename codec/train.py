@@ -58,6 +58,23 @@ def load_pool(folder: Path, min_side: int, limit: int | None = None) -> list[np.
     return images
 
 
+def load_validation(folder: Path, count: int) -> list[np.ndarray]:
+    """The first COUNT images of a folder (Kodak by default) as uint8 HxWx3 arrays."""
+    images = []
+    for path in list_images(folder)[:count]:
+        with Image.open(path) as image:
+            images.append(np.array(image.convert("RGB")))
+    return images
+
+
+def load_checkpoint(path: Path) -> tuple[AECModel, dict]:
+    """The model of a training checkpoint (eval mode) and the checkpoint's other entries."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = AECModel(ModelConfig.from_dict(state["config"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), state
+
+
 class CropSampler:
     """Random crops with horizontal flips, assembled into a float batch."""
 
@@ -224,8 +241,7 @@ def train(args: argparse.Namespace) -> None:
     started = time.time()
     images = load_pool(Path(args.data), args.crop, args.limit_images)
     sampler = CropSampler(images, args.crop, args.seed + step + 1_000_003 * dist.rank)
-    validation = [np.array(Image.open(p).convert("RGB")) for p in list_images(Path(args.kodak))[:args.val_images]] \
-        if dist.main and Path(args.kodak).is_dir() and args.val_images else []
+    validation = load_validation(Path(args.kodak), args.val_images) if dist.main and Path(args.kodak).is_dir() else []
     if dist.main:
         print(f"{len(images)} training images loaded in {time.time() - started:.1f} s; "
               f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; {dist.world} process(es) "
@@ -376,10 +392,7 @@ def make_subset(source: Path, kodak: Path, destination: Path, megabytes: float, 
 def export(args: argparse.Namespace) -> None:
     """Write the run's checkpoint as a released model in weights/ with its manifest entry."""
     source = Path(args.checkpoint) if args.checkpoint else Path(args.run_dir) / "checkpoint.pt"
-    state = torch.load(source, map_location="cpu", weights_only=True)
-    model = AECModel(ModelConfig.from_dict(state["config"]))
-    model.load_state_dict(state["model"])
-    model.eval()
+    model, state = load_checkpoint(source)
     directory = Path(args.weights_dir)
     file_name = f"{args.export}.safetensors"
     digest = save_model(model, directory / file_name, args.export)
