@@ -389,6 +389,28 @@ def make_subset(source: Path, kodak: Path, destination: Path, megabytes: float, 
     return copied, len(validation)
 
 
+def describe_hardware() -> str:
+    """This machine's CPU in one line, the manifest's default hardware (pass --hardware when the run was
+    trained elsewhere, on a GPU for instance)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f"{torch.cuda.get_device_name(0)} GPU" if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()}-core {cpu} CPU, {gpu}"
+
+
+def recipe_line(recipe: str) -> str:
+    """The manifest's recipe: the trainer command with the options given (the command is not doubled)."""
+    recipe = recipe.strip()
+    command = "python -m codec.train"
+    return recipe if recipe.startswith(command) else f"{command} {recipe}".strip()
+
+
 def export(args: argparse.Namespace) -> None:
     """Write the run's checkpoint as a released model in weights/ with its manifest entry."""
     source = Path(args.checkpoint) if args.checkpoint else Path(args.run_dir) / "checkpoint.pt"
@@ -403,10 +425,10 @@ def export(args: argparse.Namespace) -> None:
         "quality_table": {str(q): lam for q, lam in zip(model.config.qualities, model.config.lambdas)},
         "training": {
             "steps": state["step"], "hours": round(state["hours"], 3),
-            "hardware": args.hardware or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "hardware": args.hardware or describe_hardware(),
             "data": os.path.relpath(str(train_args.get("data")), REPO), "crop": train_args.get("crop"),
             "batch": train_args.get("batch") * train_args.get("world_size", 1),
-            "lr": train_args.get("lr"), "recipe": f"python -m codec.train {args.recipe}".strip(),
+            "lr": train_args.get("lr"), "recipe": recipe_line(args.recipe),
         },
     }
     if args.results:

@@ -49,9 +49,14 @@ def test_train_resume_and_export(tmp_path):
     main(init + _args(tmp_path, 7)[2:])
     with open(tmp_path / "run2" / "log.csv") as handle:
         assert [int(row["step"]) for row in csv.DictReader(handle)] == [6, 7]
-    main(["--run-dir", str(tmp_path / "run2"), "--export", "test-trained-2", "--weights-dir", str(tmp_path)])
+    main(["--run-dir", str(tmp_path / "run2"), "--export", "test-trained-2", "--weights-dir", str(tmp_path),
+          "--recipe=python -m codec.train --resume --steps 7"])
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["models"]["test-trained-2"]["training"]["steps"] == 7
+    training = manifest["models"]["test-trained-2"]["training"]
+    assert training["steps"] == 7
+    assert training["recipe"] == "python -m codec.train --resume --steps 7"  # the command given once, not doubled
+    assert manifest["models"]["test-trained"]["training"]["recipe"] == "python -m codec.train"
+    assert "core" in training["hardware"] or "GPU" in training["hardware"]
     assert manifest["models"]["test-trained-2"]["sha256"] != manifest["models"]["test-trained"]["sha256"]
 
 
