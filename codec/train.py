@@ -59,9 +59,9 @@ def load_pool(folder: Path, min_side: int, limit: int | None = None) -> list[np.
 
 
 def load_validation(folder: Path, count: int) -> list[np.ndarray]:
-    """The first COUNT images of a folder (Kodak by default) as uint8 HxWx3 arrays."""
+    """The first COUNT images of a folder (Kodak by default) as uint8 HxWx3 arrays; none if there is no folder."""
     images = []
-    for path in list_images(folder)[:count]:
+    for path in (list_images(folder)[:count] if Path(folder).is_dir() else []):
         with Image.open(path) as image:
             images.append(np.array(image.convert("RGB")))
     return images
@@ -241,7 +241,7 @@ def train(args: argparse.Namespace) -> None:
     started = time.time()
     images = load_pool(Path(args.data), args.crop, args.limit_images)
     sampler = CropSampler(images, args.crop, args.seed + step + 1_000_003 * dist.rank)
-    validation = load_validation(Path(args.kodak), args.val_images) if dist.main and Path(args.kodak).is_dir() else []
+    validation = load_validation(Path(args.kodak), args.val_images) if dist.main else []
     if dist.main:
         print(f"{len(images)} training images loaded in {time.time() - started:.1f} s; "
               f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; {dist.world} process(es) "
