@@ -260,8 +260,8 @@ def aec_sweep(trained: Sequence[float]) -> tuple[float, ...]:
 def make_aec(threads: int, weights: str | None = None) -> Adapter:
     """aec through its public API only: Codec(), compress(array, quality=), decompress_array()."""
     try:
-        import codec
-        from codec import Codec
+        import aec
+        from aec import Codec
     except Exception as error:  # noqa: BLE001  (any import failure means: not usable yet)
         raise CodecUnavailable(f"cannot import aec's codec package ({type(error).__name__}: {error})") from error
     import torch
@@ -273,7 +273,7 @@ def make_aec(threads: int, weights: str | None = None) -> Adapter:
     except Exception as error:  # noqa: BLE001
         raise CodecUnavailable(f"Codec({weights or ''}) failed ({type(error).__name__}: {error})") from error
     versions = {
-        "aec": str(getattr(codec, "__version__", "unknown")),
+        "aec": str(getattr(aec, "__version__", "unknown")),
         "model_id": str(model.model_id),
         "torch": torch.__version__,
     }

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bitstream import AECError  # noqa: E402
+from aec.bitstream import AECError  # noqa: E402
 
 
 def seeds(codec) -> list[bytes]:
@@ -89,10 +89,10 @@ def main() -> None:
 
     import torch
 
-    from codec import Codec
-    from codec.config import TINY
-    from codec.model import AECModel
-    from codec.weights import save_model
+    from aec import Codec
+    from aec.config import TINY
+    from aec.model import AECModel
+    from aec.model_files import save_model
 
     torch.manual_seed(0)
     weights = Path(tempfile.mkdtemp()) / "fuzz.safetensors"

@@ -20,7 +20,7 @@ KODAK = REPO.parent / "shared" / "data" / "kodak" / "kodim23.png"
 STEP = """
 import resource, sys, time, json
 sys.path.insert(0, {repo!r})
-from codec import Codec
+from aec import Codec
 codec = Codec(weights={weights!r}) if {weights!r} else Codec()
 start = time.perf_counter()
 if {step!r} == "compress":

@@ -1,7 +1,7 @@
 """Turn a benchmark run's summary.json into the `results` block of a model's manifest entry.
 
     python benchmarks/manifest_results.py benchmarks/results/summary.json > /tmp/results.json
-    python -m codec.train --run-dir RUN_DIR --export MODEL_ID --release --results /tmp/results.json ...
+    python -m aec.train --run-dir RUN_DIR --export MODEL_ID --release --results /tmp/results.json ...
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Short training pilots that compare model sizes by measurement: `python benchmarks/pilots.py --out DIR`.
 
-Each pilot trains one variant of the shipped recipe from scratch with `python -m codec.train` for the same wall
+Each pilot trains one variant of the shipped recipe from scratch with `python -m aec.train` for the same wall
 time (or the same number of steps) on the same threads, then estimates its rate and PSNR at every quality on the
 first Kodak images and reports its BD-rate against the first pilot (the baseline). Equal wall time is the fair
 budget here: compute, not steps, is what limits the shipped model. Short pilots rank early learning speed; a
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.bd import bd_quality, bd_rate  # noqa: E402
-from codec.train import DEFAULT_KODAK, DEFAULT_TRAIN, list_images, load_checkpoint, load_validation, validate  # noqa: E402
+from aec.train import DEFAULT_KODAK, DEFAULT_TRAIN, list_images, load_checkpoint, load_validation, validate  # noqa: E402
 
 # The shipped sizes first (the baseline), then one change at a time.
 PILOTS = [
@@ -43,7 +43,7 @@ PILOTS = [
 def run_pilot(pilot: dict, directory: Path, args: argparse.Namespace) -> None:
     """Train one pilot in its own process (its own thread count), from scratch, to the budget."""
     budget = ["--max-minutes", str(args.minutes)] if args.minutes else ["--steps", str(args.steps)]
-    command = [sys.executable, "-m", "codec.train", "--run-dir", str(directory),
+    command = [sys.executable, "-m", "aec.train", "--run-dir", str(directory),
                "--config", json.dumps(pilot.get("config", {})), "--data", str(args.data),
                "--kodak", str(args.kodak), "--val-images", "0", "--seed", str(args.seed),
                "--checkpoint-minutes", "1000000", *budget, *args.train_args, *pilot.get("args", [])]

@@ -12,16 +12,13 @@ from .container import (
     sniff,
 )
 from .entropy import CODER_VERSION, DEFAULT_BOUND, CategoricalTables, SymbolDecoder, SymbolEncoder, symbol_checksum
-from .errors import AecError, AECError, FormatError, InputError, ModelMismatchError, UnsupportedVersionError
+from .errors import AECError, FormatError, UnsupportedVersionError
 from .tables import pmf_to_counts, scale_table
 
 __all__ = [
     "AECError",
-    "AecError",
     "FormatError",
     "UnsupportedVersionError",
-    "ModelMismatchError",
-    "InputError",
     "MAGIC",
     "FORMAT_VERSION",
     "DEFAULT_MAX_PIXELS",

@@ -1,23 +1,12 @@
-"""The aec error tree: every failure a user can cause is an AECError."""
+"""The errors of the .aec container and its entropy coding; the root of aec's error tree lives here, the lowest layer."""
 
 from __future__ import annotations
 
-__all__ = [
-    "AECError",
-    "AecError",
-    "FormatError",
-    "UnsupportedVersionError",
-    "ModelMismatchError",
-    "InputError",
-]
+__all__ = ["AECError", "FormatError", "UnsupportedVersionError"]
 
 
 class AECError(Exception):
-    """Base class of every error aec raises on purpose."""
-
-
-# The style guide spells it AecError; both names are the same class.
-AecError = AECError
+    """Base class of every error aec raises on purpose (the codec's InputError and ModelMismatchError too)."""
 
 
 class FormatError(AECError):
@@ -25,12 +14,4 @@ class FormatError(AECError):
 
 
 class UnsupportedVersionError(FormatError):
-    """The .aec data uses a format version this aec cannot read."""
-
-
-class ModelMismatchError(AECError):
-    """The .aec data needs a model (id or weights tag) that is not available."""
-
-
-class InputError(AECError):
-    """Bad user input: an unusable image or argument."""
+    """The .aec data uses a format version (or an entropy-coder version) this aec cannot read."""

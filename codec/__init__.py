@@ -1,27 +1,35 @@
 """aec: a learned image codec.
 
-    >>> import codec
-    >>> data = codec.compress("photo.png", quality=4)
-    >>> image = codec.decompress(data)          # a PIL image
+    >>> import aec
+    >>> data = aec.compress("photo.png", quality=4)
+    >>> image = aec.decompress(data)          # a PIL image
+    >>> array = aec.decompress_array(data)    # a numpy array
+    >>> header = aec.read_header(data)        # model id, quality, size, without decoding
+
+The package: ``aec.api`` (Codec and the functions above), ``aec.cli`` (the ``aec`` command), ``aec.model`` (the
+autoencoder), ``aec.latent_codecs`` and ``aec.entropy_models`` (how latents are coded), ``aec.registry`` and
+``aec.model_files`` (model files and the manifest), ``aec.train`` (the trainer, ``python -m aec.train``),
+``aec.bitstream`` (the .aec container and the range coder: numpy and constriction only) and ``aec.weights`` (the
+shipped model files).
 """
 
-from bitstream.errors import (AECError, AecError, FormatError, InputError, ModelMismatchError,
-                              UnsupportedVersionError)
+from .errors import (AECError, FormatError, InputError, ModelMismatchError, PrecisionWarning,
+                     UnsupportedVersionError)
 
-_API = {"DEFAULT_QUALITY", "Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header"}
+__version__ = "0.1.0"
+
+_API = {"Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header"}
 
 
 def __getattr__(name: str):
-    # Lazy, so that `aec --help` and `aec info` (codec.cli) do not pay for importing torch.
+    # Lazy, so that `aec --help` and `aec info` (aec.cli) do not pay for importing torch.
     if name in _API:
         from . import api
 
         return getattr(api, name)
-    raise AttributeError(f"module 'codec' has no attribute {name!r}")
+    raise AttributeError(f"module 'aec' has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
-
-__all__ = ["Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header",
-           "DEFAULT_QUALITY", "AECError", "AecError", "FormatError", "InputError", "ModelMismatchError",
-           "UnsupportedVersionError", "__version__"]
+__all__ = ["Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header", "AECError",
+           "FormatError", "InputError", "ModelMismatchError", "UnsupportedVersionError", "PrecisionWarning",
+           "__version__"]

@@ -12,17 +12,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bitstream import (DEFAULT_MAX_PIXELS, FormatError, Header, InputError, ModelMismatchError, Section, pack,
-                       parse)
-from bitstream import read_header as _read_header
+from .bitstream import DEFAULT_MAX_PIXELS, Header, Section, pack, parse
+from .errors import FormatError, InputError, ModelMismatchError
+from .bitstream import read_header as _read_header
 
 from . import images
 from .images import ImageLike
 from .model import STRIDE, AECModel
-from .weights import WEIGHTS_DIR, load_model, load_model_file
+from .model_files import WEIGHTS_DIR, load_model, load_model_file
 
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
-DEFAULT_QUALITY = None  # the model's default_quality (4 of 1..6 for the shipped model)
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ class Codec:
     def default_quality(self) -> float:
         return self.model.config.default_quality
 
-    def encode(self, image: ImageLike, quality: float | None = DEFAULT_QUALITY, *, strip: bool = False) -> EncodeResult:
+    def encode(self, image: ImageLike, quality: float | None = None, *, strip: bool = False) -> EncodeResult:
         """Compress and return the bytes with their header and rate.
 
         Args:
@@ -122,7 +121,7 @@ class Codec:
         data = pack(header, sections)
         return EncodeResult(data, header, 8 * len(data) / (width * height), coded.estimated_bits)
 
-    def compress(self, image: ImageLike, quality: float | None = DEFAULT_QUALITY, *, strip: bool = False) -> bytes:
+    def compress(self, image: ImageLike, quality: float | None = None, *, strip: bool = False) -> bytes:
         """Compress an image (path, file, PIL image or uint8 array) to .aec bytes."""
         return self.encode(image, quality, strip=strip).data
 
@@ -165,7 +164,7 @@ def default_codec() -> Codec:
         return _default
 
 
-def compress(image: ImageLike, quality: float | None = DEFAULT_QUALITY, *, strip: bool = False) -> bytes:
+def compress(image: ImageLike, quality: float | None = None, *, strip: bool = False) -> bytes:
     """Compress an image with the default model."""
     return default_codec().compress(image, quality, strip=strip)
 
@@ -186,4 +185,4 @@ def read_header(data: DataLike) -> Header:
 
 
 __all__ = ["Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header",
-           "DEFAULT_QUALITY", "WEIGHTS_DIR"]
+           "WEIGHTS_DIR"]

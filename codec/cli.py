@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from bitstream import AECError, parse, read_header
-from codec import __version__
+from .bitstream import AECError, parse, read_header
+from . import __version__
 
 __all__ = ["main"]
 
@@ -471,7 +471,7 @@ class _Codecs:
         fails that file only.
         """
         if self._codec is None:
-            from codec.api import Codec  # imports torch: only once a file is really to be coded
+            from .api import Codec  # imports torch: only once a file is really to be coded
 
             chosen = named_model is None or self._weights is not None or self._model_id is not None
             try:

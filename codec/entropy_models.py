@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bitstream.tables import pmf_to_counts
+from .bitstream.tables import pmf_to_counts
 
 LIKELIHOOD_FLOOR = 1e-9
 TABLE_PRECISION = 16

@@ -21,15 +21,12 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from bitstream import FormatError, InputError, Section
+from .bitstream import FormatError, Section
+from .errors import InputError, PrecisionWarning
 
 ImageLike = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
 ALPHA_SECTION, ICC_SECTION, EXIF_SECTION = "ALPH", "ICCP", "EXIF"
 _GRAY_MODES = {"1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
-
-
-class PrecisionWarning(UserWarning):
-    """The input had more than 8 bits per channel; aec codes 8."""
 
 
 @dataclass(frozen=True)

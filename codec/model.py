@@ -29,9 +29,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from bitstream import FormatError, InputError
-from bitstream.entropy import CategoricalTables, SymbolDecoder, SymbolEncoder, symbol_checksum
-from bitstream.tables import scale_table
+from .errors import FormatError, InputError
+from .bitstream.entropy import CategoricalTables, SymbolDecoder, SymbolEncoder, symbol_checksum
+from .bitstream.tables import scale_table
 
 from .config import ModelConfig
 from .context import ChannelSliceContext

@@ -1,4 +1,4 @@
-"""Train the aec model: `python -m codec.train --run-dir DIR [--resume] [--export MODEL_ID]`.
+"""Train the aec model: `python -m aec.train --run-dir DIR [--resume] [--export MODEL_ID]`.
 
 Variable-rate rate-distortion training (loss = lambda * 255^2 * MSE + bpp, one lambda per sample drawn from the
 quality table), random crops and flips from images decoded once into memory, Adam with warm-up and a late
@@ -29,11 +29,11 @@ import torch.distributed as torch_distributed
 from PIL import Image
 from tqdm import tqdm
 
-from bitstream import ModelMismatchError
+from .errors import ModelMismatchError
 
 from .config import ModelConfig
 from .model import AECModel
-from .weights import WEIGHTS_DIR, load_model_file, read_manifest, save_model, update_manifest
+from .model_files import WEIGHTS_DIR, load_model_file, read_manifest, save_model, update_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TRAIN = REPO.parent / "shared" / "data" / "train"
@@ -407,7 +407,7 @@ def describe_hardware() -> str:
 def recipe_line(recipe: str) -> str:
     """The manifest's recipe: the trainer command with the options given (the command is not doubled)."""
     recipe = recipe.strip()
-    command = "python -m codec.train"
+    command = "python -m aec.train"
     return recipe if recipe.startswith(command) else f"{command} {recipe}".strip()
 
 
@@ -481,7 +481,7 @@ def plot(run_dir: Path) -> list[Path]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m codec.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m aec.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", required=True, help="folder for checkpoint.pt, log.csv, validation.csv")
     p.add_argument("--data", default=str(DEFAULT_TRAIN), help="training images (default ../shared/data/train)")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from codec.config import TINY
-from codec.model import AECModel
-from codec.weights import save_model
+from aec.config import TINY
+from aec.model import AECModel
+from aec.model_files import save_model
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def tiny_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_codec(tiny_weights):
-    from codec import Codec
+    from aec import Codec
 
     return Codec(weights=tiny_weights)
 

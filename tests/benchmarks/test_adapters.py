@@ -70,7 +70,7 @@ def test_missing_library_is_skipped_with_a_message(monkeypatch, name, module):
 
 
 def test_aec_is_skipped_when_its_package_does_not_import(monkeypatch):
-    monkeypatch.setitem(sys.modules, "codec", None)
+    monkeypatch.setitem(sys.modules, "aec", None)
     loaded, skipped = adapters.load(["aec", "png"])
     assert [a.name for a in loaded] == ["png"]
     assert "cannot import" in skipped["aec"]
@@ -96,10 +96,10 @@ class FakeCodec:
 @pytest.fixture
 def fake_aec(monkeypatch):
     pytest.importorskip("torch")
-    module = types.ModuleType("codec")
+    module = types.ModuleType("aec")
     module.Codec = FakeCodec
     module.__version__ = "9.9.9"
-    monkeypatch.setitem(sys.modules, "codec", module)
+    monkeypatch.setitem(sys.modules, "aec", module)
 
 
 def test_aec_adapter_uses_only_the_public_api(fake_aec):

@@ -102,7 +102,7 @@ def test_quick_run_writes_every_output(tmp_path):
 
 
 def test_missing_aec_is_a_message_not_a_crash(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "codec", None)
+    monkeypatch.setitem(sys.modules, "aec", None)
     write_images(tmp_path / "images")
     code = rd.main(["--images", str(tmp_path / "images"), "--out", str(tmp_path / "out"), "--quick", "-q",
                     "--codecs", "aec,jpeg420,png"])  # fmt: skip
@@ -201,9 +201,9 @@ class JpegBackedCodec:
 
 def test_aec_gets_the_bd_table_and_the_crop(tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    module = type(sys)("codec")
+    module = type(sys)("aec")
     module.Codec, module.__version__ = JpegBackedCodec, "0.0.test"
-    monkeypatch.setitem(sys.modules, "codec", module)
+    monkeypatch.setitem(sys.modules, "aec", module)
     monkeypatch.setattr(memory, "measure_in_child", lambda *args, **kwargs: (None, None, "not in this test"))
     write_images(tmp_path / "images")
     out = tmp_path / "out"

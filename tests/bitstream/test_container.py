@@ -5,7 +5,7 @@ import zlib
 
 import pytest
 
-from bitstream import (
+from aec.bitstream import (
     DEFAULT_MAX_PIXELS,
     FORMAT_VERSION,
     MAGIC,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bitstream import (
+from aec.bitstream import (
     CODER_VERSION,
     DEFAULT_BOUND,
     CategoricalTables,
@@ -303,5 +303,5 @@ def test_truncated_or_damaged_streams_never_crash(cut, value, position):
 
 
 def test_bitstream_imports_neither_torch_nor_codec():
-    code = "import sys, bitstream; bad = [m for m in ('torch', 'codec') if m in sys.modules]; sys.exit(bad or 0)"
+    code = "import sys, aec.bitstream; bad = [m for m in ('torch', 'aec.model', 'aec.api') if m in sys.modules]; sys.exit(bad or 0)"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bitstream import pmf_to_counts, scale_table
+from aec.bitstream import pmf_to_counts, scale_table
 
 
 def test_scale_table_is_64_log_spaced_stds_from_0_11_to_256():

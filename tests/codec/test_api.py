@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import codec
-from bitstream import FormatError, InputError, ModelMismatchError, read_header
+import aec
+from aec import FormatError, InputError, ModelMismatchError, read_header
 from tests.conftest import smooth_image
 
 
@@ -75,7 +75,7 @@ def test_not_an_image_is_refused(tiny_codec, tmp_path):
 
 
 def test_pixel_limit_is_enforced(tiny_weights):
-    small = codec.Codec(weights=tiny_weights, max_pixels=100)
+    small = aec.Codec(weights=tiny_weights, max_pixels=100)
     with pytest.raises(InputError, match="pixel limit"):
         small.compress(smooth_image(11, 10))
 
@@ -98,14 +98,14 @@ def test_damaged_files_raise_an_aec_error(tiny_codec, damage):
 def test_a_file_from_other_weights_is_refused(tiny_codec, tmp_path):
     import torch
 
-    from codec.config import TINY
-    from codec.model import AECModel
-    from codec.weights import save_model
+    from aec.config import TINY
+    from aec.model import AECModel
+    from aec.model_files import save_model
 
     torch.manual_seed(4321)
     other_path = tmp_path / "other.safetensors"
     save_model(AECModel(TINY).eval(), other_path, "test-tiny")
-    other = codec.Codec(weights=other_path)
+    other = aec.Codec(weights=other_path)
     data = other.compress(smooth_image(32, 32), 2)
     with pytest.raises(ModelMismatchError, match="other weights"):
         tiny_codec.decompress_array(data)

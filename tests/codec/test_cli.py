@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from bitstream import MAGIC, parse
-from codec import __version__, cli
-from codec.cli import main
+from aec.bitstream import MAGIC, parse
+from aec import __version__, cli
+from aec.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -441,7 +441,7 @@ def test_help_and_info_do_not_load_torch(tmp_path, aec_data):
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from codec.cli import main\n"
+        "from aec.cli import main\n"
         "for args in (['--help'], ['info', sys.argv[1]]):\n"
         "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
         "print('torch' in sys.modules)\n"
@@ -450,7 +450,7 @@ def test_help_and_info_do_not_load_torch(tmp_path, aec_data):
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.aec")], capture_output=True, text=True,
                           env=environment, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False", "importing codec.cli imported torch (is codec/__init__.py eager?)"
+    assert done.stdout.strip() == "False", "importing aec.cli imported torch (is aec/__init__.py eager?)"
 
 
 def test_version_prints_the_package_version():

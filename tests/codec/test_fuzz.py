@@ -3,11 +3,11 @@
 import numpy as np
 
 from benchmarks.fuzz import mutate, seeds
-from bitstream import AECError
+from aec.bitstream import AECError
 
 
 def test_mutated_files_decode_or_raise_an_aec_error(tiny_weights):
-    from codec import Codec
+    from aec import Codec
 
     codec = Codec(weights=tiny_weights, max_pixels=1 << 20)
     valid = seeds(codec)

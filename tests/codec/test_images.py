@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bitstream import FormatError, parse, read_header
-from codec.images import PrecisionWarning
+from aec.bitstream import FormatError, parse, read_header
+from aec import PrecisionWarning
 from tests.conftest import smooth_image
 
 
@@ -79,7 +79,7 @@ def test_array_shapes_map_to_layouts(tiny_codec):
 
 
 def test_a_missing_alpha_section_is_a_format_error(tiny_codec):
-    from bitstream import Section, pack
+    from aec.bitstream import Section, pack
 
     data = tiny_codec.compress(np.dstack([smooth_image(8, 8), np.full((8, 8), 7, np.uint8)]), 1)
     header, sections = parse(data)

@@ -2,7 +2,7 @@
 
 import torch
 
-from codec.layers import ACT_MAX, FRAC_BITS, IntConv2d, IntSequential
+from aec.layers import ACT_MAX, FRAC_BITS, IntConv2d, IntSequential
 
 
 def _net(seed: int = 0) -> IntSequential:

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from bitstream import FormatError
-from codec.config import TINY
-from codec.model import AECModel
+from aec.bitstream import FormatError
+from aec.config import TINY
+from aec.model import AECModel
 
 
 @pytest.fixture(scope="module")

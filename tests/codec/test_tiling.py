@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-import codec.model as model_module
-from codec.config import TINY
-from codec.model import AECModel
-from codec.tiling import tiled
+import aec.model as model_module
+from aec.config import TINY
+from aec.model import AECModel
+from aec.tiling import tiled
 from tests.conftest import smooth_image
 
 

@@ -5,9 +5,9 @@ import json
 
 from PIL import Image
 
-from codec.config import TINY
-from codec.train import main
-from codec.weights import load_model
+from aec.config import TINY
+from aec.train import main
+from aec.model_files import load_model
 from tests.conftest import smooth_image
 
 
@@ -50,12 +50,12 @@ def test_train_resume_and_export(tmp_path):
     with open(tmp_path / "run2" / "log.csv") as handle:
         assert [int(row["step"]) for row in csv.DictReader(handle)] == [6, 7]
     main(["--run-dir", str(tmp_path / "run2"), "--export", "test-trained-2", "--weights-dir", str(tmp_path),
-          "--recipe=python -m codec.train --resume --steps 7"])
+          "--recipe=python -m aec.train --resume --steps 7"])
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     training = manifest["models"]["test-trained-2"]["training"]
     assert training["steps"] == 7
-    assert training["recipe"] == "python -m codec.train --resume --steps 7"  # the command given once, not doubled
-    assert manifest["models"]["test-trained"]["training"]["recipe"] == "python -m codec.train"
+    assert training["recipe"] == "python -m aec.train --resume --steps 7"  # the command given once, not doubled
+    assert manifest["models"]["test-trained"]["training"]["recipe"] == "python -m aec.train"
     assert "core" in training["hardware"] or "GPU" in training["hardware"]
     assert manifest["models"]["test-trained-2"]["sha256"] != manifest["models"]["test-trained"]["sha256"]
 
@@ -72,7 +72,7 @@ def test_torchrun_ddp_two_processes(tmp_path):
     for i in range(3):
         Image.fromarray(smooth_image(70 + i, 90, seed=i)).save(tmp_path / "images" / f"{i}.png")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "codec.train"]
+               "-m", "aec.train"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for steps in (2, 3):
         done = subprocess.run(command + _args(tmp_path, steps), env=env, capture_output=True, text=True, timeout=300)

@@ -13,7 +13,7 @@ INDEX = json.loads((VECTORS / "vectors.json").read_text()) if (VECTORS / "vector
 
 @pytest.fixture(scope="module")
 def codec():
-    from codec import Codec
+    from aec import Codec
 
     return Codec()
 
@@ -27,7 +27,7 @@ def test_golden_vector_decodes_to_its_recorded_pixels(codec, name):
 
 
 def test_there_are_golden_vectors_for_the_default_model():
-    from codec.weights import read_manifest
+    from aec.model_files import read_manifest
 
     default = read_manifest()["default"]
     assert any(entry["model_id"] == default for entry in INDEX.values())

@@ -7,8 +7,8 @@ import pytest
 from safetensors.torch import save_file
 import torch
 
-from bitstream import ModelMismatchError
-from codec.weights import load_model, load_model_file, sha256_file, update_manifest
+from aec import ModelMismatchError
+from aec.model_files import load_model, load_model_file, sha256_file, update_manifest
 
 
 def test_a_saved_model_loads_ready_to_code(tiny_weights):
@@ -51,10 +51,10 @@ def test_manifest_loads_by_id_and_guards_released_ids(tiny_weights, tmp_path):
 def test_transforms_are_stored_in_float16_and_decode_like_float32(tmp_path):
     from safetensors import safe_open
 
-    from codec import Codec
-    from codec.config import TINY
-    from codec.model import AECModel
-    from codec.weights import save_model
+    from aec import Codec
+    from aec.config import TINY
+    from aec.model import AECModel
+    from aec.model_files import save_model
     from tests.conftest import smooth_image
 
     torch.manual_seed(7)

@@ -16,7 +16,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from codec import Codec  # noqa: E402
+from aec import Codec  # noqa: E402
 from tests.conftest import smooth_image  # noqa: E402
 
 CASES = [("rgb_64x48", (48, 64, "RGB"), 1.0), ("rgb_37x29", (29, 37, "RGB"), 3.5), ("rgba_20x33", (33, 20, "RGBA"), 6.0),

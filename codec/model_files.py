@@ -15,13 +15,15 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from bitstream import InputError, ModelMismatchError
+from .errors import InputError, ModelMismatchError
 
 from .config import ModelConfig
 from .layers import IntConv2d
 from .model import AECModel
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+from . import weights as _shipped
+
+WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
 ARCHITECTURE = "aec-channel-slice-v1"
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
