@@ -233,7 +233,7 @@ def spread(values: Sequence[float], count: int) -> list[float]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/rd.py",
-        description="Rate-distortion benchmark of aec against JPEG, WebP, AVIF, HEIC, JPEG XL, JPEG 2000 and PNG.",
+        description="Rate-distortion benchmark of aec against the classic image codecs (--codecs lists them).",
     )
     parser.add_argument(
         "--images",
