@@ -15,11 +15,6 @@ import numpy as np
 import PIL
 from PIL import Image, features
 
-# The order of the tables and plots.
-CODEC_NAMES = ("aec", "jpeg420", "jpeg444", "webp", "avif", "heic", "jxl", "jpeg2000", "png")
-# The codecs of the side-by-side crop figure, at about equal bits per pixel.
-CROP_CODECS = ("aec", "jpeg420", "avif", "heic")
-
 
 class CodecUnavailable(Exception):
     """The codec's library is missing or cannot be used here; the message says why."""
@@ -293,22 +288,38 @@ def make_aec(threads: int, weights: str | None = None) -> Adapter:
     )
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """How to make one codec's adapter, and how the report shows it."""
+
+    make: Callable[[int, str | None], Adapter]  # (threads, aec_weights) -> Adapter
+    colour: str | None = None  # of its curve in the RD plots; None: matplotlib's next one
+    crop: bool = False  # in the crop figure by default
+
+
+# The one list of codec names, in the order of the tables and plots.
+CODECS: dict[str, _Entry] = {
+    "aec": _Entry(make_aec, "tab:red", crop=True),
+    "jpeg420": _Entry(lambda threads, weights: make_jpeg("4:2:0"), "tab:brown", crop=True),
+    "jpeg444": _Entry(lambda threads, weights: make_jpeg("4:4:4"), "tab:orange"),
+    "webp": _Entry(lambda threads, weights: make_webp(), "tab:green"),
+    "avif": _Entry(lambda threads, weights: make_avif(threads), "tab:blue", crop=True),
+    "heic": _Entry(lambda threads, weights: make_heic(threads), "tab:purple", crop=True),
+    "jxl": _Entry(lambda threads, weights: make_jxl(threads), "tab:cyan"),
+    "jpeg2000": _Entry(lambda threads, weights: make_jpeg2000(), "tab:olive"),
+    "png": _Entry(lambda threads, weights: make_png()),  # lossless: no curve to draw
+}
+CODEC_NAMES = tuple(CODECS)
+# The codecs of the side-by-side crop figure, at about equal bits per pixel.
+CROP_CODECS = tuple(name for name, entry in CODECS.items() if entry.crop)
+PLOT_COLOURS = {name: entry.colour for name, entry in CODECS.items() if entry.colour}
+
+
 def make(name: str, *, threads: int = 1, aec_weights: str | None = None) -> Adapter:
     """The adapter for one codec name; raises CodecUnavailable when its library is missing."""
-    factories: dict[str, Callable[[], Adapter]] = {
-        "aec": lambda: make_aec(threads, aec_weights),
-        "jpeg420": lambda: make_jpeg("4:2:0"),
-        "jpeg444": lambda: make_jpeg("4:4:4"),
-        "webp": make_webp,
-        "avif": lambda: make_avif(threads),
-        "heic": lambda: make_heic(threads),
-        "jxl": lambda: make_jxl(threads),
-        "jpeg2000": make_jpeg2000,
-        "png": make_png,
-    }
-    if name not in factories:
+    if name not in CODECS:
         raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODEC_NAMES)}")
-    return factories[name]()
+    return CODECS[name].make(threads, aec_weights)
 
 
 def load(

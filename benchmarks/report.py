@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from benchmarks import bd
+from benchmarks import adapters, bd
 from benchmarks.metrics import ms_ssim_db
 
 # Published curves drawn on the plots by default (all of them go into the BD table).
@@ -28,16 +28,6 @@ REFERENCE_LABELS = {
     "cheng2020-anchor": "Cheng 2020 anchor",
     "minnen2020-channelwise": "Minnen 2020 channel-wise",
     "elic2022": "ELIC 2022",
-}
-MEASURED_COLOURS = {
-    "aec": "tab:red",
-    "jpeg420": "tab:brown",
-    "jpeg444": "tab:orange",
-    "webp": "tab:green",
-    "avif": "tab:blue",
-    "heic": "tab:purple",
-    "jxl": "tab:cyan",
-    "jpeg2000": "tab:olive",
 }
 REFERENCE_STYLES = ["black", "0.5", "tab:pink", "darkgoldenrod", "teal", "navy", "darkred", "limegreen", "indigo", "0.75"]
 
@@ -413,7 +403,7 @@ def plot_rd(
             linewidth=2.8 if emphasis else 1.6,
             marker="o",
             markersize=5 if emphasis else 3.5,
-            color=MEASURED_COLOURS.get(codec, None),
+            color=adapters.PLOT_COLOURS.get(codec),
             label=labels.get(codec, codec),
             zorder=3 if emphasis else 2,
         )

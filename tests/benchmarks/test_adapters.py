@@ -128,3 +128,18 @@ def test_aec_sweep_adds_midpoints():
 def test_unknown_codec_is_an_error():
     with pytest.raises(ValueError, match="jpeg420"):
         adapters.make("jpeg-xr")
+
+
+@pytest.mark.parametrize("name", CLASSIC)
+def test_each_adapter_carries_the_name_it_is_listed_under(name):
+    assert adapter_or_skip(name).name == name
+
+
+def test_the_readme_table_lists_every_codec_in_order():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "benchmarks" / "README.md").read_text()
+    table = readme.split("## Codecs and their settings", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    names = [name for row in table.splitlines()[2:] for name in row.split("|")[1].replace("`", "").split(",")]
+    assert [name.strip() for name in names] == list(adapters.CODEC_NAMES)
+    assert set(adapters.CROP_CODECS) <= set(adapters.CODEC_NAMES)
