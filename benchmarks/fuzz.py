@@ -22,11 +22,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aec.bitstream import AECError  # noqa: E402
+from benchmarks.synthetic import smooth_image  # noqa: E402
 
 
 def seeds(codec) -> list[bytes]:
-    from tests.conftest import smooth_image
-
     rng = np.random.default_rng(0)
     files = []
     for height, width, layout in [(1, 1, 3), (17, 5, 3), (64, 64, 4), (40, 70, 1), (33, 20, 2)]:

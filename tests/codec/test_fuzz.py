@@ -21,3 +21,17 @@ def test_mutated_files_decode_or_raise_an_aec_error(tiny_weights):
         except AECError as error:
             outcomes.add(type(error).__name__)
     assert "FormatError" in outcomes  # the run reached the error paths, not only clean decodes
+
+
+def test_benchmarks_import_nothing_from_the_tests():
+    import ast
+    from pathlib import Path
+
+    imported = set()
+    for path in (Path(__file__).resolve().parents[2] / "benchmarks").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {(path.name, alias.name) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add((path.name, node.module))
+    assert not [pair for pair in imported if pair[1].split(".")[0] == "tests"]
