@@ -11,7 +11,8 @@ from .container import (
     read_header,
     sniff,
 )
-from .entropy import CODER_VERSION, DEFAULT_BOUND, CategoricalTables, SymbolDecoder, SymbolEncoder, symbol_checksum
+from .entropy import (CODER_VERSION, DEFAULT_BOUND, CategoricalTables, SymbolDecoder, SymbolEncoder, check_coder_version,
+                      symbol_checksum)
 from .errors import AECError, FormatError, UnsupportedVersionError
 from .tables import pmf_to_counts, scale_table
 
@@ -34,6 +35,7 @@ __all__ = [
     "SymbolDecoder",
     "CategoricalTables",
     "symbol_checksum",
+    "check_coder_version",
     "scale_table",
     "pmf_to_counts",
 ]

@@ -8,7 +8,7 @@ from importlib import metadata
 import constriction
 import numpy as np
 
-from .errors import FormatError
+from .errors import FormatError, UnsupportedVersionError
 from .tables import scale_table as default_scale_table
 
 __all__ = [
@@ -20,9 +20,10 @@ __all__ = [
     "SymbolDecoder",
     "CategoricalTables",
     "symbol_checksum",
+    "check_coder_version",
 ]
 
-# Submodules are attributes, not importable packages (see notes/constriction.md).
+# constriction's submodules are attributes, not importable packages: `import constriction.stream.model` fails.
 _model = constriction.stream.model
 _queue = constriction.stream.queue
 
@@ -30,13 +31,23 @@ DEFAULT_BOUND = 2047
 
 
 def _installed_coder_version() -> tuple[int, int]:
-    """Return the installed constriction's (major, minor), which the .aec header records."""
+    """The installed constriction's (major, minor): what the writer records in the .aec header."""
     major, minor = metadata.version("constriction").split(".")[:2]
     return int(major), int(minor)
 
 
-# constriction changes its output only with a new minor (0.x), so major.minor names the coder.
+# constriction changes its output only with a new leading version (0.x), so major.minor names the coder.
 CODER_VERSION = _installed_coder_version()
+
+
+def check_coder_version(version: tuple[int, int]) -> None:
+    """Refuse data that another entropy-coder version wrote: it could decode to garbage (the spec's SHOULD)."""
+    if tuple(version) != CODER_VERSION:
+        raise UnsupportedVersionError(
+            f"the data was entropy-coded with constriction {version[0]}.{version[1]}, but this aec runs "
+            f"constriction {CODER_VERSION[0]}.{CODER_VERSION[1]}; install the aec release that pins "
+            f"constriction {version[0]}.{version[1]}"
+        )
 
 # constriction gives every symbol of a quantised Gaussian at least 2**-24 of the mass; a wider
 # support panics inside Rust, so refuse it here. 2**20 leaves a 16x margin.

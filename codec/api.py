@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .bitstream import DEFAULT_MAX_PIXELS, Header, Section, pack, parse
+from .bitstream import CODER_VERSION, DEFAULT_MAX_PIXELS, Header, Section, check_coder_version, pack, parse
 from .errors import FormatError, InputError, ModelMismatchError
 from .bitstream import read_header as _read_header
 
@@ -58,6 +58,7 @@ class Codec:
             model, self.model_id, digest = load_model_file(Path(weights))
         else:
             model, self.model_id, digest = load_model(model_id)
+        model.place(self.device)
         self._models: dict[str, tuple[AECModel, bytes]] = {self.model_id: (model, bytes.fromhex(digest[:8]))}
         self._from_file = weights is not None
         self._lock = threading.Lock()
@@ -80,6 +81,7 @@ class Codec:
                 raise ModelMismatchError(f"the file was written with model {header.model_id!r}, "
                                          f"but this codec holds only {self.model_id!r}")
             model, model_id, digest = load_model(header.model_id)
+            model.place(self.device)
             self._models[model_id] = (model, bytes.fromhex(digest[:8]))
         model, tag = self._models[header.model_id]
         if tag != header.weights_tag:
@@ -116,7 +118,7 @@ class Codec:
         with self._lock:
             coded = model.compress(x, quality)
         header = Header(model_id=self.model_id, weights_tag=tag, quality=quality, width=width, height=height,
-                        layout=source.layout, symbol_checksum=coded.checksum)
+                        layout=source.layout, symbol_checksum=coded.checksum, coder_version=CODER_VERSION)
         sections = [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload), *source.side_sections()]
         data = pack(header, sections)
         return EncodeResult(data, header, 8 * len(data) / (width * height), coded.estimated_bits)
@@ -127,6 +129,7 @@ class Codec:
 
     def _decode(self, data: DataLike) -> tuple[np.ndarray, Header, dict[str, bytes]]:
         header, sections = parse(_read_bytes(data), max_pixels=self.max_pixels)
+        check_coder_version(header.coder_version)
         payloads = {s.kind: s.payload for s in sections}
         missing = {"ZHYP", "YLAT"} - set(payloads)
         if missing:
@@ -136,7 +139,7 @@ class Codec:
         width = header.width + (-header.width) % STRIDE
         with self._lock:
             x_hat = model.decompress(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
-                                     header.symbol_checksum, self.device)
+                                     header.symbol_checksum)
         x_hat = x_hat[0, :, :header.height, :header.width]
         rgb = torch.round(x_hat * 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
         return images.assemble(rgb, header.layout, payloads), header, payloads

@@ -1,8 +1,8 @@
 """Model files: .safetensors weights plus the manifest in weights/manifest.json, checked before use.
 
-A model file is self-describing (its metadata holds the model id and the architecture config). The manifest
-lists every released model id with its file and sha256; a released id never changes meaning, so files written
-with it keep decoding.
+A model file is self-describing: its metadata holds the model id, the architecture name (looked up in
+``aec.registry``) and the architecture's config. The manifest lists every released model id with its file and
+sha256; a released id never changes meaning, so files written with it keep decoding.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .errors import InputError, ModelMismatchError
-
-from .config import ModelConfig
-from .layers import IntConv2d
-from .model import AECModel
-
 from . import weights as _shipped
+from .errors import InputError, ModelMismatchError
+from .layers import IntConv2d
+from .registry import architecture as _architecture
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
-ARCHITECTURE = "aec-channel-slice-v1"
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
 # is among them (h_s and the context networks are integer; the z tables are int32).
@@ -41,7 +37,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _integer_layer_float_keys(model: AECModel) -> set[str]:
+def _integer_layer_float_keys(model: torch.nn.Module) -> set[str]:
     """Float master parameters of integer layers: the file stores their integer twins instead."""
     keys = set()
     for name, module in model.named_modules():
@@ -50,15 +46,15 @@ def _integer_layer_float_keys(model: AECModel) -> set[str]:
     return keys
 
 
-def save_model(model: AECModel, path: Path, model_id: str, half_transforms: bool = True) -> str:
+def save_model(model: torch.nn.Module, path: Path, model_id: str, half_transforms: bool = True) -> str:
     """Freeze the model and write it as .safetensors; returns the file's sha256.
 
     half_transforms stores g_a, g_s and h_a in float16 (loading casts them back); False writes float32, as the
     first released model (aec-sc192-r1) was written.
     """
     model.freeze()
-    skip = _integer_layer_float_keys(model)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in skip}
+    skip = {model.file_key(key) for key in _integer_layer_float_keys(model)}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.file_state_dict().items() if k not in skip}
     for key, value in tensors.items():
         if key.endswith(".weight_int"):  # |W| <= 2**15 - 1 by construction: int16 halves the file's share
             tensors[key] = value.to(torch.int16)
@@ -66,7 +62,7 @@ def save_model(model: AECModel, path: Path, model_id: str, half_transforms: bool
             if value.abs().max() >= FLOAT16_MAX:
                 raise ValueError(f"{key} holds values beyond float16's range; export with half_transforms=False")
             tensors[key] = value.to(torch.float16)
-    metadata = {"model_id": model_id, "architecture": ARCHITECTURE, "config": model.config.to_json()}
+    metadata = {"model_id": model_id, "architecture": model.architecture, "config": model.config.to_json()}
     path = Path(path)
     if path.is_file() and _same_content(path, tensors, metadata):
         return sha256_file(path)  # safetensors orders metadata keys at random: keep the existing bytes
@@ -86,7 +82,16 @@ def _same_content(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
         return False
 
 
-def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[AECModel, str, str]:
+def file_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a .safetensors file (model id, architecture, config); ModelMismatchError if unreadable."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelMismatchError(f"{Path(path).name} is not a valid .safetensors model file ({error})") from None
+
+
+def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[torch.nn.Module, str, str]:
     """Load a model file, checking its hash when one is expected. Returns (model, model_id, sha256)."""
     path = Path(path)
     if not path.is_file():
@@ -95,18 +100,20 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[AEC
     if expected_sha256 is not None and digest != expected_sha256:
         raise ModelMismatchError(f"model file {path.name} is corrupt or was replaced: sha256 {digest[:12]}... "
                                  f"does not match the manifest's {expected_sha256[:12]}...; reinstall aec")
+    metadata = file_metadata(path)
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelMismatchError(f"{path.name} is not a valid .safetensors model file ({error})") from None
-    if metadata.get("architecture") != ARCHITECTURE or "config" not in metadata or "model_id" not in metadata:
-        raise ModelMismatchError(f"{path.name} is not an aec model file (architecture "
-                                 f"{metadata.get('architecture')!r}, expected {ARCHITECTURE!r})")
+    if "architecture" not in metadata or "config" not in metadata or "model_id" not in metadata:
+        raise ModelMismatchError(f"{path.name} is not an aec model file (its metadata lacks "
+                                 f"{', '.join(k for k in ('model_id', 'architecture', 'config') if k not in metadata)})")
     try:
-        config = ModelConfig.from_dict(json.loads(metadata["config"]))
-        model = AECModel(config)
+        model_class = _architecture(metadata["architecture"])
+    except KeyError as error:
+        raise ModelMismatchError(f"{path.name}: {error.args[0]}; a newer aec may know it") from None
+    try:
+        model = model_class(model_class.config_class.from_dict(json.loads(metadata["config"])))
         skip = _integer_layer_float_keys(model)
         missing, unexpected = model.load_state_dict(tensors, strict=False)
         missing = [k for k in missing if k not in skip]
@@ -117,7 +124,8 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[AEC
                 module.thaw()
         model.check_exact()
     except (ValueError, RuntimeError, KeyError, TypeError) as error:
-        raise ModelMismatchError(f"{path.name} does not match the aec architecture: {error}") from None
+        raise ModelMismatchError(f"{path.name} does not match architecture {metadata['architecture']!r}: "
+                                 f"{error}") from None
     model.eval()
     return model, metadata["model_id"], digest
 
@@ -132,7 +140,7 @@ def read_manifest(directory: Path = WEIGHTS_DIR) -> dict:
         raise ModelMismatchError(f"model manifest {path} is unreadable: {error}") from None
 
 
-def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[AECModel, str, str]:
+def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[torch.nn.Module, str, str]:
     """Load a released model by id (the manifest's default when None), hash-checked."""
     manifest = read_manifest(directory)
     model_id = model_id or manifest.get("default")
@@ -155,7 +163,8 @@ def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, dir
     old = manifest["models"].get(model_id)
     if old is not None and old.get("released") and old["sha256"] != sha256:
         raise InputError(f"model id {model_id!r} is released with other weights; choose a new id")
-    manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": ARCHITECTURE, **entry}
+    architecture = file_metadata(Path(directory) / file_name).get("architecture")
+    manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": architecture, **entry}
     if make_default:
         manifest["default"] = model_id
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

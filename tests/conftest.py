@@ -1,4 +1,8 @@
-"""Shared fixtures: a tiny random-init model file, so tests never need the shipped weights or ../shared."""
+"""Shared fixtures: a tiny random-init model file and generated images, so tests never need ../shared.
+
+Most tests run on the tiny model; the golden-vector tests (tests/codec/test_vectors.py) also load the shipped weights
+in weights/ (part of the repository), to check that every released model keeps decoding its files.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import aec
@@ -109,3 +110,26 @@ def test_a_file_from_other_weights_is_refused(tiny_codec, tmp_path):
     data = other.compress(smooth_image(32, 32), 2)
     with pytest.raises(ModelMismatchError, match="other weights"):
         tiny_codec.decompress_array(data)
+
+
+def test_codec_device_places_the_float_transforms_there(tiny_weights):
+    placed = aec.Codec(weights=tiny_weights, device="meta")  # no CUDA needed to see where parameters live
+    model = placed.model
+    assert placed.device == torch.device("meta")
+    assert all(p.device.type == "meta" for p in [*model.g_a.parameters(), *model.g_s.parameters(),
+                                                 *model.latent_codec.h_a.parameters()])
+    assert all(b.device.type == "cpu" for b in model.latent_codec.h_s.buffers())
+
+
+def test_a_file_from_another_entropy_coder_version_is_refused_not_decoded(tiny_codec):
+    from dataclasses import replace
+
+    from aec import UnsupportedVersionError
+    from aec.bitstream import CODER_VERSION, pack, parse
+
+    data = tiny_codec.compress(smooth_image(20, 20), 2)
+    header, sections = parse(data)
+    assert header.coder_version == CODER_VERSION
+    other = pack(replace(header, coder_version=(CODER_VERSION[0], CODER_VERSION[1] + 1)), sections)
+    with pytest.raises(UnsupportedVersionError, match="constriction"):
+        tiny_codec.decompress_array(other)

@@ -26,12 +26,13 @@ def test_training_forward_gives_gradients_for_every_trained_part():
     torch.manual_seed(0)
     m = AECModel(TINY).train()
     with torch.no_grad():  # the tiny untrained h_a gives |z| < 1/2; training grows it quickly
-        m.h_a[-1].weight *= 10
+        m.latent_codec.h_a[-1].weight *= 10
     out = m(torch.rand(2, 3, 128, 128), torch.tensor([1, 3]))
     loss = ((out["x_hat"] - 0.5) ** 2).mean() + (out["y_bits"] + out["z_bits"]).mean() * 1e-3
     loss.backward()
-    for name in ["g_a.0.weight", "g_s.0.weight", "h_a.0.weight", "h_s.0.weight", "context.params.0.0.weight",
-                 "context.residuals.1.0.weight", "prior.matrices.0", "log_gains", "log_inverse_gains"]:
+    for name in ["g_a.0.weight", "g_s.0.weight", "latent_codec.h_a.0.weight", "latent_codec.h_s.0.weight",
+                 "latent_codec.context.params.0.0.weight", "latent_codec.context.residuals.1.0.weight",
+                 "latent_codec.prior.matrices.0", "log_gains", "log_inverse_gains"]:
         grad = dict(m.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
 
@@ -76,7 +77,7 @@ def test_decoding_is_identical_with_one_and_two_threads(model):
         one = model.decompress(coded.z_payload, coded.y_payload, 2.5, 128, 192, coded.checksum)
         torch.set_num_threads(2)
         two = model.decompress(coded.z_payload, coded.y_payload, 2.5, 128, 192, coded.checksum)
-        model._g_s64 = None  # a fresh float64 copy, built under two threads
+        model._float64.clear()  # a fresh float64 copy, built under two threads
         again = model.decompress(coded.z_payload, coded.y_payload, 2.5, 128, 192, coded.checksum)
     finally:
         torch.set_num_threads(threads)
@@ -97,3 +98,34 @@ def test_gains_interpolate_between_trained_qualities(model):
     gain, _ = model.gains(torch.tensor([1.0, 1.5, 2.0]))
     expected = torch.sqrt(gain[0] * gain[2])
     assert torch.allclose(gain[1], expected, rtol=1e-5)
+
+
+def test_model_files_keep_the_first_release_tensor_names_and_both_layouts_load():
+    torch.manual_seed(5)
+    source = AECModel(TINY)
+    file_layout = source.file_state_dict()
+    assert "h_a.0.weight" in file_layout and "scale_table" in file_layout and "context.params.0.0.weight" in file_layout
+    assert not any(key.startswith("latent_codec.") for key in file_layout)
+    for state in (file_layout, source.state_dict()):  # old checkpoints and model files; new checkpoints
+        target = AECModel(TINY)
+        target.load_state_dict(state)
+        for key, value in source.state_dict().items():
+            assert torch.equal(target.state_dict()[key], value), key
+
+
+def test_the_float64_synthesis_copy_stays_out_of_the_state_dict(model):
+    keys = set(model.state_dict())
+    coded = model.compress(_image(6, 64, 64), 2.0)
+    model.decompress(coded.z_payload, coded.y_payload, 2.0, 64, 64, coded.checksum)
+    assert model._float64 and set(model.state_dict()) == keys
+
+
+def test_place_moves_the_float_transforms_and_keeps_the_probability_path_on_the_cpu():
+    m = AECModel(TINY).place("meta")
+    on_device = {name for name, p in m.named_parameters() if p.device.type == "meta"}
+    expected = {name for name, _ in m.named_parameters()
+                if name.startswith(("g_a.", "g_s.", "latent_codec.h_a."))}
+    assert on_device == expected and m.device.type == "meta"
+    for name, tensor in [*m.latent_codec.h_s.named_buffers(), *m.latent_codec.context.named_buffers(),
+                         *m.latent_codec.prior.named_buffers(), *m.latent_codec.gaussian.named_buffers()]:
+        assert tensor.device.type == "cpu", name

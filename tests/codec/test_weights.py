@@ -14,7 +14,7 @@ from aec.model_files import load_model, load_model_file, sha256_file, update_man
 def test_a_saved_model_loads_ready_to_code(tiny_weights):
     model, model_id, digest = load_model_file(tiny_weights, sha256_file(tiny_weights))
     assert model_id == "test-tiny" and not model.training
-    assert model.prior.counts.sum(dim=1).eq(1 << 16).all()  # frozen tables came with the file
+    assert model.latent_codec.prior.counts.sum(dim=1).eq(1 << 16).all()  # frozen tables came with the file
 
 
 def test_hash_mismatch_is_refused(tiny_weights):

@@ -1,0 +1,88 @@
+"""Claims about aec.entropy_models: each model prices and codes its latents, and the two agree."""
+
+import numpy as np
+import pytest
+import torch
+
+from aec import InputError
+from aec.entropy_models import ONE, FactorizedPrior, GaussianIndexedEntropyModel
+
+
+@pytest.fixture
+def gaussian():
+    return GaussianIndexedEntropyModel(64, 0.11, 256.0)
+
+
+def test_scale_grid_ends_at_the_configured_scales_and_is_log_spaced(gaussian):
+    table = gaussian.scale_table
+    assert float(table[0]) == 0.11 and float(table[-1]) == 256.0
+    assert gaussian.index_of(0.11) == pytest.approx(0) and gaussian.index_of(256.0) == pytest.approx(63)
+    ratios = table[1:] / table[:-1]
+    assert torch.allclose(ratios, ratios[0].expand_as(ratios), rtol=1e-12)
+
+
+def test_coding_index_rounds_fixed_point_half_up_and_clamps(gaussian):
+    fixed = torch.tensor([-5.0 * ONE, 0.0, ONE / 2 - 1, ONE / 2, 2.5 * ONE, 70.0 * ONE]).double()
+    assert gaussian.coding_index(fixed).tolist() == [0, 0, 0, 1, 3, 63]
+
+
+def test_training_scale_is_the_table_entry_of_the_rounded_index(gaussian):
+    index = torch.tensor([-3.0, 0.2, 10.6, 80.0], requires_grad=True)
+    sigma = gaussian.training_scale(index)
+    expected = gaussian.scale_table[[0, 0, 11, 63]].float()
+    assert torch.allclose(sigma, expected, rtol=1e-5)
+    sigma.sum().backward()
+    # straight-through rounding and clamping: an index outside the table still learns its way back
+    assert (index.grad > 0).all()
+
+
+def test_gaussian_round_trip_and_its_bit_estimate_matches_the_payload(gaussian):
+    torch.manual_seed(0)
+    index = torch.randint(5, 40, (1, 8, 16, 16))
+    symbols = torch.floor(torch.randn(1, 8, 16, 16).double() * gaussian.scale_table[index] + 0.5)
+    encoder = gaussian.encoder()
+    coded = gaussian.encode(encoder, symbols, index)
+    payload = encoder.finish()
+    decoded = gaussian.decode(gaussian.decoder(payload), index)
+    assert np.array_equal(decoded, coded) and np.array_equal(decoded, symbols.numpy().astype(np.int32))
+    estimate = gaussian.table_bits(symbols, index)
+    assert abs(8 * len(payload) - estimate) <= 0.02 * estimate + 64
+
+
+def test_eval_quantization_rounds_half_up_and_training_adds_bounded_noise(gaussian):
+    values = torch.tensor([-1.5, -0.5, 0.49, 0.5, 2.5])
+    assert gaussian.quantize(values, noisy=False).tolist() == [-1.0, 0.0, 0.0, 1.0, 3.0]
+    noisy = gaussian.quantize(torch.zeros(10_000), noisy=True)
+    assert noisy.abs().max() <= 0.5 and noisy.std() > 0.25
+
+
+def test_symbols_beyond_the_numeric_range_are_refused(gaussian):
+    with pytest.raises(InputError, match="numeric range"):
+        gaussian.encode(gaussian.encoder(), torch.tensor([[2.0**31]]).double(), torch.tensor([[3]]))
+
+
+def test_factorized_prior_codes_z_under_its_frozen_tables_and_prices_it_so():
+    torch.manual_seed(1)
+    prior = FactorizedPrior(4, support=8)
+    prior.freeze()
+    assert prior.counts.sum(dim=1).eq(1 << 16).all()
+    z = torch.randint(-5, 6, (1, 4, 6, 7)).double()
+    z[0, 0, 0, 0] = 40  # beyond the support: escape-coded
+    payload, coded = prior.compress(z)
+    decoded, symbols = prior.decompress(payload, 6, 7)
+    assert torch.equal(decoded, z.long()) and np.array_equal(symbols, coded)
+    estimate = float(prior.table_bits(z.long()))
+    assert abs(8 * len(payload) - estimate) <= 0.05 * estimate + 64
+
+
+def test_factorized_prior_rebuilds_its_coding_tables_when_new_counts_load():
+    torch.manual_seed(2)
+    first, second = FactorizedPrior(3, 4), FactorizedPrior(3, 4)
+    with torch.no_grad():
+        second.biases[0].add_(1.0)
+    first.freeze()
+    second.freeze()
+    old_tables = first.tables
+    first.load_state_dict(second.state_dict())
+    assert first.tables is not old_tables
+    assert np.array_equal(first.tables.counts, second.tables.counts)
