@@ -16,9 +16,9 @@ shipped model files).
 from .errors import (AECError, FormatError, InputError, ModelMismatchError, PrecisionWarning,
                      UnsupportedVersionError)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # 0.2.0: one `aec` namespace, latent codecs, registry; r1 and r2 retired (0.1.0 decodes them)
 
-_API = {"Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header"}
+_API = {"Codec", "EncodeResult", "DecodeResult", "compress", "decompress", "decompress_array", "read_header"}
 
 
 def __getattr__(name: str):
@@ -30,6 +30,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'aec' has no attribute {name!r}")
 
 
-__all__ = ["Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header", "AECError",
-           "FormatError", "InputError", "ModelMismatchError", "UnsupportedVersionError", "PrecisionWarning",
+__all__ = ["Codec", "EncodeResult", "DecodeResult", "compress", "decompress", "decompress_array", "read_header",
+           "AECError", "FormatError", "InputError", "ModelMismatchError", "UnsupportedVersionError", "PrecisionWarning",
            "__version__"]

@@ -2,7 +2,12 @@
 
 A model file is self-describing: its metadata holds the model id, the architecture name (looked up in
 ``aec.registry``) and the architecture's config. The manifest lists every released model id with its file and
-sha256; a released id never changes meaning, so files written with it keep decoding.
+sha256; a released id never changes meaning.
+
+Which models ship: the default and the one released before it (``SHIPPED_RELEASES``). Releasing a new default retires
+the older ones: their files leave weights/, their manifest entries stay (sha256, training, results) with
+``retired_after``, the last aec version that shipped them, and a file written with one is refused with a message
+naming that version, which decodes it. The repository stays small enough to travel to a lent GPU.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .registry import architecture as _architecture
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
+SHIPPED_RELEASES = 2  # the default model and the one released before it
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
 # is among them (h_s and the context networks are integer; the z tables are int32).
@@ -145,6 +151,9 @@ def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tu
     manifest = read_manifest(directory)
     model_id = model_id or manifest.get("default")
     entry = manifest.get("models", {}).get(model_id)
+    if entry is not None and entry.get("retired_after"):
+        raise ModelMismatchError(f"model {model_id!r} no longer ships with this aec (it ships the newest "
+                                 f"{SHIPPED_RELEASES} models); aec {entry['retired_after']} decodes its files")
     if entry is None:
         known = ", ".join(sorted(manifest.get("models", {}))) or "none"
         raise ModelMismatchError(f"model {model_id!r} is not installed (installed: {known}); "
@@ -157,7 +166,11 @@ def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tu
 
 def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, directory: Path = WEIGHTS_DIR,
                     make_default: bool = True) -> None:
-    """Add or refresh one model's entry; a released id must keep its file and hash."""
+    """Add or refresh one model's entry; a released id must keep its file and hash.
+
+    A released new default retires every shipped model but the previous default (see the module docstring), with
+    ``retired_after`` set to this aec's version: run it before the version number moves on.
+    """
     path = Path(directory) / MANIFEST
     manifest = json.loads(path.read_text()) if path.is_file() else {"default": model_id, "models": {}}
     old = manifest["models"].get(model_id)
@@ -165,7 +178,21 @@ def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, dir
         raise InputError(f"model id {model_id!r} is released with other weights; choose a new id")
     architecture = file_metadata(Path(directory) / file_name).get("architecture")
     manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": architecture, **entry}
+    previous = manifest.get("default")
     if make_default:
         manifest["default"] = model_id
+    if make_default and entry.get("released"):
+        keep = {model_id, previous}
+        for other_id, other in manifest["models"].items():
+            if other_id not in keep and not other.get("retired_after"):
+                _retire(other, Path(directory))
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _retire(entry: dict, directory: Path) -> None:
+    """Take a model's file out of the release, keeping its manifest entry as the record of what it was."""
+    from . import __version__
+
+    (directory / entry["file"]).unlink(missing_ok=True)
+    entry["retired_after"] = __version__
 

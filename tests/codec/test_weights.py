@@ -7,6 +7,7 @@ import pytest
 from safetensors.torch import save_file
 import torch
 
+import aec
 from aec import ModelMismatchError
 from aec.model_files import load_model, load_model_file, sha256_file, update_manifest
 
@@ -74,3 +75,18 @@ def test_transforms_are_stored_in_float16_and_decode_like_float32(tmp_path):
         decoded[name] = codec.decompress_array(codec.compress(image, quality=2)).astype(int)
     # float16 storage moves a decoded pixel by at most a level or two, never more
     assert np.abs(decoded["half"] - decoded["full"]).max() <= 2
+
+
+def test_releasing_a_new_default_retires_all_but_the_model_before_it(tiny_weights, tmp_path):
+    for model_id in ("test-a", "test-b", "test-c"):
+        (tmp_path / f"{model_id}.safetensors").write_bytes(tiny_weights.read_bytes())
+        update_manifest(model_id, f"{model_id}.safetensors", sha256_file(tmp_path / f"{model_id}.safetensors"),
+                        {"released": True}, tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["default"] == "test-c"
+    assert not (tmp_path / "test-a.safetensors").exists() and (tmp_path / "test-b.safetensors").exists()
+    assert manifest["models"]["test-a"]["retired_after"] == aec.__version__
+    assert manifest["models"]["test-a"]["sha256"] == sha256_file(tiny_weights)  # the record of what it was stays
+    assert "retired_after" not in manifest["models"]["test-b"]
+    with pytest.raises(ModelMismatchError, match=f"no longer ships.*aec {aec.__version__} decodes"):
+        load_model("test-a", tmp_path)
