@@ -34,6 +34,14 @@ class EncodeResult:
     estimated_bits: float
 
 
+@dataclass(frozen=True)
+class DecodeResult:
+    """One decoded image: a PIL image (mode L, LA, RGB or RGBA; ICC and EXIF in its info) and the file's header."""
+
+    image: Image.Image
+    header: Header
+
+
 def _read_bytes(data: DataLike) -> bytes:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
@@ -48,20 +56,39 @@ def _read_bytes(data: DataLike) -> bytes:
 
 
 class Codec:
-    """Loads a model once and codes many images with it; thread-safe (one image at a time)."""
+    """Loads a model once and codes many images with it; thread-safe (one image at a time).
+
+    Without model_id or weights, the default model is loaded only when encode needs it: decoding loads just the
+    models that the files name.
+    """
 
     def __init__(self, model_id: str | None = None, *, weights: str | os.PathLike | None = None,
                  device: str | torch.device = "cpu", max_pixels: int | None = None):
         self.device = torch.device(device)
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
-        if weights is not None:
-            model, self.model_id, digest = load_model_file(Path(weights))
-        else:
-            model, self.model_id, digest = load_model(model_id)
-        model.place(self.device)
-        self._models: dict[str, tuple[AECModel, bytes]] = {self.model_id: (model, bytes.fromhex(digest[:8]))}
+        self._models: dict[str, tuple[AECModel, bytes]] = {}
         self._from_file = weights is not None
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
+        self._model_id = self._load(model_id, weights) if model_id is not None or weights is not None else None
+
+    def _load(self, model_id: str | None, weights: str | os.PathLike | None = None) -> str:
+        """Load the model file `weights`, else the installed model_id (the default when None); returns its id."""
+        if weights is not None:
+            model, model_id, digest = load_model_file(Path(weights))
+        else:
+            model, model_id, digest = load_model(model_id)
+        model.place(self.device)
+        self._models[model_id] = (model, bytes.fromhex(digest[:8]))
+        return model_id
+
+    @property
+    def model_id(self) -> str:
+        """The model encode uses: the one asked for, else the default model (loaded now if it is not yet)."""
+        with self._loading:
+            if self._model_id is None:
+                self._model_id = self._load(None)
+            return self._model_id
 
     @property
     def model(self) -> AECModel:
@@ -76,13 +103,12 @@ class Codec:
         return self.qualities[0], self.qualities[-1]
 
     def _model_for(self, header: Header) -> AECModel:
-        if header.model_id not in self._models:
-            if self._from_file:
-                raise ModelMismatchError(f"the file was written with model {header.model_id!r}, "
-                                         f"but this codec holds only {self.model_id!r}")
-            model, model_id, digest = load_model(header.model_id)
-            model.place(self.device)
-            self._models[model_id] = (model, bytes.fromhex(digest[:8]))
+        if self._from_file and header.model_id not in self._models:
+            raise ModelMismatchError(f"the file was written with model {header.model_id!r}, "
+                                     f"but this codec holds only {self.model_id!r}")
+        with self._loading:
+            if header.model_id not in self._models:
+                self._load(header.model_id)
         model, tag = self._models[header.model_id]
         if tag != header.weights_tag:
             raise ModelMismatchError(f"the file was written with other weights for model {header.model_id!r} "
@@ -93,22 +119,18 @@ class Codec:
     def default_quality(self) -> float:
         return self.model.config.default_quality
 
+    def check_quality(self, quality: float | None = None) -> float:
+        """The quality encode would code at (the default when None); InputError if the model does not take it."""
+        return self.model.config.check_quality(quality, self.model_id)
+
     def encode(self, image: ImageLike, quality: float | None = None, *, strip: bool = False) -> EncodeResult:
         """Compress and return the bytes with their header and rate.
 
         Args:
             strip: leave out the ICC profile and EXIF block (they are kept by default).
         """
-        low, high = self.quality_range
-        if quality is None:
-            quality = self.default_quality
-        try:
-            quality = float(quality)
-        except (TypeError, ValueError):
-            raise InputError(f"quality must be a number in [{low:g}, {high:g}], got {quality!r}") from None
-        if not low <= quality <= high:  # also refuses NaN
-            raise InputError(f"quality {quality:g} is outside the model's range [{low:g}, {high:g}]")
-        quality = round(quality * 100) / 100  # the header stores hundredths; code what the decoder will use
+        # The header stores hundredths: code at the quality the decoder will use.
+        quality = round(self.check_quality(quality) * 100) / 100
         source = images.load(image, self.max_pixels, strip)
         height, width = source.rgb.shape[:2]
         # Kept as uint8 (edge-padded): the model converts tile by tile, so big photos stay small in memory.
@@ -145,13 +167,17 @@ class Codec:
         return images.assemble(rgb, header.layout, payloads), header, payloads
 
     def decompress_array(self, data: DataLike) -> np.ndarray:
-        """Decode .aec bytes (or a path or file) to a uint8 array: HxWx3, or HxW / HxWx2 / HxWx4 by layout."""
+        """Decode .aec bytes (or a path or file) to a uint8 array: HxWx3 RGB, HxW gray, HxWx2 gray+alpha, HxWx4 RGBA."""
         return self._decode(data)[0]
+
+    def decode(self, data: DataLike) -> DecodeResult:
+        """Decode .aec bytes (or a path or file) to a PIL image with the file's header, parsing the file once."""
+        array, header, payloads = self._decode(data)
+        return DecodeResult(images.to_pil(array, header.layout, payloads), header)
 
     def decompress(self, data: DataLike) -> Image.Image:
         """Decode .aec bytes (or a path or file) to a PIL image (mode L, LA, RGB or RGBA; ICC and EXIF in info)."""
-        array, header, payloads = self._decode(data)
-        return images.to_pil(array, header.layout, payloads)
+        return self.decode(data).image
 
 
 _default: Codec | None = None
@@ -178,7 +204,7 @@ def decompress(data: DataLike) -> Image.Image:
 
 
 def decompress_array(data: DataLike) -> np.ndarray:
-    """Decode .aec data to an HxWx3 uint8 array."""
+    """Decode .aec data to a uint8 array: HxWx3 RGB, HxW gray, HxWx2 gray+alpha, HxWx4 RGBA."""
     return default_codec().decompress_array(data)
 
 
@@ -187,5 +213,5 @@ def read_header(data: DataLike) -> Header:
     return _read_header(_read_bytes(data))
 
 
-__all__ = ["Codec", "EncodeResult", "compress", "decompress", "decompress_array", "read_header",
+__all__ = ["Codec", "EncodeResult", "DecodeResult", "compress", "decompress", "decompress_array", "read_header",
            "WEIGHTS_DIR"]

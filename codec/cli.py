@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import os
 import tempfile
 import time
@@ -14,7 +13,7 @@ from typing import Any
 
 import click
 
-from .bitstream import AECError, parse, read_header
+from .bitstream import AECError, parse
 from . import __version__
 
 __all__ = ["main"]
@@ -129,15 +128,9 @@ def _max_pixels_option(command: Callable) -> Callable:
                         help="Refuse images larger than N pixels (default: 2**28, about 16384 x 16384).")(command)
 
 
-def _check_quality(_context: click.Context, _parameter: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a number")
-    return value
-
-
 @main.command(epilog=COMPRESS_EPILOG)
 @click.argument("inputs", nargs=-1, required=True, metavar="IN...")
-@click.option("-q", "--quality", type=float, callback=_check_quality, metavar="Q",
+@click.option("-q", "--quality", type=float, metavar="Q",
               help="Quality within the model's range, e.g. 1 to 6 (higher: larger file, better image); "
                    "default: the model's own (4 for the shipped model).")
 @_output_options
@@ -155,7 +148,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
     Without -o, photo.png is written as photo.aec next to it; reading stdin writes to stdout.
     """
     _check_arguments(inputs, output, verbose, quiet)
-    codecs = _Codecs(model_id, weights, max_pixels)
+    codecs = _Codecs(model_id, weights, max_pixels, encoding=True)
     settings: dict[str, Any] = {}
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
@@ -163,25 +156,26 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         if not data:
             raise CliError(f"{_input_name(source)} is empty: not an image")
         codec = codecs.get()
-        if not settings:
-            settings["quality"] = _resolve_quality(codec, quality)
+        if not settings:  # a quality the model does not take fails every input: say so once and stop
+            try:
+                settings["quality"] = codec.check_quality(quality)
+            except AECError as error:
+                raise FatalError(str(error)) from None
         # The bytes already read, not the path: a pipe such as <(curl ...) cannot be read twice.
         try:
-            compressed = codec.compress(_named_buffer(data, _input_name(source)), quality=settings["quality"],
-                                        strip=strip)
+            result = codec.encode(_named_buffer(data, _input_name(source)), quality=settings["quality"], strip=strip)
         except AECError as error:
             raise CliError(_named(source, error)) from None
-        _write_output(target, compressed, force=force)
+        _write_output(target, result.data, force=force)
         seconds = time.perf_counter() - started
-        header = read_header(compressed)
-        bpp = 8 * len(compressed) / (header.width * header.height)
+        header, bpp = result.header, result.bits_per_pixel
         size = f"{header.width}x{header.height}"
         if verbose:
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {header.quality:g}, "
-                        f"{len(data)} -> {len(compressed)} bytes, {bpp:.3f} bpp, {seconds:.2f} s")
+                        f"{len(data)} -> {len(result.data)} bytes, {bpp:.3f} bpp, {seconds:.2f} s")
         elif console.summaries and target != STDIO:
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
-        console.totals(len(data), len(compressed))
+        console.totals(len(data), len(result.data))
 
     _run(context, "compressing", inputs, output, _compressed_name, work, force=force, verbose=verbose, quiet=quiet)
 
@@ -205,25 +199,24 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             _output_format(output)
         except CliError as error:
             raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
-    codecs = _Codecs(None, weights, max_pixels)
+    codecs = _Codecs(None, weights, max_pixels, encoding=False)
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
         started = time.perf_counter()
         image_format = _output_format(target)
+        codec = codecs.get()
         try:
-            # Without --weights, start from the model the first file names rather than the default model.
-            codec = codecs.get() if weights else codecs.get(_read_model_id(data))
-            image = codec.decompress(data)
+            # Without --weights the codec loads the model each file names (never the default model first).
+            result = codec.decode(data)
         except AECError as error:
             raise CliError(_named(source, error)) from None
-        except FatalError:
-            raise
-        except CliError as error:  # the model this file names cannot be loaded
-            raise CliError(f"{_input_name(source)}: {error}") from None
+        except OSError as error:  # the model files this file names cannot be read
+            raise CliError(f"{_input_name(source)}: cannot load the model: {_reason(error)}") from None
+        image = result.image
         encoded = _encode_image(image, image_format, target)
         _write_output(target, encoded, force=force)
         seconds = time.perf_counter() - started
-        width, height = image.size
+        width, height = result.header.width, result.header.height
         bpp = 8 * len(data) / (width * height)
         if verbose:
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {image.mode}, "
@@ -458,44 +451,31 @@ def _output_format(target: str) -> str:
 class _Codecs:
     """Loads the Codec on first use only, so --help, info and inputs that fail early never load a model."""
 
-    def __init__(self, model_id: str | None, weights: str | None, max_pixels: int | None):
+    def __init__(self, model_id: str | None, weights: str | None, max_pixels: int | None, *, encoding: bool):
         self._model_id = model_id
         self._weights = weights
         self._max_pixels = max_pixels
+        self._encoding = encoding
         self._codec: Any = None
 
-    def get(self, named_model: str | None = None) -> Any:
-        """The codec; named_model (from a file's header) is loaded when no model was asked for.
+    def get(self) -> Any:
+        """The codec, with the model the command line chose (or, to encode, the default one) loaded.
 
-        A model that the command line chose and that fails to load stops the command; one that a file names
-        fails that file only.
+        That model failing to load stops the command; a model that a file names loads when the file is decoded,
+        and failing to load fails that file only.
         """
         if self._codec is None:
             from .api import Codec  # imports torch: only once a file is really to be coded
 
-            chosen = named_model is None or self._weights is not None or self._model_id is not None
             try:
-                self._codec = Codec(self._model_id or named_model, weights=self._weights,
-                                    max_pixels=self._max_pixels)
+                codec = Codec(self._model_id, weights=self._weights, max_pixels=self._max_pixels)
+                if self._encoding:
+                    codec.model  # noqa: B018  (loads the default model now, so that its failure is reported here)
             except (AECError, OSError) as error:
                 reason = _reason(error) if isinstance(error, OSError) else str(error)
-                raise (FatalError if chosen else CliError)(f"cannot load the model: {reason}") from None
+                raise FatalError(f"cannot load the model: {reason}") from None
+            self._codec = codec
         return self._codec
-
-
-def _read_model_id(data: bytes) -> str:
-    return read_header(data).model_id
-
-
-def _resolve_quality(codec: Any, quality: float | None) -> float:
-    low, high = codec.quality_range
-    if quality is None:
-        return codec.default_quality
-    if not low <= quality <= high:
-        trained = ", ".join(f"{q:g}" for q in codec.qualities)
-        raise FatalError(f"quality {quality:g} is out of range: model {codec.model_id} takes -q from {low:g} to "
-                         f"{high:g} (trained at {trained})")
-    return quality
 
 
 # ----------------------------------------------------------------------------------------------------------

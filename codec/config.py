@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
+
+from .errors import InputError
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,26 @@ class ModelConfig:
     def default_quality(self) -> float:
         """The quality used when none is asked for: just above the middle of the range."""
         return float(len(self.lambdas) // 2 + 1)
+
+    def check_quality(self, quality: float | None, model_id: str | None = None) -> float:
+        """The quality to code at: `quality`, or the default when None; InputError if this model cannot take it.
+
+        The one check of a user's quality (the API and the CLI rely on it); model_id names the model in the message.
+        """
+        if quality is None:
+            return self.default_quality
+        low, high = self.qualities[0], self.qualities[-1]
+        takes = (f"{f'model {model_id}' if model_id else 'the model'} takes qualities from {low:g} to {high:g} "
+                 f"(trained at {', '.join(f'{q:g}' for q in self.qualities)})")
+        try:
+            value = float(quality)
+        except (TypeError, ValueError):
+            raise InputError(f"quality {quality!r} is not a number: {takes}") from None
+        if math.isnan(value):
+            raise InputError(f"quality nan is not a number: {takes}")
+        if not low <= value <= high:
+            raise InputError(f"quality {value:g} is out of range: {takes}")
+        return value
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

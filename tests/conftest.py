@@ -34,5 +34,22 @@ def tiny_codec(tiny_weights):
 
 
 @pytest.fixture
+def installed_tiny(tiny_weights, monkeypatch) -> list:
+    """Every installed model id loads the tiny model; returns the ids that aec.api loads (None: the default)."""
+    from aec import api
+    from aec.model_files import load_model_file
+
+    loaded = []
+
+    def load_model(model_id=None, *args, **kwargs):
+        loaded.append(model_id)
+        return load_model_file(tiny_weights)
+
+    monkeypatch.setattr(api, "load_model", load_model)
+    monkeypatch.setattr(api, "_default", None)  # aec.decompress gets a fresh default codec
+    return loaded
+
+
+@pytest.fixture
 def image_factory():
     return smooth_image

@@ -54,10 +54,53 @@ def test_fractional_quality_is_stored_and_used(tiny_codec):
     tiny_codec.decompress_array(data)
 
 
-@pytest.mark.parametrize("quality", [0.5, 3.5, float("nan"), "high"])
+@pytest.mark.parametrize("quality", [0.5, 3.5, float("nan"), float("inf"), "high"])
 def test_quality_outside_the_range_is_refused(tiny_codec, quality):
-    with pytest.raises(InputError, match="quality"):
+    with pytest.raises(InputError, match="quality") as refused:
         tiny_codec.compress(smooth_image(8, 8), quality)
+    with pytest.raises(InputError) as checked:
+        tiny_codec.model.config.check_quality(quality, "test-tiny")
+    assert str(refused.value) == str(checked.value)  # the one check, with the model's name
+
+
+def test_encode_returns_the_header_and_rate_of_its_bytes(tiny_codec):
+    result = tiny_codec.encode(smooth_image(8, 16), 2.5)
+    assert result.header == read_header(result.data)
+    assert result.bits_per_pixel == 8 * len(result.data) / 128
+
+
+def test_decode_returns_the_image_with_the_files_header(tiny_codec):
+    rgba = np.dstack([smooth_image(6, 10), np.arange(60, dtype=np.uint8).reshape(6, 10)])
+    data = tiny_codec.compress(rgba, 2)
+    result = tiny_codec.decode(data)
+    assert isinstance(result, aec.DecodeResult)
+    assert result.header == read_header(data)
+    assert result.image.mode == "RGBA" and result.image.size == (10, 6)
+    with pytest.raises(AttributeError):
+        result.image = None  # frozen
+
+
+@pytest.mark.parametrize("layout, shape", [("L", (6, 10)), ("LA", (6, 10, 2)), ("RGB", (6, 10, 3)),
+                                           ("RGBA", (6, 10, 4))])
+def test_decompress_array_has_one_channel_per_stored_plane(tiny_codec, layout, shape):
+    image = Image.fromarray(smooth_image(6, 10)).convert(layout)
+    assert tiny_codec.decompress_array(tiny_codec.compress(image, 2)).shape == shape
+
+
+def test_decoding_loads_only_the_model_the_file_names(tiny_codec, installed_tiny):
+    data = tiny_codec.compress(smooth_image(8, 8), 2)
+    codec = aec.Codec()
+    assert installed_tiny == []  # no model until one is needed
+    codec.decode(data)
+    aec.decompress(data)
+    assert installed_tiny == ["test-tiny", "test-tiny"]  # two codecs, each loading the file's model, not the default
+
+
+def test_encoding_loads_the_default_model_when_first_needed(installed_tiny):
+    codec = aec.Codec()
+    assert codec.check_quality(None) == codec.default_quality
+    codec.compress(smooth_image(8, 8))
+    assert installed_tiny == [None]
 
 
 def test_not_an_image_is_refused(tiny_codec, tmp_path):

@@ -340,12 +340,59 @@ def test_a_folder_as_input_fails_in_one_line(tmp_path):
     assert_one_line_error(run("compress", tmp_path), "cannot read", "directory")
 
 
-@pytest.mark.parametrize("quality", ["0", "3.5", "99", "-1"])
-def test_quality_out_of_range_names_the_valid_range(tmp_path, weights, quality):
+@pytest.mark.parametrize("quality, fragment",
+                         [(q, f"quality {q} is out of range") for q in ("0", "3.5", "99", "-1", "inf", "-inf")]
+                         + [("nan", "quality nan is not a number")])
+def test_quality_out_of_range_names_the_valid_range(tmp_path, weights, quality, fragment):
     source = write_png(tmp_path / "photo.png", 4, 4)
     result = run("compress", source, "-q", quality, *weights)
-    assert_one_line_error(result, f"quality {float(quality):g} is out of range", "from 1 to 3")
+    assert_one_line_error(result, fragment, "model test-tiny takes qualities from 1 to 3 (trained at 1, 2, 3)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_a_quality_the_model_does_not_take_stops_at_the_first_of_several_inputs(tmp_path, weights):
+    sources = [write_png(tmp_path / f"img{i}.png", 4, 4, seed=i) for i in range(3)]
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = run("compress", *sources, "-q", 9, "-o", folder, "--quiet", *weights)
+    assert_one_line_error(result, "quality 9 is out of range")  # once, not once per input
+    assert list(folder.iterdir()) == []
+
+
+def test_compress_and_decompress_parse_each_file_once(tmp_path, weights, installed_tiny, monkeypatch):
+    from aec import api
+
+    parsed = []
+    for module in (cli, api):
+        for name in ("parse", "read_header", "_read_header"):
+            if hasattr(module, name):
+                def counting(*args, _original=getattr(module, name), _name=f"{module.__name__}.{name}", **kwargs):
+                    parsed.append(_name)
+                    return _original(*args, **kwargs)
+
+                monkeypatch.setattr(module, name, counting)
+    source = write_png(tmp_path / "photo.png", 8, 16)
+    result = run("compress", source, "-v", *weights)
+    assert_ok(result)
+    assert parsed == []  # the size and rate come from the API's EncodeResult, not from re-reading the bytes
+    size = (tmp_path / "photo.aec").stat().st_size
+    assert "16x8, quality 2, " in result.stderr and f"{8 * size / 128:.3f} bpp" in result.stderr
+    assert_ok(run("decompress", tmp_path / "photo.aec", "-o", tmp_path / "back.png"))  # the model the file names
+    assert parsed == ["aec.api.parse"]
+
+
+def test_decompress_loads_only_the_model_the_file_names(tmp_path, aec_data, installed_tiny):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    assert_ok(run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.png"))
+    assert installed_tiny == ["test-tiny"]  # never the default model (None) first
+    assert Image.open(tmp_path / "x.png").size == (17, 5)
+
+
+def test_a_file_naming_a_model_that_is_not_installed_fails_that_file_only(tmp_path, aec_data):
+    (tmp_path / "x.aec").write_bytes(aec_data)  # written by test-tiny, which is not installed
+    result = run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.png")
+    assert_one_line_error(result, "x.aec: model 'test-tiny' is not installed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.aec"]
 
 
 def test_max_pixels_refuses_larger_images_both_ways(tmp_path, aec_data, weights):
@@ -357,10 +404,9 @@ def test_max_pixels_refuses_larger_images_both_ways(tmp_path, aec_data, weights)
 
 
 def test_quality_must_be_a_number(tmp_path):
-    for value in ("high", "nan"):
-        result = run("compress", tmp_path / "x.png", "-q", value)
-        assert result.exit_code == 2, result.output
-        assert "--quality" in result.stderr
+    result = run("compress", tmp_path / "x.png", "-q", "high")
+    assert result.exit_code == 2, result.output
+    assert "--quality" in result.stderr
 
 
 def test_a_missing_weights_file_is_a_usage_error(tmp_path):
