@@ -19,7 +19,7 @@ from .bitstream import read_header as _read_header
 from . import images
 from .images import ImageLike
 from .model import STRIDE, AECModel
-from .model_files import WEIGHTS_DIR, load_model, load_model_file
+from .model_files import WEIGHTS_DIR, load_model, load_model_file, read_manifest
 
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 
@@ -87,7 +87,8 @@ class Codec:
         """The model encode uses: the one asked for, else the default model (loaded now if it is not yet)."""
         with self._loading:
             if self._model_id is None:
-                self._model_id = self._load(None)
+                default = read_manifest().get("default")
+                self._model_id = default if default in self._models else self._load(None)
             return self._model_id
 
     @property

@@ -176,3 +176,15 @@ def test_a_file_from_another_entropy_coder_version_is_refused_not_decoded(tiny_c
     other = pack(replace(header, coder_version=(CODER_VERSION[0], CODER_VERSION[1] + 1)), sections)
     with pytest.raises(UnsupportedVersionError, match="constriction"):
         tiny_codec.decompress_array(other)
+
+
+def test_a_codec_that_decoded_a_default_model_file_encodes_without_loading_it_again(installed_tiny, tiny_codec,
+                                                                                     monkeypatch):
+    from aec import api
+
+    monkeypatch.setattr(api, "read_manifest", lambda: {"default": "test-tiny"})
+    data = tiny_codec.compress(smooth_image(16, 16), 2)
+    codec = aec.Codec()
+    codec.decompress_array(data)
+    codec.compress(smooth_image(16, 16), 2)
+    assert installed_tiny == ["test-tiny"]
