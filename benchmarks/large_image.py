@@ -14,8 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from aec.train.data import DEFAULT_KODAK
+
 REPO = Path(__file__).resolve().parent.parent
-KODAK = REPO.parent / "shared" / "data" / "kodak" / "kodim23.png"
+KODAK = DEFAULT_KODAK / "kodim23.png"  # from the current folder
 
 STEP = """
 import resource, sys, time, json
@@ -55,7 +57,8 @@ def run_step(step: str, source: Path, target: Path, weights: str, quality: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="6000x4000")
-    parser.add_argument("--image", type=Path, default=KODAK, help="picture to tile up to the size")
+    parser.add_argument("--image", type=Path, default=KODAK,
+                        help=f"picture to tile up to the size (default {KODAK}, from the current folder)")
     parser.add_argument("--quality", type=float, default=4.0)
     parser.add_argument("--weights", default="", help=".safetensors file (default: the shipped model)")
     args = parser.parse_args()

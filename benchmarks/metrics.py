@@ -17,6 +17,8 @@ import math
 import numpy as np
 from scipy.ndimage import correlate1d
 
+from aec.metrics import psnr as psnr_of_mse
+
 DATA_RANGE = 255.0
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 WINDOW_SIZE = 11
@@ -42,10 +44,7 @@ def psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
     """RGB PSNR in dB of two H x W x 3 uint8 images; inf when they are identical."""
     _check_pair(reference, decoded)
     error = reference.astype(np.float64) - decoded.astype(np.float64)
-    mse = float(np.mean(error * error))
-    if mse == 0.0:
-        return math.inf
-    return 10.0 * math.log10(DATA_RANGE**2 / mse)
+    return psnr_of_mse(float(np.mean(error * error)), DATA_RANGE)
 
 
 def gaussian_window(size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA) -> np.ndarray:

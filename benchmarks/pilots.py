@@ -28,7 +28,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.bd import bd_quality, bd_rate  # noqa: E402
-from aec.train import DEFAULT_KODAK, DEFAULT_TRAIN, list_images, load_checkpoint, load_validation, validate  # noqa: E402
+from aec.images import list_images  # noqa: E402
+from aec.train.checkpoint import load_checkpoint  # noqa: E402
+from aec.train.cli import add_data_options  # noqa: E402
+from aec.train.data import load_validation  # noqa: E402
+from aec.train.validation import validate  # noqa: E402
 
 # The shipped sizes first (the baseline), then one change at a time.
 PILOTS = [
@@ -43,10 +47,13 @@ PILOTS = [
 def run_pilot(pilot: dict, directory: Path, args: argparse.Namespace) -> None:
     """Train one pilot in its own process (its own thread count), from scratch, to the budget."""
     budget = ["--max-minutes", str(args.minutes)] if args.minutes else ["--steps", str(args.steps)]
-    command = [sys.executable, "-m", "aec.train", "--run-dir", str(directory),
-               "--config", json.dumps(pilot.get("config", {})), "--data", str(args.data),
-               "--kodak", str(args.kodak), "--val-images", "0", "--seed", str(args.seed),
-               "--checkpoint-minutes", "1000000", *budget, *args.train_args, *pilot.get("args", [])]
+    # The trainer runs in the repository root: the folders go to it as absolute paths. The pilots measure the raw
+    # weights (no EMA), as they did before the trainer had one, unless the trainer options turn it on.
+    command = [sys.executable, "-m", "aec.train", "--run-dir", str(directory.resolve()),
+               "--config", json.dumps(pilot.get("config", {})), "--data", str(Path(args.data).resolve()),
+               "--kodak", str(Path(args.kodak).resolve()), "--val-images", "0", "--seed", str(args.seed),
+               "--checkpoint-minutes", "1000000", "--ema-decay", "0", *budget, *args.train_args,
+               *pilot.get("args", [])]
     environment = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     with open(directory / "train.out", "w") as log:
         result = subprocess.run(command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
@@ -85,8 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python benchmarks/pilots.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="folder for one run folder per pilot and pilots.json/.md")
-    p.add_argument("--data", default=str(DEFAULT_TRAIN), help="training images (default ../shared/data/train)")
-    p.add_argument("--kodak", default=str(DEFAULT_KODAK), help="validation images (default ../shared/data/kodak)")
+    add_data_options(p)
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, default=20.0, help="wall time per pilot (default 20)")
     budget.add_argument("--steps", type=int, help="steps per pilot instead of wall time")

@@ -32,13 +32,13 @@ if __package__ in (None, ""):
     # Run as `python benchmarks/rd.py`: make the repository importable (benchmarks.*, and aec's codec package).
     sys.path.insert(0, str(REPO_ROOT))
 
+from aec.images import IMAGE_SUFFIXES, list_images  # noqa: E402
+from aec.train.data import DEFAULT_KODAK, SHARED  # noqa: E402
 from benchmarks import adapters, memory, metrics, report  # noqa: E402
 from benchmarks.adapters import Adapter  # noqa: E402
 from benchmarks.report import Crop, ImageResult  # noqa: E402
 
-DEFAULT_IMAGES = REPO_ROOT.parent / "shared" / "data" / "kodak"
-DEFAULT_REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "kodak"
-IMAGE_SUFFIXES = {".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
+DEFAULT_REFERENCE = SHARED / "reference" / "kodak"  # from the current folder, as the images
 # The crop figure: the red macaw's eye and beak in kodim23 show blocking, ringing and chroma bleeding well.
 DEFAULT_CROP_IMAGE = "kodim23"
 DEFAULT_CROP_BOX = (390, 100, 256)
@@ -62,7 +62,7 @@ class TestImage:
 
 def load_images(directory: Path, limit: int | None = None) -> list[TestImage]:
     """The images of a folder, sorted by name, as RGB arrays (an alpha channel is dropped)."""
-    paths = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = list_images(directory)
     if limit is not None:
         paths = paths[:limit]
     images = []
@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--images",
         type=Path,
         default=None,
-        help=f"folder of test images (default: {DEFAULT_IMAGES} when it exists)",
+        help=f"folder of test images (default: {DEFAULT_KODAK}, from the current folder, when it exists)",
     )
     parser.add_argument(
         "--codecs",
@@ -270,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference",
         type=Path,
         default=None,
-        help=f"folder of published curves (default: {DEFAULT_REFERENCE}, used only with the default Kodak images)",
+        help=f"folder of published curves (default: {DEFAULT_REFERENCE}, from the current folder, used only with "
+        "the default Kodak images)",
     )
     parser.add_argument(
         "--plot-references",
@@ -339,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python benchmarks/rd.py" + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     started = time.time()
 
-    image_dir = args.images or DEFAULT_IMAGES
+    image_dir = args.images or DEFAULT_KODAK
     if not image_dir.is_dir():
         raise SystemExit(f"error: no image folder {image_dir}; pass --images DIR")
     images = load_images(image_dir, 2 if args.quick and args.limit is None else args.limit)
@@ -376,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = {c.name: c.label for c in codecs}
 
     # Published Kodak curves belong on the plots only when the images are the Kodak set.
-    on_kodak = image_dir.resolve() == DEFAULT_IMAGES.resolve()
+    on_kodak = image_dir.resolve() == DEFAULT_KODAK.resolve()
     reference_dir = args.reference or (DEFAULT_REFERENCE if on_kodak else None)
     references = report.load_reference(reference_dir) if reference_dir and reference_dir.is_dir() else {}
     if args.plot_references == "all":

@@ -16,6 +16,7 @@ import os
 import warnings
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Union
 
 import numpy as np
@@ -27,6 +28,13 @@ from .errors import InputError, PrecisionWarning
 ImageLike = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
 ALPHA_SECTION, ICC_SECTION, EXIF_SECTION = "ALPH", "ICCP", "EXIF"
 _GRAY_MODES = {"1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+# What a folder of pictures (training data, the Kodak set, a benchmark's test images) may hold.
+IMAGE_SUFFIXES = {".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files of a folder (by suffix, in any case; not subfolders), sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,12 @@ def test_a_missing_alpha_section_is_a_format_error(tiny_codec):
                          for s in sections])
     with pytest.raises(FormatError, match="alpha"):
         tiny_codec.decompress(bomb)
+
+
+def test_list_images_takes_image_suffixes_in_any_case_sorted(tmp_path):
+    from aec.images import list_images
+
+    for name in ("b.PNG", "a.jpg", "c.webp", "notes.txt", "d.ppm"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "e.png").mkdir()  # a folder named like an image is not one
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG", "c.webp", "d.ppm"]

@@ -1,13 +1,17 @@
-"""The trainer: a few steps on generated images, a checkpoint, a resume, and an export that loads."""
+"""The trainer: a few steps on generated images, a checkpoint, a resume, an export that loads, and the EMA."""
 
 import csv
 import json
 
+import pytest
+import torch
 from PIL import Image
 
 from aec.config import TINY
+from aec.model import AECModel
+from aec.model_files import load_model, load_model_file, save_model
 from aec.train import main
-from aec.model_files import load_model
+from aec.train.ema import EMA
 from tests.conftest import smooth_image
 
 
@@ -19,17 +23,27 @@ def _args(tmp_path, steps):
             "--device", "cpu"]
 
 
-def test_train_resume_and_export(tmp_path):
+def _images(tmp_path, count=3):
     (tmp_path / "images").mkdir()
-    for i in range(3):
+    for i in range(count):
         Image.fromarray(smooth_image(70 + i, 90, seed=i)).save(tmp_path / "images" / f"{i}.png")
+
+
+def _checkpoint(tmp_path, run="run"):
+    return torch.load(tmp_path / run / "checkpoint.pt", map_location="cpu", weights_only=True)
+
+
+def test_train_resume_and_export(tmp_path):
+    _images(tmp_path)
     main(_args(tmp_path, 3))
     main(_args(tmp_path, 5))  # resumes at step 3
     with open(tmp_path / "run" / "log.csv") as handle:
         steps = [int(row["step"]) for row in csv.DictReader(handle)]
     assert steps == [1, 2, 3, 4, 5]
-    validation = (tmp_path / "run" / "validation.csv").read_text().splitlines()
-    assert len(validation) == 1 + 2 * len(TINY.lambdas)  # steps 2 and 4, every quality
+    with open(tmp_path / "run" / "validation.csv") as handle:
+        validation = list(csv.DictReader(handle))
+    assert [int(row["step"]) for row in validation] == [2] * len(TINY.lambdas) + [4] * len(TINY.lambdas)
+    assert {row["weights"] for row in validation} == {"ema"}  # the EMA is on by default, and validated
     main(["--run-dir", str(tmp_path / "run"), "--plot"])
     assert (tmp_path / "run" / "loss.png").stat().st_size > 0
     assert (tmp_path / "run" / "validation.png").stat().st_size > 0
@@ -42,6 +56,7 @@ def test_train_resume_and_export(tmp_path):
     model, model_id, _ = load_model("test-trained", tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert model_id == "test-trained" and manifest["models"]["test-trained"]["training"]["steps"] == 5
+    assert manifest["models"]["test-trained"]["training"]["ema_decay"] == 0.999
 
     # A new run started from the exported weights counts on from step 5 (and trains: the weights move).
     init = ["--run-dir", str(tmp_path / "run2"), "--init", str(tmp_path / "test-trained.safetensors"),
@@ -66,11 +81,7 @@ def test_torchrun_ddp_two_processes(tmp_path):
     import subprocess
     import sys
 
-    import torch
-
-    (tmp_path / "images").mkdir()
-    for i in range(3):
-        Image.fromarray(smooth_image(70 + i, 90, seed=i)).save(tmp_path / "images" / f"{i}.png")
+    _images(tmp_path)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "-m", "aec.train"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -80,35 +91,78 @@ def test_torchrun_ddp_two_processes(tmp_path):
     assert "2 process(es) of batch 2" in done.stdout
     with open(tmp_path / "run" / "log.csv") as handle:
         assert [int(row["step"]) for row in csv.DictReader(handle)] == [1, 2, 3]  # one writer, resumed at 2
-    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
-    assert state["step"] == 3 and state["args"]["world_size"] == 2 and "optimizer" in state
+    state = _checkpoint(tmp_path)
+    assert state["step"] == 3 and state["args"]["world_size"] == 2 and "optimizer" in state and "ema" in state
 
 
 def test_light_checkpoint_resumes_without_optimizer_state(tmp_path):
-    import torch
-
-    (tmp_path / "images").mkdir()
-    Image.fromarray(smooth_image(70, 90)).save(tmp_path / "images" / "0.png")
-    main(_args(tmp_path, 2) + ["--light-checkpoint"])
-    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
-    assert "optimizer" not in state and state["step"] == 2
-    main(_args(tmp_path, 3))
-    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    _images(tmp_path, 1)
+    main(_args(tmp_path, 2) + ["--light-checkpoint", "--val-every", "100"])
+    state = _checkpoint(tmp_path)
+    assert "optimizer" not in state and "ema" in state and state["step"] == 2
+    main(_args(tmp_path, 3) + ["--val-every", "100"])
+    state = _checkpoint(tmp_path)
     assert "optimizer" in state and state["step"] == 3
 
 
-def test_make_subset_stays_within_its_budget(tmp_path):
-    source, kodak = tmp_path / "pool", tmp_path / "kodak"
-    source.mkdir()
-    kodak.mkdir()
-    for i in range(12):
-        Image.fromarray(smooth_image(64, 64 + i, seed=i)).save(source / f"{i}.png")
-    Image.fromarray(smooth_image(48, 48)).save(kodak / "k1.png")
-    budget = sum(p.stat().st_size for p in source.iterdir()) / 2 / 1e6
-    main(["--run-dir", str(tmp_path / "subset"), "--data", str(source), "--kodak", str(kodak), "--val-images", "1",
-          "--make-subset", str(budget)])
-    copied = list((tmp_path / "subset" / "train").iterdir())
-    total = sum(p.stat().st_size for p in (tmp_path / "subset").rglob("*") if p.is_file())
-    assert 3 <= len(copied) < 12 and total <= budget * 1e6
-    assert [p.name for p in (tmp_path / "subset" / "kodak").iterdir()] == ["k1.png"]
-    assert all((source / p.name).read_bytes() == p.read_bytes() for p in copied)  # copied as they are
+@pytest.mark.parametrize("decay", [0.5, 0.9])
+def test_ema_is_the_hand_computed_average(decay):
+    torch.manual_seed(0)
+    model = AECModel(TINY)
+    start = [p.detach().clone() for p in model.parameters()]
+    ema = EMA(model, decay)
+    with torch.no_grad():
+        for value in (1.0, 3.0):  # two optimizer steps that set every weight to 1, then to 3
+            for p in model.parameters():
+                p.fill_(value)
+            ema.update()
+        next(model.buffers()).add_(7)  # buffers are copied from the model, not averaged
+    for average, first in zip(ema.module().parameters(), start):
+        # decay 0.5: a quarter of the start, a quarter of the ones, half of the threes
+        assert torch.allclose(average, decay**2 * first + decay * (1 - decay) * 1.0 + (1 - decay) * 3.0, atol=1e-6)
+    assert all(torch.equal(a, b) for a, b in zip(ema.module().buffers(), model.buffers()))
+    assert all(p.requires_grad for p in model.parameters())  # the model itself is left as it was
+
+
+def test_a_checkpoint_without_ema_resumes_and_the_average_starts_from_its_weights(tmp_path):
+    """A checkpoint and validation.csv as the trainer wrote them before the EMA existed."""
+    _images(tmp_path, 1)
+    main(_args(tmp_path, 2) + ["--ema-decay", "0", "--val-every", "100"])
+    state = _checkpoint(tmp_path)
+    assert "ema" not in state
+    del state["args"]["ema_decay"]
+    torch.save(state, tmp_path / "run" / "checkpoint.pt")
+    validation = tmp_path / "run" / "validation.csv"
+    validation.write_text("step,hours,quality,bpp,psnr\n2,0.0001,1.0,0.5000,20.000\n")
+    main(_args(tmp_path, 3) + ["--ema-decay", "0.5", "--val-every", "3"])
+    resumed = _checkpoint(tmp_path)
+    assert resumed["step"] == 3
+    # one step after the resume: the average is half the resumed weights and half the new ones
+    for key, value in resumed["ema"].items():
+        if value.is_floating_point():
+            assert torch.allclose(value, (state["model"][key] + resumed["model"][key]) / 2, atol=1e-6), key
+    assert any(not torch.equal(resumed["ema"][k], resumed["model"][k]) for k in resumed["model"])
+    with open(validation) as handle:
+        rows = list(csv.DictReader(handle))
+    # the old row is marked as the raw weights' and parses with the new ones
+    assert [(row["step"], row["weights"]) for row in rows] == [("2", "raw")] + [("3", "ema")] * len(TINY.lambdas)
+    main(["--run-dir", str(tmp_path / "run"), "--plot"])  # old and new rows plot together
+    assert (tmp_path / "run" / "validation.png").stat().st_size > 0
+
+
+def test_export_writes_the_ema_weights_unless_raw_is_asked_for(tmp_path):
+    _images(tmp_path, 1)
+    main(_args(tmp_path, 2) + ["--ema-decay", "0.5", "--val-every", "100"])
+    state = _checkpoint(tmp_path)
+    manifest = {}
+    for model_id, flags, weights in (("test-ema", [], state["ema"]), ("test-raw", ["--export-raw"], state["model"])):
+        main(["--run-dir", str(tmp_path / "run"), "--export", model_id, "--weights-dir", str(tmp_path), *flags])
+        expected = AECModel(TINY)
+        expected.load_state_dict(weights)
+        save_model(expected, tmp_path / "expected.safetensors", model_id)
+        exported, _, _ = load_model(model_id, tmp_path)
+        reference, _, _ = load_model_file(tmp_path / "expected.safetensors")
+        assert all(torch.equal(a, b) for a, b in zip(exported.state_dict().values(), reference.state_dict().values()))
+        manifest = json.loads((tmp_path / "manifest.json").read_text())["models"]
+    assert manifest["test-ema"]["training"]["ema_decay"] == 0.5 and manifest["test-raw"]["training"]["ema_decay"] == 0
+    assert manifest["test-ema"]["sha256"] != manifest["test-raw"]["sha256"]

@@ -1,0 +1,103 @@
+"""Training checkpoints (RUN_DIR/checkpoint.pt) and the state a run starts from: a checkpoint, a model file or
+a new model.
+
+A checkpoint is a torch.save dict: model (state dict), optimizer (Adam's, left out by --light-checkpoint), ema
+(the averaged model's state dict, when the EMA is on), step, hours, config (ModelConfig) and args (the options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..config import ModelConfig
+from ..errors import ModelMismatchError
+from ..model import AECModel
+from ..model_files import load_model_file, read_manifest
+from .distributed import Distributed
+from .ema import EMA
+
+
+@dataclass
+class TrainingState:
+    """What a checkpoint holds: the model, Adam, the EMA (None when off, and on ranks other than 0), progress."""
+
+    model: AECModel
+    optimizer: torch.optim.Optimizer
+    ema: EMA | None
+    step: int
+    hours: float
+
+
+def save_checkpoint(path: Path, state: TrainingState, args: argparse.Namespace) -> None:
+    """Write the checkpoint atomically (a temporary file, then a rename)."""
+    checkpoint = {"model": state.model.state_dict(), "step": state.step, "hours": state.hours,
+                  "config": state.model.config.to_dict(), "args": vars(args)}
+    if not args.light_checkpoint:
+        checkpoint["optimizer"] = state.optimizer.state_dict()
+    if state.ema is not None:
+        checkpoint["ema"] = state.ema.state_dict()
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, temporary)
+    temporary.replace(path)
+
+
+def load_checkpoint(path: Path, raw: bool = False) -> tuple[AECModel, dict]:
+    """The model of a training checkpoint (eval mode), with the EMA weights when it has them unless RAW, and the
+    checkpoint's entries."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = AECModel(ModelConfig.from_dict(checkpoint["config"]))
+    model.load_state_dict(checkpoint["model"] if raw or "ema" not in checkpoint else checkpoint["ema"])
+    return model.eval(), checkpoint
+
+
+def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
+    """The state to train from, on this process's device: RUN_DIR/checkpoint.pt with --resume when there is one,
+    else the --init model file, else a new model of --config. The EMA (rank 0 only) resumes from the checkpoint
+    or starts from the current weights."""
+    path = Path(args.run_dir) / "checkpoint.pt"
+    checkpoint: dict = {}
+    if args.resume and path.is_file():
+        model, checkpoint = load_checkpoint(path, raw=True)
+        step, hours = checkpoint["step"], checkpoint["hours"]
+    elif args.init:
+        model, _, digest = load_model_file(Path(args.init))
+        step, hours = _init_progress(args, digest)
+    else:
+        model, step, hours = AECModel(ModelConfig(**json.loads(args.config)) if args.config else ModelConfig()), 0, 0.0
+    # The model goes to its device before Adam's state is loaded, so that the state follows it there.
+    model.to(dist.device).train()
+    if dist.device.type == "cpu" or args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if "optimizer" in checkpoint:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    ema = EMA(model, args.ema_decay, checkpoint.get("ema")) if args.ema_decay and dist.main else None
+    if checkpoint and dist.main:
+        notes = [] if "optimizer" in checkpoint else ["no optimizer state in it, Adam starts afresh"]
+        if ema is not None and "ema" not in checkpoint:
+            notes.append("no EMA in it, the average starts from these weights")
+        if ema is None and "ema" in checkpoint:
+            notes.append("its EMA is dropped (--ema-decay 0)")
+        print(f"resumed from {path} at step {step} ({hours:.2f} h)" + "".join(f"; {n}" for n in notes), flush=True)
+    return TrainingState(model, optimizer, ema, step, hours)
+
+
+def _init_progress(args: argparse.Namespace, digest: str) -> tuple[int, float]:
+    """Steps and hours already in an --init model, from the manifest entry with its hash (0 when unknown), so a
+    run restarted from shipped weights keeps counting instead of starting over at step 0."""
+    for directory in dict.fromkeys([Path(args.init).parent, Path(args.weights_dir)]):
+        try:
+            models = read_manifest(directory).get("models", {})
+        except ModelMismatchError:  # no or unreadable manifest there: nothing to count from
+            continue
+        for model_id, entry in models.items():
+            if entry.get("sha256") == digest and "training" in entry:
+                print(f"starting from {model_id}: {entry['training']['steps']} steps, "
+                      f"{entry['training']['hours']} h", flush=True)
+                return int(entry["training"]["steps"]), float(entry["training"]["hours"])
+    return 0, 0.0

@@ -1,0 +1,68 @@
+"""Export a checkpoint as a model file in weights/ with its manifest entry (steps, hours, hardware, data, recipe)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from ..model_files import save_model, update_manifest
+from .checkpoint import load_checkpoint
+
+TRAINER_COMMAND = "python -m aec.train"
+
+
+def describe_hardware() -> str:
+    """This machine's CPU in one line, the manifest's default hardware (pass --hardware when the run was
+    trained elsewhere, on a GPU for instance)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f"{torch.cuda.get_device_name(0)} GPU" if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()}-core {cpu} CPU, {gpu}"
+
+
+def recipe_line(recipe: str) -> str:
+    """The manifest's recipe: the trainer command with the options given (the command is not doubled)."""
+    recipe = recipe.strip()
+    return recipe if recipe.startswith(TRAINER_COMMAND) else f"{TRAINER_COMMAND} {recipe}".strip()
+
+
+def export(args: argparse.Namespace) -> None:
+    """Write the checkpoint's EMA weights (its raw weights with --export-raw, or when it has no EMA) as a model
+    in --weights-dir with its manifest entry."""
+    source = Path(args.checkpoint) if args.checkpoint else Path(args.run_dir) / "checkpoint.pt"
+    model, state = load_checkpoint(source, raw=args.export_raw)
+    averaged = "ema" in state and not args.export_raw
+    directory = Path(args.weights_dir)
+    file_name = f"{args.export}.safetensors"
+    digest = save_model(model, directory / file_name, args.export)
+    train_args = state["args"]
+    entry = {
+        "released": args.release,
+        "config": model.config.to_dict(),
+        "quality_table": {str(q): lam for q, lam in zip(model.config.qualities, model.config.lambdas)},
+        "training": {
+            "steps": state["step"], "hours": round(state["hours"], 3),
+            "hardware": args.hardware or describe_hardware(),
+            "data": os.path.relpath(str(train_args.get("data"))), "crop": train_args.get("crop"),
+            "batch": train_args.get("batch") * train_args.get("world_size", 1),
+            "lr": train_args.get("lr"), "recipe": recipe_line(args.recipe),
+            # the weights' average: 0 when the raw weights were exported
+            "ema_decay": train_args.get("ema_decay", 0.0) if averaged else 0.0,
+        },
+    }
+    if args.results:
+        entry["results"] = json.loads(Path(args.results).read_text())
+    update_manifest(args.export, file_name, digest, entry, directory)
+    print(f"exported {directory / file_name} (sha256 {digest}) at step {state['step']}, "
+          f"{'EMA' if averaged else 'raw'} weights")
