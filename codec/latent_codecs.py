@@ -41,6 +41,7 @@ from .entropy_models import ONE, FactorizedPrior, GaussianIndexedEntropyModel, c
 from .errors import FormatError, InputError
 from .layers import INPUT_LIMIT, round_ste
 from .tiling import tiled
+from .timing import stage
 from .transforms import hyper_analysis, hyper_synthesis
 
 HYPER_STRIDE = 4  # h_a's stride relative to y
@@ -137,7 +138,8 @@ class ChannelSliceLatentCodec(nn.Module):
 
     def _hyper_features(self, z_symbols: torch.Tensor) -> torch.Tensor:
         z_int = (z_symbols.double() * ONE).clamp(-INPUT_LIMIT, INPUT_LIMIT)
-        return tiled(self.h_s.forward_exact, z_int, HYPER_TILE, HYPER_MARGIN, HYPER_STRIDE)
+        with stage("h_s"):
+            return tiled(self.h_s.forward_exact, z_int, HYPER_TILE, HYPER_MARGIN, HYPER_STRIDE)
 
     def _code_slices(self, hyper: torch.Tensor,
                      code_slice: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -147,13 +149,16 @@ class ChannelSliceLatentCodec(nn.Module):
         y_hat_fixed: list[torch.Tensor] = []
         for i in range(self.slices):
             support = torch.cat([hyper, *context], dim=1)
-            params = tiled(self.context.params[i].forward_exact, support, CONTEXT_TILE, CONTEXT_MARGIN)
+            with stage("slice networks"):
+                params = tiled(self.context.params[i].forward_exact, support, CONTEXT_TILE, CONTEXT_MARGIN)
             mean_fixed, index_fixed = self.context.split_params(params)
-            symbols = code_slice(i, mean_fixed, self.gaussian.coding_index(index_fixed))
+            with stage("y coding"):
+                symbols = code_slice(i, mean_fixed, self.gaussian.coding_index(index_fixed))
             y_fixed = symbols.double() * ONE + mean_fixed
             y_ctx = y_fixed.clamp(-INPUT_LIMIT, INPUT_LIMIT)
-            lrp = tiled(self.context.residuals[i].forward_exact, torch.cat([support, y_ctx], dim=1),
-                        CONTEXT_TILE, CONTEXT_MARGIN)
+            with stage("slice networks"):
+                lrp = tiled(self.context.residuals[i].forward_exact, torch.cat([support, y_ctx], dim=1),
+                            CONTEXT_TILE, CONTEXT_MARGIN)
             y_fixed = y_fixed + self.context.clamp_residual(lrp, exact=True)
             y_hat_fixed.append(y_fixed)
             context.append(y_fixed.clamp(-INPUT_LIMIT, INPUT_LIMIT))
@@ -164,13 +169,15 @@ class ChannelSliceLatentCodec(nn.Module):
         """Code y (1, M, h, w) on the CPU; h_a runs on its own device. h and w must be multiples of 4."""
         device = next(self.h_a.parameters()).device
         hyper_analysis = lambda part: self.h_a(part.to(device)).float().cpu()  # noqa: E731
-        z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
+        with stage("h_a"):
+            z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
         z_symbols = torch.floor(z.double() + 0.5)
         if not torch.isfinite(y).all():
             raise InputError("the image drives the model out of its numeric range; it cannot be coded")
         check_symbols(z_symbols)
-        z_payload, z_coded = self.prior.compress(z_symbols)
-        z_bits = float(self.prior.table_bits(z_symbols.to(torch.int64)))
+        with stage("z coding"):
+            z_payload, z_coded = self.prior.compress(z_symbols)
+            z_bits = float(self.prior.table_bits(z_symbols.to(torch.int64)))
 
         encoder = self.gaussian.encoder()
         y_slices = y.chunk(self.slices, dim=1)
@@ -193,7 +200,8 @@ class ChannelSliceLatentCodec(nn.Module):
                    checksum: int | None = None) -> torch.Tensor:
         """Decode the latent of (height, width) latent pixels (multiples of 4); returns y_hat (1, M, h, w) as
         float64 real values. A checksum mismatch (corrupt file, other weights) raises FormatError."""
-        z_symbols, z_coded = self.prior.decompress(z_payload, height // HYPER_STRIDE, width // HYPER_STRIDE)
+        with stage("z coding"):
+            z_symbols, z_coded = self.prior.decompress(z_payload, height // HYPER_STRIDE, width // HYPER_STRIDE)
         decoder = self.gaussian.decoder(y_payload)
         decoded: list[np.ndarray] = []
 

@@ -13,7 +13,6 @@ exact on the CPU. The gains let one model cover every quality, with log-linear i
 
 from __future__ import annotations
 
-import copy
 from fractions import Fraction
 
 import torch
@@ -23,6 +22,7 @@ from .config import ModelConfig
 from .latent_codecs import ChannelSliceLatentCodec, CodedLatents
 from .registry import register
 from .tiling import tiled
+from .timing import stage
 from .transforms import analysis, synthesis
 
 __all__ = ["AECModel", "CodedLatents", "STRIDE"]
@@ -30,9 +30,10 @@ __all__ = ["AECModel", "CodedLatents", "STRIDE"]
 STRIDE = 64  # total stride of g_a (16) followed by h_a (4): images are padded to a multiple of it
 LATENT_STRIDE = 16
 # Coding runs the transforms in overlapping tiles (sizes in each network's input pixels) so that memory stays bounded
-# on big photos. Each margin covers the receptive-field radius: g_a 30 px, g_s under 2 latent px.
+# on big photos. Each margin covers the receptive-field radius: g_a 30 px, g_s under 2 latent px. A 32-latent-pixel
+# synthesis tile in float32 holds about what a 24-pixel one did in float64, and recomputes a quarter instead of a third.
 ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 32
-SYNTHESIS_TILE, SYNTHESIS_MARGIN = 24, 2
+SYNTHESIS_TILE, SYNTHESIS_MARGIN = 32, 2
 
 # Model files of this architecture name their tensors as the first release wrote them, before the latent codec had
 # a module of its own ("h_a.0.weight", "scale_table"); checkpoints of that time do too. Both layouts load.
@@ -63,7 +64,6 @@ class AECModel(nn.Module):
         # gradients at first. Start them at std ~1 instead.
         with torch.no_grad():
             self.g_a[-1].weight *= 20.0
-        self._float64 = {}  # a float64 copy of g_s for CPU decoding; a plain dict, so it stays out of state_dict()
         self.register_load_state_dict_pre_hook(_accept_file_layout)
 
     # ----------------------------------------------------------------------------------------------- rate control
@@ -94,11 +94,13 @@ class AECModel(nn.Module):
 
     # -------------------------------------------------------------------------------------------------- coding
     def place(self, device: torch.device | str) -> "AECModel":
-        """Put the float transforms (g_a, h_a, g_s) on ``device``; the exact probability path stays on the CPU."""
+        """Put the float transforms (g_a, h_a, g_s) on ``device``, g_s in channels_last; the exact probability path
+        stays on the CPU. (g_a and h_a keep their layout: channels_last measured no faster for them here, and
+        their float results decide the symbols, so files stay byte-identical to earlier releases.)"""
         device = torch.device(device)
-        for network in (self.g_a, self.g_s, self.latent_codec.h_a):
+        for network in (self.g_a, self.latent_codec.h_a):
             network.to(device)
-        self._float64.clear()
+        self.g_s.to(device=device, memory_format=torch.channels_last)
         return self
 
     @property
@@ -110,7 +112,6 @@ class AECModel(nn.Module):
     def freeze(self) -> None:
         """Fix the coding state from the float parameters: integer weights and the z tables."""
         self.latent_codec.freeze()
-        self._float64.clear()
 
     def check_exact(self) -> None:
         self.latent_codec.check_exact()
@@ -128,18 +129,21 @@ class AECModel(nn.Module):
         return {self.file_key(key): value for key, value in self.state_dict().items()}
 
     def _synthesize(self, y_hat: torch.Tensor, quality: float) -> torch.Tensor:
-        """g_s on the decoded latent (float64, real units). On the CPU it runs in float64, which measured
-        bit-identical across thread counts and memory formats (float32 convolutions are not: a few pixels flip by
-        one level); elsewhere in float32 on the device."""
+        """g_s on the decoded latent (float64, real units), in float32 and channels_last on g_s's device.
+
+        Not part of the bitstream's contract (docs/bitstream.md): the symbols are exact everywhere, the pixels may
+        differ by one level at rare positions between CPUs (they measured identical for 1 and 2 threads and both
+        memory formats here; against the float64 synthesis of aec 0.1, 0.001 % of values differ, by one level).
+        """
         _, inverse_gain = self.gains(torch.tensor([quality], device=self.log_gains.device))
-        y_hat = y_hat * inverse_gain.double().cpu()[:, :, None, None]
+        y_hat = (y_hat * inverse_gain.double().cpu()[:, :, None, None]).float()
         device = next(self.g_s.parameters()).device
-        if device.type == "cpu":
-            if "g_s" not in self._float64:
-                self._float64["g_s"] = copy.deepcopy(self.g_s).double().eval()
-            return tiled(self._float64["g_s"], y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE).float().clamp(0, 1)
-        synthesis = lambda part: self.g_s(part.float().to(device)).float().cpu()  # noqa: E731
-        return tiled(synthesis, y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE).clamp(0, 1)
+
+        def synthesis(part: torch.Tensor) -> torch.Tensor:
+            return self.g_s(part.to(device).contiguous(memory_format=torch.channels_last)).float().cpu()
+
+        with stage("g_s"):
+            return tiled(synthesis, y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE).clamp(0, 1)
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float) -> CodedLatents:
@@ -153,8 +157,9 @@ class AECModel(nn.Module):
             part = part.float().div(255) if part.dtype == torch.uint8 else part.float()
             return self.g_a(part).float().cpu()
 
-        y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, LATENT_STRIDE)) * gain.cpu()[:, :, None, None]
-        return self.latent_codec.compress(y)
+        with stage("g_a"):
+            y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, LATENT_STRIDE))
+        return self.latent_codec.compress(y * gain.cpu()[:, :, None, None])
 
     @torch.no_grad()
     def decompress(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,

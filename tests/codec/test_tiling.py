@@ -47,7 +47,7 @@ def test_analysis_in_tiles_matches_the_whole_image(model):
     assert torch.allclose(z_parts, z_whole, atol=1e-5)
 
 
-def test_decoding_in_small_tiles_gives_the_same_pixels(model, monkeypatch):
+def test_decoding_in_small_tiles_gives_the_same_latents_and_pixels_within_float32_noise(model, monkeypatch):
     x = torch.from_numpy(smooth_image(192, 320, 2)).permute(2, 0, 1)[None].float() / 255
     coded = model.compress(x, 2.0)
     whole = model.decompress(coded.z_payload, coded.y_payload, 2.0, 192, 320, coded.checksum)
@@ -55,5 +55,7 @@ def test_decoding_in_small_tiles_gives_the_same_pixels(model, monkeypatch):
     monkeypatch.setattr(latent_module, "CONTEXT_TILE", 5)
     monkeypatch.setattr(latent_module, "HYPER_TILE", 1)
     parts = model.decompress(coded.z_payload, coded.y_payload, 2.0, 192, 320, coded.checksum)
-    assert np.array_equal((whole * 255).round().numpy(), (parts * 255).round().numpy())
-    assert (whole - parts).abs().max() < 1e-9
+    # The checksum held, so the integer path gave the same symbols; only the float32 synthesis sums in another order.
+    assert (whole - parts).abs().max() < 1e-5
+    levels = np.abs((whole * 255).round().numpy() - (parts * 255).round().numpy())
+    assert levels.max() <= 1 and (levels > 0).mean() < 1e-3

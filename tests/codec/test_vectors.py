@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 INDEX = json.loads((VECTORS / "vectors.json").read_text()) if (VECTORS / "vectors.json").is_file() else {}
@@ -29,12 +30,27 @@ SHIPPED = sorted(name for name, entry in INDEX.items() if not _retired(entry["mo
 RETIRED = sorted(name for name, entry in INDEX.items() if _retired(entry["model_id"]))
 
 
+# The pixels a golden vector decoded to when it was made are stored beside it (NAME.png, checked against the
+# recorded sha256). The synthesis g_s is float32 and not part of the format's contract (docs/bitstream.md): a decode
+# may differ from the record by one level on a few values; the symbols, and so the file's validity, are exact.
+MAX_LEVEL_DIFFERENCE = 1
+MAX_DIFFERING_FRACTION = 0.005
+
+
+def _reference(name: str) -> np.ndarray:
+    reference = np.asarray(Image.open(VECTORS / f"{name[:-4]}.png"))
+    assert hashlib.sha256(np.ascontiguousarray(reference).tobytes()).hexdigest() == INDEX[name]["pixels_sha256"]
+    return reference
+
+
 @pytest.mark.parametrize("name", SHIPPED)
-def test_golden_vector_decodes_to_its_recorded_pixels(codec, name):
+def test_golden_vector_decodes_to_its_recorded_pixels_within_a_level(codec, name):
     entry = INDEX[name]
     array = codec.decompress_array(VECTORS / name)
     assert list(array.shape) == entry["shape"]
-    assert hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest() == entry["pixels_sha256"]
+    difference = np.abs(array.astype(int) - _reference(name).astype(int))
+    assert difference.max() <= MAX_LEVEL_DIFFERENCE
+    assert (difference > 0).mean() <= MAX_DIFFERING_FRACTION
 
 
 def test_there_are_golden_vectors_for_the_default_model():

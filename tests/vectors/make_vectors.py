@@ -1,7 +1,7 @@
 """Write golden .aec vectors for a released model: `python tests/vectors/make_vectors.py [MODEL_ID]`.
 
-Run once per released model id. The vectors and the SHA-256 of their decoded pixels must never change: a change
-in what they decode to needs a new format or model version, never an edited hash.
+Run once per released model id. The vectors, their decoded pixels (NAME.png beside each) and the SHA-256 of those
+pixels must never change; a later decoder must reproduce them within one level (tests/codec/test_vectors.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
@@ -42,9 +43,10 @@ def main() -> None:
             image = image[:, :, 0]
         data = codec.compress(image, quality)
         (HERE / file_name).write_bytes(data)
+        pixels = codec.decompress_array(data)
+        Image.fromarray(pixels).save(HERE / f"{file_name[:-4]}.png")
         index[file_name] = {"model_id": codec.model_id, "quality": quality, "layout": layout,
-                            "shape": list(codec.decompress_array(data).shape),
-                            "pixels_sha256": pixels_sha256(codec.decompress_array(data))}
+                            "shape": list(pixels.shape), "pixels_sha256": pixels_sha256(pixels)}
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     print(f"{len(index)} vectors in {index_path}")
 

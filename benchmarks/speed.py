@@ -1,0 +1,207 @@
+"""How fast aec codes, stage by stage, beside the codecs people use: `python benchmarks/speed.py --out DIR`.
+
+Three measurements, each the median of --runs repetitions, for every thread count of --threads:
+
+- **in process**: aec's encode and decode of each image through the API, split into stages (image read, g_a, h_a,
+  z coding, h_s, slice networks, y coding, g_s, image write) by `aec.timing.Stopwatch`, beside the encode and decode
+  of AVIF, HEIC, WebP and JPEG XL at settings of about the same rate (`benchmarks/adapters.py`);
+- **whole process**: `aec compress` and `aec decompress` of one image as a user runs them (Python start-up, imports
+  and model loading included);
+- **batch**: `aec decompress` of all the images' files in one command, per file.
+
+Writes DIR/speed.json (every number, with the machine and versions) and DIR/speed.md (the tables). Run it on an
+idle machine: timings of a shared CPU are not the codec's. The images default to the 24 Kodak images (from the
+current folder); --images N takes the first N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from aec.images import list_images  # noqa: E402
+from aec.timing import Stopwatch, stage  # noqa: E402
+from aec.train.data import DEFAULT_KODAK  # noqa: E402
+from benchmarks import adapters  # noqa: E402
+
+STAGES = ("read", "g_a", "h_a", "z coding", "h_s", "slice networks", "y coding", "g_s", "write")
+# Settings of each peer near aec's default rate on Kodak (about 0.75 bpp), from benchmarks/results.
+PEERS = {"avif": 60, "heic": 70, "webp": 80, "jxl": 85}
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def aec_in_process(paths: list[Path], runs: int, quality: float, weights: str | None) -> dict:
+    """Median per-stage and total seconds of aec's encode and decode over the images (each image's median of runs)."""
+    import aec
+
+    codec = aec.Codec(weights=weights) if weights else aec.Codec()
+    sides = {"encode": {}, "decode": {}}
+    for path in paths:
+        encoded = codec.compress(path, quality)  # warm-up, and the file to decode
+        per_run = {"encode": [], "decode": []}
+        for _ in range(runs):
+            with Stopwatch() as watch:
+                started = time.perf_counter()
+                with stage("read"):
+                    image = Image.open(path)
+                    image.load()
+                codec.compress(image, quality)
+                watch.seconds["total"] = time.perf_counter() - started
+            per_run["encode"].append(watch.seconds)
+            with Stopwatch() as watch:
+                started = time.perf_counter()
+                decoded = codec.decompress(encoded)
+                with stage("write"):
+                    decoded.save(io.BytesIO(), "PNG")
+                watch.seconds["total"] = time.perf_counter() - started
+            per_run["decode"].append(watch.seconds)
+        for side, runs_of_side in per_run.items():
+            for name in {*STAGES, "total"}:
+                times = [r.get(name, 0.0) for r in runs_of_side]
+                sides[side].setdefault(name, []).append(median(times))
+    return {side: {name: median(values) for name, values in stages.items()} for side, stages in sides.items()}
+
+
+def peers_in_process(paths: list[Path], runs: int, threads: int) -> dict:
+    """Median encode and decode seconds of each available peer codec over the images."""
+    results = {}
+    for name, quality in PEERS.items():
+        try:
+            adapter = adapters.make(name, threads=threads)
+        except adapters.CodecUnavailable as error:
+            results[name] = {"skipped": str(error)}
+            continue
+        encode, decode = [], []
+        for path in paths:
+            array = np.asarray(Image.open(path).convert("RGB"))
+            data = adapter.encode(array, quality)
+            encode.append(median([_seconds(lambda: adapter.encode(array, quality)) for _ in range(runs)]))
+            decode.append(median([_seconds(lambda: adapter.decode(data)) for _ in range(runs)]))
+        results[name] = {"quality": quality, "encode": median(encode), "decode": median(decode)}
+    return results
+
+
+def _seconds(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def whole_process(paths: list[Path], runs: int, threads: int, quality: float, folder: Path,
+                  weights: str | None) -> dict:
+    """`aec compress` and `aec decompress` of the first image as processes, and a batch decompress of all."""
+    environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    model = ["--weights", weights] if weights else []
+    aec = [sys.executable, "-m", "aec.cli"]
+    first = folder / "first.aec"
+
+    def run(arguments: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(aec + arguments, check=True, env=environment, capture_output=True)
+        return time.perf_counter() - started
+
+    compress = median([run(["compress", *model, "-f", "-q", str(quality), str(paths[0]), "-o", str(first)])
+                       for _ in range(runs)])
+    decompress = median([run(["decompress", *model, "-f", str(first), "-o", str(folder / "first.png")])
+                         for _ in range(runs)])
+    batch_in, batch_out = folder / "batch-aec", folder / "batch-png"
+    batch_in.mkdir(exist_ok=True)
+    batch_out.mkdir(exist_ok=True)
+    subprocess.run(aec + ["compress", *model, "-f", "--quiet", "-q", str(quality), *map(str, paths), "-o",
+                          str(batch_in)],
+                   check=True, env=environment, capture_output=True)
+    files = sorted(map(str, batch_in.glob("*.aec")))
+    batch = run(["decompress", *model, "-f", "--quiet", *files, "-o", str(batch_out)])
+    return {"compress": compress, "decompress": decompress, "batch_decompress_per_file": batch / len(files)}
+
+
+def table(results: dict) -> str:
+    lines = []
+    for threads, r in results["threads"].items():
+        inside = r["aec"]
+        lines += [f"### {threads} thread(s)", "",
+                  "| stage | encode (ms) | decode (ms) |", "|---|---|---|"]
+        for name in (*STAGES, "total"):
+            encode, decode = inside["encode"].get(name, 0.0), inside["decode"].get(name, 0.0)
+            if encode or decode:
+                lines.append(f"| {name} | {encode * 1000:.0f} | {decode * 1000:.0f} |")
+        lines += ["", "| codec | encode (ms) | decode (ms) |", "|---|---|---|",
+                  f"| aec q{results['quality']:g} | {inside['encode']['total'] * 1000:.0f} | "
+                  f"{inside['decode']['total'] * 1000:.0f} |"]
+        for name, peer in r["peers"].items():
+            if "skipped" in peer:
+                lines.append(f"| {name} | skipped: {peer['skipped']} | |")
+            else:
+                lines.append(f"| {name} q{peer['quality']} | {peer['encode'] * 1000:.1f} | {peer['decode'] * 1000:.1f} |")
+        process = r.get("process")
+        if process is None:
+            lines.append("")
+            continue
+        lines += ["", "| whole process | seconds |", "|---|---|",
+                  f"| `aec compress` of one image | {process['compress']:.2f} |",
+                  f"| `aec decompress` of one image | {process['decompress']:.2f} |",
+                  f"| `aec decompress` of all {results['images']} files, per file | "
+                  f"{process['batch_decompress_per_file']:.2f} |", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python benchmarks/speed.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="folder for speed.json and speed.md")
+    p.add_argument("--images-dir", default=str(DEFAULT_KODAK), help=f"images (default {DEFAULT_KODAK})")
+    p.add_argument("--images", type=int, default=24, help="how many of them (default 24)")
+    p.add_argument("--threads", default="1,2", help="thread counts to measure (default 1,2)")
+    p.add_argument("--runs", type=int, default=3, help="repetitions per measurement; the median counts (default 3)")
+    p.add_argument("--quality", type=float, default=4.0, help="aec quality (default 4, the default quality)")
+    p.add_argument("--weights", help="a .safetensors model file instead of the shipped default model")
+    p.add_argument("--no-process", action="store_true", help="skip the whole-process measurements")
+    args = p.parse_args(argv)
+    paths = list_images(args.images_dir)[:args.images] if Path(args.images_dir).is_dir() else []
+    if not paths:
+        raise SystemExit(f"error: no images in {args.images_dir}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+               "machine": f"{os.cpu_count()}-core {platform.processor() or platform.machine()}",
+               "torch": torch.__version__, "images": len(paths), "runs": args.runs, "quality": args.quality,
+               "threads": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        for threads in (int(t) for t in args.threads.split(",")):
+            torch.set_num_threads(threads)
+            entry = {"aec": aec_in_process(paths, args.runs, args.quality, args.weights),
+                     "peers": peers_in_process(paths, args.runs, threads)}
+            if not args.no_process:
+                entry["process"] = whole_process(paths, args.runs, threads, args.quality, Path(folder), args.weights)
+            results["threads"][str(threads)] = entry
+            print(f"{threads} thread(s): encode {entry['aec']['encode']['total'] * 1000:.0f} ms, "
+                  f"decode {entry['aec']['decode']['total'] * 1000:.0f} ms", file=sys.stderr, flush=True)
+    (out / "speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "speed.md").write_text(f"`{results['command']}` on a {results['machine']}, torch {results['torch']}, "
+                                  f"median of {args.runs} runs over {len(paths)} images\n\n" + table(results))
+    print((out / "speed.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
