@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -19,19 +20,29 @@ from .bitstream import read_header as _read_header
 from . import images
 from .images import ImageLike
 from .model import STRIDE, AECModel
+from .metrics import psnr
 from .model_files import WEIGHTS_DIR, load_model, load_model_file, read_manifest
+from .rate_control import search_quality
+from .refine import EFFORT_ITERATIONS, check_effort
 
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 
 
 @dataclass(frozen=True)
 class EncodeResult:
-    """One compressed image: the bytes, their header and the rate."""
+    """One compressed image: the bytes, their header (with the quality coded), the rate and the effort.
+
+    With a target (size, bits per pixel or PSNR), ``target_met`` says whether the result is within its tolerance
+    (2 % of the size, 0.05 dB) and ``psnr`` is the PSNR measured for a PSNR target; both are None otherwise.
+    """
 
     data: bytes
     header: Header
     bits_per_pixel: float
     estimated_bits: float
+    effort: int = 0
+    target_met: bool | None = None
+    psnr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,15 @@ class DecodeResult:
 
     image: Image.Image
     header: Header
+
+
+def _coded_psnr(decoded: np.ndarray, rgb: np.ndarray) -> float:
+    """PSNR (dB) of the coded planes of a decoded image (gray, or the RGB of RGB/RGBA) against what was coded."""
+    if decoded.ndim == 2 or decoded.shape[-1] < 3:  # L or LA: the gray plane
+        planes, reference = (decoded if decoded.ndim == 2 else decoded[..., 0]), rgb[..., 0]
+    else:
+        planes, reference = decoded[..., :3], rgb
+    return psnr(float(np.mean((planes.astype(np.float64) - reference) ** 2)), 255.0)
 
 
 def _read_bytes(data: DataLike) -> bytes:
@@ -124,31 +144,71 @@ class Codec:
         """The quality encode would code at (the default when None); InputError if the model does not take it."""
         return self.model.config.check_quality(quality, self.model_id)
 
-    def encode(self, image: ImageLike, quality: float | None = None, *, strip: bool = False) -> EncodeResult:
-        """Compress and return the bytes with their header and rate.
+    def encode(self, image: ImageLike, quality: float | None = None, *, effort: int = 0,
+               target_size: int | None = None, target_bpp: float | None = None, target_psnr: float | None = None,
+               strip: bool = False) -> EncodeResult:
+        """Compress and return the bytes with their header, rate and effort.
 
         Args:
+            quality: within the model's range (``quality_range``); None: the model's default. Not with a target.
+            effort: 0 (one pass, the default) to ``aec.refine.MAX_EFFORT``: higher refines the latents longer for fewer bits
+                at the same quality (``aec.refine``; the levels are in ``EFFORT_ITERATIONS``).
+            target_size, target_bpp, target_psnr: search the quality (at this effort) for a file of about this
+                many bytes (within 2 %), bits per pixel, or PSNR in dB on the RGB planes (within 0.05 dB); a target
+                out of reach gives the nearest end of the range, with ``target_met`` False.
             strip: leave out the ICC profile and EXIF block (they are kept by default).
+
+        Raises:
+            InputError: an unusable image, quality, effort or target.
         """
-        # The header stores hundredths: code at the quality the decoder will use.
-        quality = round(self.check_quality(quality) * 100) / 100
+        effort = check_effort(effort)
+        targets = {name: value for name, value in (("target_size", target_size), ("target_bpp", target_bpp),
+                                                   ("target_psnr", target_psnr)) if value is not None}
+        if len(targets) > 1 or (targets and quality is not None):
+            raise InputError("give one of quality, target size, target bits per pixel or target PSNR")
+        for name, value in targets.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise InputError(f"{name.replace('_', ' ')} must be a positive number, got {value!r}")
+        if not targets:
+            # The header stores hundredths: code at the quality the decoder will use.
+            quality = round(self.check_quality(quality) * 100) / 100
         source = images.load(image, self.max_pixels, strip)
         height, width = source.rgb.shape[:2]
         # Kept as uint8 (edge-padded): the model converts tile by tile, so big photos stay small in memory.
         padded = np.pad(source.rgb, ((0, (-height) % STRIDE), (0, (-width) % STRIDE), (0, 0)), mode="edge")
         x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
         model, tag = self._models[self.model_id]
-        with self._lock:
-            coded = model.compress(x, quality)
-        header = Header(model_id=self.model_id, weights_tag=tag, quality=quality, width=width, height=height,
-                        layout=source.layout, symbol_checksum=coded.checksum, coder_version=CODER_VERSION)
-        sections = [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload), *source.side_sections()]
-        data = pack(header, sections)
-        return EncodeResult(data, header, 8 * len(data) / (width * height), coded.estimated_bits)
 
-    def compress(self, image: ImageLike, quality: float | None = None, *, strip: bool = False) -> bytes:
-        """Compress an image (path, file, PIL image or uint8 array) to .aec bytes."""
-        return self.encode(image, quality, strip=strip).data
+        def code(at: float) -> EncodeResult:
+            with self._lock:
+                coded = model.compress(x, at, EFFORT_ITERATIONS[effort], (height, width))
+            header = Header(model_id=self.model_id, weights_tag=tag, quality=at, width=width, height=height,
+                            layout=source.layout, symbol_checksum=coded.checksum, coder_version=CODER_VERSION)
+            sections = [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload), *source.side_sections()]
+            data = pack(header, sections)
+            return EncodeResult(data, header, 8 * len(data) / (width * height), coded.estimated_bits, effort)
+
+        if not targets:
+            return code(quality)
+        (name, target), = targets.items()
+        results: dict[float, EncodeResult] = {}
+        psnrs: dict[float, float] = {}
+
+        def measure(at: float) -> float:
+            results[at] = result = code(at)
+            if name == "target_psnr":
+                psnrs[at] = _coded_psnr(self.decompress_array(result.data), source.rgb)
+                return psnrs[at]
+            return len(result.data) if name == "target_size" else result.bits_per_pixel
+
+        low, high = self.quality_range
+        found = search_quality(measure, float(target), low, high, relative=name != "target_psnr")
+        return replace(results[found.quality], target_met=found.met, psnr=psnrs.get(found.quality))
+
+    def compress(self, image: ImageLike, quality: float | None = None, *, effort: int = 0,
+                 strip: bool = False) -> bytes:
+        """Compress an image (path, file, PIL image or uint8 array) to .aec bytes; see ``encode``."""
+        return self.encode(image, quality, effort=effort, strip=strip).data
 
     def _decode(self, data: DataLike) -> tuple[np.ndarray, Header, dict[str, bytes]]:
         header, sections = parse(_read_bytes(data), max_pixels=self.max_pixels)
@@ -194,9 +254,9 @@ def default_codec() -> Codec:
         return _default
 
 
-def compress(image: ImageLike, quality: float | None = None, *, strip: bool = False) -> bytes:
-    """Compress an image with the default model."""
-    return default_codec().compress(image, quality, strip=strip)
+def compress(image: ImageLike, quality: float | None = None, *, effort: int = 0, strip: bool = False) -> bytes:
+    """Compress an image with the default model; see ``Codec.encode``."""
+    return default_codec().compress(image, quality, effort=effort, strip=strip)
 
 
 def decompress(data: DataLike) -> Image.Image:

@@ -53,6 +53,10 @@ HYPER_TILE, HYPER_MARGIN = 32, 2
 CONTEXT_TILE, CONTEXT_MARGIN = 64, 2
 
 
+# How the float pass rounds: values -> (values the rate is measured on, values the synthesis and context see).
+Rounding = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
 @dataclass(frozen=True)
 class CodedLatents:
     """The entropy-coded payloads of one image and what the decoder needs to check them."""
@@ -94,29 +98,35 @@ class ChannelSliceLatentCodec(nn.Module):
                 net[-1].bias[net[-1].cout // 2:] = initial_index
 
     # ------------------------------------------------------------------------------------------------ training
-    def forward(self, y: torch.Tensor) -> LatentRates:
-        """The training/validation pass of the latents.
+    def forward(self, y: torch.Tensor, z: torch.Tensor | None = None, rounding: Rounding | None = None) -> LatentRates:
+        """The float pass of the latents: training, validation, and encode-time refinement (``aec.refine``).
 
-        In training, rates use additive uniform noise; the synthesis and the context see rounded latents
-        (straight-through), as in Minnen & Singh 2020. In eval mode both use rounding, as the coder does.
+        ``rounding(values)`` gives (what the rate is measured on, what the synthesis and the context see). By
+        default, in training: additive uniform noise for the rate and straight-through rounding for the rest, as in
+        Minnen & Singh 2020; in eval mode rounding for both, as the coder does. ``z`` replaces h_a(y) (refinement
+        optimises both).
         """
-        noisy = self.training
-        z = self.h_a(y).float()
-        z_bits = self.prior.bits(self.gaussian.quantize(z, noisy))
-        z_hat = round_ste(z).clamp(-INPUT_LIMIT / ONE, INPUT_LIMIT / ONE)
+        rounding = rounding or self._default_rounding
+        z = self.h_a(y).float() if z is None else z
+        z_rate, z_hat = rounding(z)
+        z_bits = self.prior.bits(z_rate)
         with torch.autocast(device_type=y.device.type, enabled=False):  # the integer path trains in float32
-            hyper = self.h_s(z_hat)
+            hyper = self.h_s(z_hat.clamp(-INPUT_LIMIT / ONE, INPUT_LIMIT / ONE))
             y_hats: list[torch.Tensor] = []
             y_bits = torch.zeros(y.shape[0], device=y.device)
             for i, y_i in enumerate(y.chunk(self.slices, dim=1)):
                 support = torch.cat([hyper, *y_hats], dim=1)
                 mean, index = self.context.split_params(self.context.params[i](support))
                 sigma = self.gaussian.training_scale(index)
-                y_bits = y_bits + self.gaussian.bits(self.gaussian.quantize(y_i - mean, noisy), sigma)
-                y_hat = round_ste(y_i - mean) + mean
+                residual_rate, residual_hat = rounding(y_i - mean)
+                y_bits = y_bits + self.gaussian.bits(residual_rate, sigma)
+                y_hat = residual_hat + mean
                 lrp = self.context.residuals[i](torch.cat([support, y_hat], dim=1))
                 y_hats.append(y_hat + self.context.clamp_residual(lrp, exact=False))
         return LatentRates(torch.cat(y_hats, dim=1), y_bits, z_bits)
+
+    def _default_rounding(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.gaussian.quantize(values, noisy=self.training), round_ste(values)
 
     # -------------------------------------------------------------------------------------------------- coding
     @torch.no_grad()
@@ -165,12 +175,14 @@ class ChannelSliceLatentCodec(nn.Module):
         return torch.cat(y_hat_fixed, dim=1)
 
     @torch.no_grad()
-    def compress(self, y: torch.Tensor) -> CodedLatents:
-        """Code y (1, M, h, w) on the CPU; h_a runs on its own device. h and w must be multiples of 4."""
-        device = next(self.h_a.parameters()).device
-        hyper_analysis = lambda part: self.h_a(part.to(device)).float().cpu()  # noqa: E731
-        with stage("h_a"):
-            z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
+    def compress(self, y: torch.Tensor, z: torch.Tensor | None = None) -> CodedLatents:
+        """Code y (1, M, h, w) on the CPU, with z = h_a(y) (h_a on its own device) unless a refined z is given.
+        h and w must be multiples of 4."""
+        if z is None:
+            device = next(self.h_a.parameters()).device
+            hyper_analysis = lambda part: self.h_a(part.to(device)).float().cpu()  # noqa: E731
+            with stage("h_a"):
+                z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
         z_symbols = torch.floor(z.double() + 0.5)
         if not torch.isfinite(y).all():
             raise InputError("the image drives the model out of its numeric range; it cannot be coded")

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from .config import ModelConfig
 from .latent_codecs import ChannelSliceLatentCodec, CodedLatents
+from .refine import refine_latents
 from .registry import register
 from .tiling import tiled
 from .timing import stage
@@ -146,9 +147,15 @@ class AECModel(nn.Module):
             return tiled(synthesis, y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE).clamp(0, 1)
 
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, quality: float) -> CodedLatents:
+    def compress(self, x: torch.Tensor, quality: float, iterations: int = 0,
+                 valid: tuple[int, int] | None = None) -> CodedLatents:
         """x: (1, 3, H, W) on the CPU, float in [0, 1] or uint8, with H, W multiples of 64. The float transforms
-        run tile by tile on the model's device, the latent codec on the CPU."""
+        run tile by tile on the model's device, the latent codec on the CPU.
+
+        Args:
+            iterations: refinement steps of the latents before coding (``aec.refine``); 0 codes g_a's latent.
+            valid: the image's own (height, width) inside the padding, for the refinement's distortion.
+        """
         device = self.device
         gain, _ = self.gains(torch.tensor([quality], device=self.log_gains.device))
 
@@ -159,7 +166,12 @@ class AECModel(nn.Module):
 
         with stage("g_a"):
             y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, LATENT_STRIDE))
-        return self.latent_codec.compress(y * gain.cpu()[:, :, None, None])
+        y = y * gain.cpu()[:, :, None, None]
+        if not iterations:
+            return self.latent_codec.compress(y)
+        with stage("refinement"), torch.enable_grad():
+            y, z = refine_latents(self, x, y, quality, iterations, valid)
+        return self.latent_codec.compress(y, z)
 
     @torch.no_grad()
     def decompress(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
