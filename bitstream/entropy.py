@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from importlib import metadata
 
@@ -60,6 +61,19 @@ _INT32_MAX = (1 << 31) - 1
 # Escape payloads (up to 32 bits) are coded as two 16-bit digits, low digit first.
 _DIGIT = 1 << 16
 _DIGIT_MODEL = _model.Uniform(_DIGIT)
+_DIGIT_BITS = 16.0  # Uniform(2**16) in 24-bit fixed point is exact: every digit costs 16 bits
+
+# How many bits a stream must hold. constriction's range coder keeps a 64-bit range, shrinks it by (at least) each
+# symbol's probability and writes a 32-bit word whenever it drops under 2**32, so coding symbols of information
+# content I bits writes more than I - 32 bits. A decoder whose symbols add up to more than the payload's bits plus
+# this slack has therefore read past the end of the data, where constriction silently decodes zeros.
+_SLACK_BITS = 64.0
+# Probabilities are 24-bit fixed point and every codable symbol keeps at least one unit, so a quantised probability
+# exceeds the real one by at most a unit or two, and no symbol of an alphabet of n is likelier than 1 - (n - 1) units.
+_PROBABILITY_UNIT = 2.0 ** -24
+_ROUNDING = 2 * _PROBABILITY_UNIT
+_SQRT_2PI = math.sqrt(2 * math.pi)
+_CHUNK = 1 << 20  # symbols per step of the bound, so that its temporaries stay small
 
 
 def symbol_checksum(*arrays: np.ndarray) -> int:
@@ -68,6 +82,30 @@ def symbol_checksum(*arrays: np.ndarray) -> int:
     for array in arrays:
         crc = _crc(_as_int32(array, "symbols"), crc)
     return crc
+
+
+def _floor_bits(probability_bound: np.ndarray | float, alphabet: int) -> np.ndarray:
+    """Bits a symbol costs at least, given an upper bound of its real probability (see _SLACK_BITS)."""
+    likeliest = 1.0 - (alphabet - 1) * _PROBABILITY_UNIT
+    return -np.log2(np.minimum(np.asarray(probability_bound, dtype=np.float64) + _ROUNDING, likeliest))
+
+
+def _gaussian_floor_bits(values: np.ndarray, stds: np.ndarray, bound: int) -> float:
+    """The least bits zero-mean quantised Gaussians of these stds on [-bound, bound] spend on these symbols."""
+    total = 0.0
+    for start in range(0, values.size, _CHUNK):  # in steps, so that the temporaries stay small
+        magnitude = np.abs(values[start:start + _CHUNK]).astype(np.float64)
+        std = stds[start:start + _CHUNK]
+        # A bin holds at most the density at its point nearest to 0 times its width 1; the two edge bins also
+        # hold the tail beyond them, at most 1/2 and at most phi(x) / x (Mills' ratio).
+        x = np.maximum(magnitude - 0.5, 0.0) / std
+        phi = np.exp(-0.5 * x * x) / _SQRT_2PI
+        probability = phi / std
+        edge = magnitude == bound
+        if edge.any():
+            probability[edge] = np.minimum(0.5, phi[edge] / x[edge])
+        total += float(_floor_bits(probability, 2 * bound + 1).sum())
+    return total
 
 
 def _crc(values: np.ndarray, crc: int) -> int:
@@ -99,6 +137,9 @@ class CategoricalTables:
         self._models = tuple(
             _model.Categorical(self.counts[c].astype(np.float64), perfect=False) for c in range(channels)
         )
+        # What each bin costs at least, and each channel's cheapest bin: a decoder's bound on the bits it has used.
+        self._floor_bits = _frozen(_floor_bits(self.counts / self.counts.sum(axis=1, keepdims=True), size))
+        self._cheapest = _frozen(self._floor_bits.min(axis=1) if channels else np.zeros(0))
 
     @property
     def channels(self) -> int:
@@ -179,26 +220,53 @@ class SymbolEncoder:
 
 
 class SymbolDecoder:
-    """Decode blocks written by SymbolEncoder, in the order they were encoded."""
+    """Decode blocks written by SymbolEncoder, in the order they were encoded.
 
-    def __init__(self, data: bytes, scale_table: np.ndarray | None = None, bound: int = DEFAULT_BOUND) -> None:
+    The data must hold its symbols exactly: a decoder refuses (FormatError) a block the data is too short for,
+    before decoding it, as soon as the symbols decoded so far need more bits than the data has (constriction would
+    go on decoding zeros), and, in finish, data left after the last symbol. ``expect`` announces Gaussian symbols
+    still to come, so that a stream too short for all of them is refused before any of the work between blocks.
+
+    Args:
+        name: what the data is, for messages (e.g. "the YLAT section").
+    """
+
+    def __init__(self, data: bytes, scale_table: np.ndarray | None = None, bound: int = DEFAULT_BOUND, *,
+                 name: str = "entropy-coded data") -> None:
         self.scale_table = _check_scale_table(scale_table)
         self.bound = _check_bound(bound)
+        self.name = name
         self._gaussian = _model.QuantizedGaussian(-self.bound, self.bound, 0.0)
         data = bytes(data)
         if len(data) % 4:
             raise FormatError(
-                f"entropy-coded data is corrupt: its length {len(data)} is not a multiple of 4 bytes; "
+                f"{name} is corrupt: its length {len(data)} is not a multiple of 4 bytes; "
                 "the file is truncated or damaged"
             )
         words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
         self._coder = _guard(lambda: _queue.RangeDecoder(words))
         self._checksum = 0
+        self._bytes = len(data)
+        self._used_bits = 0.0  # a lower bound of the bits the symbols decoded so far took
+        self._expected = 0  # Gaussian symbols announced by expect() and not decoded yet
+        self._gaussian_bits = float(_floor_bits(1.0, 2 * self.bound + 1))  # the cheapest a Gaussian symbol can be
 
     @property
     def checksum(self) -> int:
         """symbol_checksum of every symbol decoded so far, in coding order."""
         return self._checksum
+
+    def expect(self, count: int) -> None:
+        """Announce ``count`` more Gaussian symbols; FormatError now if the data cannot hold them all."""
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f"count must be a non-negative int, got {count!r}")
+        self._expected += int(count)
+        self._check_room(0.0, f"the {self._expected} symbols it codes")
+
+    def finish(self) -> None:
+        """FormatError unless the data ends with the symbols decoded (the last block has been decoded)."""
+        if not self._coder.maybe_exhausted():
+            raise FormatError(f"{self.name} has data after its last symbol; the file is corrupt")
 
     def decode_gaussian(self, indexes: np.ndarray) -> np.ndarray:
         """Decode a block coded with encode_gaussian; returns int32 shaped like indexes."""
@@ -207,7 +275,10 @@ class SymbolDecoder:
         stds = _lookup_stds(self.scale_table, indexes, shape, ValueError)
         if stds.size == 0:
             return np.zeros(shape, dtype=np.int32)
+        self._expected = max(self._expected - stds.size, 0)
+        self._check_room(stds.size * self._gaussian_bits, f"the next {stds.size} symbols")
         values = _guard(lambda: self._coder.decode(self._gaussian, stds))
+        self._used_bits += _gaussian_floor_bits(values, stds, self.bound)
         escaped = (values == self.bound) | (values == -self.bound)
         if escaped.any():
             signed = np.sign(values[escaped]).astype(np.int64) * (self.bound + self._decode_digits(int(escaped.sum())))
@@ -216,6 +287,7 @@ class SymbolDecoder:
                     "entropy-coded data is corrupt: an escaped symbol does not fit in int32; the file is damaged"
                 )
             values[escaped] = signed
+        self._check_room(0.0, "its symbols")
         values = values.astype(np.int32, copy=False).reshape(shape)
         self._checksum = _crc(values, self._checksum)
         return values
@@ -225,22 +297,36 @@ class SymbolDecoder:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}")
         n = int(n)
+        self._check_room(n * float(tables._cheapest.sum()), f"the next {n * tables.channels} symbols")
         indexes = np.zeros((tables.channels, n), dtype=np.int64)
         if n:
             for channel, model in enumerate(tables._models):
                 indexes[channel] = _guard(lambda: self._coder.decode(model, n))
+            self._used_bits += float(np.take_along_axis(tables._floor_bits, indexes, axis=1).sum())
         escaped = indexes == tables.escape
         values = indexes + tables.offsets[:, None]
         if escaped.any():
             zigzag = self._decode_digits(int(escaped.sum()))
             values[escaped] = (zigzag >> 1) ^ -(zigzag & 1)
+        self._check_room(0.0, "its symbols")
         values = values.astype(np.int32)
         self._checksum = _crc(values, self._checksum)
         return values
 
     def _decode_digits(self, count: int) -> np.ndarray:
+        self._check_room(2 * count * _DIGIT_BITS, f"{count} escaped values")
         digits = _guard(lambda: self._coder.decode(_DIGIT_MODEL, 2 * count)).astype(np.int64).reshape(count, 2)
+        self._used_bits += 2 * count * _DIGIT_BITS
         return digits[:, 0] + digits[:, 1] * _DIGIT
+
+    def _check_room(self, more_bits: float, what: str) -> None:
+        """FormatError if the symbols decoded, ``more_bits`` and the symbols expected need more than the data has."""
+        needed = self._used_bits + more_bits + self._expected * self._gaussian_bits
+        if needed > 8 * self._bytes + _SLACK_BITS:
+            raise FormatError(
+                f"{self.name} ends early: {what} need at least {math.ceil(needed / 8)} bytes, it has {self._bytes}; "
+                "the file is truncated or corrupt"
+            )
 
 
 def _guard(call):

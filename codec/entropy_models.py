@@ -139,9 +139,13 @@ class FactorizedPrior(nn.Module):
         encoder.encode_categorical(symbols, self.tables)
         return encoder.finish(), symbols
 
-    def decompress(self, payload: bytes, height: int, width: int) -> tuple[torch.Tensor, np.ndarray]:
-        """Decode z of (height, width); returns it as (1, C, h, w) int64 and the symbols as coded."""
-        symbols = SymbolDecoder(payload).decode_categorical(self.tables, height * width)
+    def decompress(self, payload: bytes, height: int, width: int, *,
+                   name: str = "entropy-coded data") -> tuple[torch.Tensor, np.ndarray]:
+        """Decode z of (height, width); returns it as (1, C, h, w) int64 and the symbols as coded. FormatError if
+        the payload (called ``name`` in messages) is too short for them or holds more."""
+        decoder = SymbolDecoder(payload, name=name)
+        symbols = decoder.decode_categorical(self.tables, height * width)
+        decoder.finish()
         return torch.from_numpy(symbols.astype(np.int64)).view(1, self.channels, height, width), symbols
 
 
@@ -212,8 +216,8 @@ class GaussianIndexedEntropyModel(nn.Module):
     def encoder(self) -> SymbolEncoder:
         return SymbolEncoder(self.scale_table.cpu().numpy())
 
-    def decoder(self, payload: bytes) -> SymbolDecoder:
-        return SymbolDecoder(payload, self.scale_table.cpu().numpy())
+    def decoder(self, payload: bytes, *, name: str = "entropy-coded data") -> SymbolDecoder:
+        return SymbolDecoder(payload, self.scale_table.cpu().numpy(), name=name)
 
     @staticmethod
     def encode(encoder: SymbolEncoder, symbols: torch.Tensor, index: torch.Tensor) -> np.ndarray:

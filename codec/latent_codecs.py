@@ -83,6 +83,7 @@ class ChannelSliceLatentCodec(nn.Module):
         super().__init__()
         c = config
         self.slices = c.slices
+        self.latent_channels = c.M
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
         self.h_a = hyper_analysis(c.M, c.N, c.Z)
         self.h_s = hyper_synthesis(c.Z, c.N, c.hyper_width)
@@ -211,10 +212,14 @@ class ChannelSliceLatentCodec(nn.Module):
     def decompress(self, z_payload: bytes, y_payload: bytes, height: int, width: int,
                    checksum: int | None = None) -> torch.Tensor:
         """Decode the latent of (height, width) latent pixels (multiples of 4); returns y_hat (1, M, h, w) as
-        float64 real values. A checksum mismatch (corrupt file, other weights) raises FormatError."""
+        float64 real values. A checksum mismatch (corrupt file, other weights) raises FormatError, and so does a
+        payload too short for the symbols of this size (before any work in proportion to the size), or one with
+        data after them."""
+        decoder = self.gaussian.decoder(y_payload, name="the YLAT section")
+        decoder.expect(self.latent_channels * height * width)
         with stage("z coding"):
-            z_symbols, z_coded = self.prior.decompress(z_payload, height // HYPER_STRIDE, width // HYPER_STRIDE)
-        decoder = self.gaussian.decoder(y_payload)
+            z_symbols, z_coded = self.prior.decompress(z_payload, height // HYPER_STRIDE, width // HYPER_STRIDE,
+                                                       name="the ZHYP section")
         decoded: list[np.ndarray] = []
 
         def code_slice(i: int, mean_fixed: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -223,6 +228,7 @@ class ChannelSliceLatentCodec(nn.Module):
             return torch.from_numpy(symbols.astype(np.float64))
 
         y_hat_fixed = self._code_slices(self._hyper_features(z_symbols), code_slice)
+        decoder.finish()
         if checksum is not None and symbol_checksum(z_coded, *decoded) != checksum:
             raise FormatError("decoded symbols do not match the file's checksum: the file is corrupt or was "
                               "written with different model weights")

@@ -302,6 +302,70 @@ def test_truncated_or_damaged_streams_never_crash(cut, value, position):
     _decode_all(bytes(damaged))
 
 
+# ----------------------------------------------------------------------------------------------------------
+# A stream holds its symbols exactly: never read past its end, nothing left after it
+
+
+def test_a_stream_too_short_for_the_symbols_it_must_hold_is_refused_before_decoding():
+    decoder = SymbolDecoder(b"", TABLE)
+    decoder.expect(1000)  # a thousand symbols fit in the coder's slack: an honest empty stream can hold them
+    with pytest.raises(FormatError, match="the YLAT section ends early|ends early"):
+        decoder.expect(10**7)  # a 64-byte file declaring a big image: nothing is decoded at all
+    with pytest.raises(FormatError, match="ends early"):
+        SymbolDecoder(b"", TABLE).decode_categorical(categorical_tables(), 10**7)
+
+
+def test_decoding_past_the_end_of_a_truncated_stream_is_refused_at_the_first_block_it_cannot_hold():
+    blocks = [gaussian_block((3000,), seed=seed) for seed in range(4)]
+    encoder = SymbolEncoder(TABLE)
+    for symbols, indexes in blocks:
+        encoder.encode_gaussian(symbols, indexes)
+    data = encoder.finish()
+    decoder = SymbolDecoder(data[: len(data) // 16 * 4], TABLE, name="the YLAT section")
+    decoded = 0
+    with pytest.raises(FormatError, match="the YLAT section ends early"):
+        for _, indexes in blocks:
+            decoder.decode_gaussian(indexes)
+            decoded += 1
+    assert decoded < 2  # constriction alone would decode all four blocks from zeros, silently
+
+
+def test_data_after_the_last_symbol_is_refused_by_finish():
+    symbols, indexes = gaussian_block((500,), seed=2)
+    encoder = SymbolEncoder(TABLE)
+    encoder.encode_gaussian(symbols, indexes)
+    data = encoder.finish()
+    exact = SymbolDecoder(data, TABLE)
+    exact.decode_gaussian(indexes)
+    exact.finish()
+    # The coder reads a word ahead, so one more word can pass unseen (constriction cannot always tell); two cannot.
+    longer = SymbolDecoder(data + bytes(8), TABLE)
+    np.testing.assert_array_equal(longer.decode_gaussian(indexes), symbols)  # the symbols alone cannot tell
+    with pytest.raises(FormatError, match="data after its last symbol"):
+        longer.finish()
+
+
+@pytest.mark.parametrize("bound", [1, 3, DEFAULT_BOUND])
+@pytest.mark.parametrize("count", [1, 1000, 300_000])
+def test_honest_streams_are_never_refused_even_of_the_cheapest_symbols(bound, count):
+    """The bound behind the refusals is a lower bound of what an encoder writes, also where symbols cost least."""
+    rng = np.random.default_rng(count + bound)
+    cheapest = np.zeros(count, np.int32), np.zeros(count, np.int64)  # zeros at the smallest scale
+    edges = np.full(count, bound, np.int32), np.full(count, len(TABLE) - 1)  # escapes at the widest scale
+    tables = CategoricalTables(pmf_to_counts(np.array([[0.999, 0.0005, 0.0005], [0.3, 0.3, 0.4]])), np.array([0, 5]))
+    z = np.stack([np.zeros(count // 10, np.int32), rng.integers(5, 7, count // 10).astype(np.int32)])
+    encoder = SymbolEncoder(TABLE, bound)
+    encoder.encode_categorical(z, tables)
+    for symbols, indexes in (cheapest, edges, gaussian_block((count,), seed=count)):
+        encoder.encode_gaussian(symbols, indexes)
+    decoder = SymbolDecoder(encoder.finish(), TABLE, bound)
+    decoder.expect(3 * count)
+    np.testing.assert_array_equal(decoder.decode_categorical(tables, count // 10), z)
+    for symbols, indexes in (cheapest, edges, gaussian_block((count,), seed=count)):
+        np.testing.assert_array_equal(decoder.decode_gaussian(indexes), symbols)
+    decoder.finish()
+
+
 def test_bitstream_imports_neither_torch_nor_codec():
     code = "import sys, aec.bitstream; bad = [m for m in ('torch', 'aec.model', 'aec.api') if m in sys.modules]; sys.exit(bad or 0)"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -188,3 +188,48 @@ def test_a_codec_that_decoded_a_default_model_file_encodes_without_loading_it_ag
     codec.decompress_array(data)
     codec.compress(smooth_image(16, 16), 2)
     assert installed_tiny == ["test-tiny"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Hostile files: refused in proportion to their size, not to the size they declare
+
+
+def _with(data: bytes, *, size: tuple[int, int] | None = None, **payloads: bytes) -> bytes:
+    """The file with another declared (width, height) and/or other section payloads, its CRC recomputed."""
+    from dataclasses import replace
+
+    from aec.bitstream import Section, pack, parse
+
+    header, sections = parse(data)
+    if size is not None:
+        header = replace(header, width=size[0], height=size[1])
+    return pack(header, [Section(s.kind, payloads.get(s.kind, s.payload)) for s in sections])
+
+
+@pytest.mark.parametrize("side", [4096, 16384])
+def test_a_64_byte_decode_bomb_is_refused_before_any_work_in_proportion_to_its_size(tiny_codec, side, monkeypatch):
+    from aec.latent_codecs import ChannelSliceLatentCodec
+
+    def never(*args):
+        raise AssertionError("the hyper synthesis ran: the bomb was decoded")
+
+    bomb = _with(tiny_codec.compress(smooth_image(8, 8), 2), size=(side, side), ZHYP=b"", YLAT=b"")
+    assert len(bomb) == 61  # 64 with the 12-character id of a shipped model
+    monkeypatch.setattr(ChannelSliceLatentCodec, "_hyper_features", never)
+    with pytest.raises(FormatError, match="the YLAT section ends early"):
+        tiny_codec.decompress_array(bomb)
+
+
+def test_a_truncated_latent_stream_is_refused_as_such_not_decoded_from_zeros(tiny_codec):
+    data = tiny_codec.compress(smooth_image(256, 256), 3)
+    latent = aec.bitstream.parse(data)[1][1].payload
+    with pytest.raises(FormatError, match="the YLAT section ends early"):
+        tiny_codec.decompress_array(_with(data, YLAT=latent[: len(latent) // 8 * 4]))
+
+
+@pytest.mark.parametrize("kind", ["ZHYP", "YLAT"])
+def test_data_after_the_last_symbol_of_a_stream_is_refused(tiny_codec, kind):
+    data = tiny_codec.compress(smooth_image(64, 64), 2)
+    payload = {s.kind: s.payload for s in aec.bitstream.parse(data)[1]}[kind]
+    with pytest.raises(FormatError, match=f"the {kind} section has data after its last symbol"):
+        tiny_codec.decompress_array(_with(data, **{kind: payload + bytes(8)}))
