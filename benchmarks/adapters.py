@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -252,8 +253,11 @@ def aec_sweep(trained: Sequence[float]) -> tuple[float, ...]:
     return tuple(sorted(set(points) | set(midpoints)))
 
 
-def make_aec(threads: int, weights: str | None = None) -> Adapter:
-    """aec through its public API only: Codec(), compress(array, quality=), decompress_array()."""
+def make_aec(threads: int, weights: str | None = None, effort: int = 0) -> Adapter:
+    """aec through its public API only: Codec(), compress(array, quality=, effort=), decompress_array().
+
+    effort > 0 is the adapter `aec-eN` (label "aec effort N"), so that one run can draw a curve per effort.
+    """
     try:
         import aec
         from aec import Codec
@@ -275,16 +279,16 @@ def make_aec(threads: int, weights: str | None = None) -> Adapter:
     if weights:
         versions["weights"] = str(weights)
     return Adapter(
-        name="aec",
-        label="aec",
+        name=f"aec-e{effort}" if effort else "aec",
+        label=f"aec effort {effort}" if effort else "aec",
         qualities=aec_sweep(trained),
-        encode=lambda array, quality: model.compress(array, quality=float(quality)),
+        encode=lambda array, quality: model.compress(array, quality=float(quality), effort=effort),
         decode=model.decompress_array,
         quality_meaning=f"aec quality, trained points {list(trained)}",
         quality_range=(min(trained), max(trained)),
         integer_quality=False,
         versions=versions,
-        settings={"threads": threads, "trained_qualities": list(trained)},
+        settings={"threads": threads, "trained_qualities": list(trained), "effort": effort},
     )
 
 
@@ -315,10 +319,22 @@ CROP_CODECS = tuple(name for name, entry in CODECS.items() if entry.crop)
 PLOT_COLOURS = {name: entry.colour for name, entry in CODECS.items() if entry.colour}
 
 
+# aec at a higher encoder effort: `aec-e1` ... `aec-e5` (not in CODEC_NAMES: a run asks for them by name).
+AEC_EFFORT = re.compile(r"aec-e([1-9])")
+
+
+def is_known(name: str) -> bool:
+    """A codec name `make` accepts: one of CODEC_NAMES, or aec at an effort level (`aec-e2`)."""
+    return name in CODECS or AEC_EFFORT.fullmatch(name) is not None
+
+
 def make(name: str, *, threads: int = 1, aec_weights: str | None = None) -> Adapter:
     """The adapter for one codec name; raises CodecUnavailable when its library is missing."""
+    effort = AEC_EFFORT.fullmatch(name)
+    if effort:
+        return make_aec(threads, aec_weights, int(effort.group(1)))
     if name not in CODECS:
-        raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODEC_NAMES)}")
+        raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODEC_NAMES)} or aec-e1 .. aec-e5")
     return CODECS[name].make(threads, aec_weights)
 
 

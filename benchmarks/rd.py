@@ -351,9 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"note: MS-SSIM is undefined below {metrics.MS_SSIM_MIN_SIDE} px, recorded as nan for: {', '.join(small)}")
 
     names = [n.strip() for n in args.codecs.split(",") if n.strip()]
-    unknown = [n for n in names if n not in adapters.CODEC_NAMES]
+    unknown = [n for n in names if not adapters.is_known(n)]
     if unknown:
-        raise SystemExit(f"error: unknown codec(s) {', '.join(unknown)}; choose from {', '.join(adapters.CODEC_NAMES)}")
+        raise SystemExit(f"error: unknown codec(s) {', '.join(unknown)}; choose from {', '.join(adapters.CODEC_NAMES)} "
+                         "or aec-e1 .. aec-e5 (aec at an encoder effort)")
     if args.threads < 1 or args.repeat < 1:
         raise SystemExit("error: --threads and --repeat must be at least 1")
     codecs, skipped = adapters.load(names, threads=args.threads, aec_weights=args.aec_weights)

@@ -86,11 +86,11 @@ class FakeCodec:
         self.qualities = (1.0, 2.0, 4.0)
         self.model_id = "fake-model"
 
-    def compress(self, image, quality):
-        return bytes([int(quality * 10)]) + np.asarray(image).tobytes()
+    def compress(self, image, quality, effort=0):
+        return bytes([int(quality * 10), effort]) + np.asarray(image).tobytes()
 
     def decompress_array(self, data):
-        return np.frombuffer(data[1:], dtype=np.uint8).reshape(48, 64, 3)
+        return np.frombuffer(data[2:], dtype=np.uint8).reshape(48, 64, 3)
 
 
 @pytest.fixture
@@ -112,6 +112,13 @@ def test_aec_adapter_uses_only_the_public_api(fake_aec):
     data = adapter.encode(image, 1.5)
     assert data[0] == 15
     assert np.array_equal(adapter.decode(data), image)
+
+
+def test_aec_at_an_effort_is_its_own_curve(fake_aec):
+    adapter = adapters.make("aec-e3")
+    assert adapter.name == "aec-e3" and adapter.label == "aec effort 3" and adapter.settings["effort"] == 3
+    assert adapter.encode(gradient(), 2.0)[1] == 3
+    assert adapters.is_known("aec-e3") and not adapters.is_known("aec-e") and "aec-e3" not in adapters.CODEC_NAMES
 
 
 def test_aec_is_skipped_when_codec_cannot_load(fake_aec):

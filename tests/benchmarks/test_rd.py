@@ -186,7 +186,7 @@ class JpegBackedCodec:
     def __init__(self, weights=None):
         self.weights = weights
 
-    def compress(self, image, quality):
+    def compress(self, image, quality, effort=0):
         import io
 
         buffer = io.BytesIO()
