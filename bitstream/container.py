@@ -17,10 +17,12 @@ __all__ = [
     "MAX_MODEL_ID_LENGTH",
     "MAX_SECTIONS",
     "LAYOUTS",
+    "PIXEL_GRID",
     "Header",
     "Section",
     "pack",
     "parse",
+    "padded_size",
     "read_header",
     "sniff",
 ]
@@ -32,6 +34,15 @@ DEFAULT_MAX_PIXELS = 1 << 28
 MAX_MODEL_ID_LENGTH = 64
 MAX_SECTIONS = 64
 LAYOUTS = ("RGB", "L", "RGBA", "LA")
+# Every 1.0 model codes the image padded to a multiple of 64 on each side and allocates in proportion to that, so the
+# pixel limit counts the padded size: a 1 x 2**28 strip is 64 x 2**28 pixels of work.
+PIXEL_GRID = 64
+# The sections a decodable 1.0 image needs, those that are range-coded (whole u32 words), and the alpha plane, which a
+# file has exactly when its layout has alpha.
+REQUIRED_SECTIONS = ("ZHYP", "YLAT")
+CODED_SECTIONS = ("ZHYP", "YLAT")
+ALPHA_SECTION = "ALPH"
+ALPHA_LAYOUTS = ("RGBA", "LA")
 
 _MODEL_ID = re.compile(r"[A-Za-z0-9._-]+")
 _SECTION_KIND = re.compile(r"[A-Za-z0-9]{4}")
@@ -64,6 +75,11 @@ class Section:
 
     kind: str
     payload: bytes
+
+
+def padded_size(width: int, height: int) -> tuple[int, int]:
+    """The (width, height) a model codes: each rounded up to a multiple of PIXEL_GRID."""
+    return width + (-width) % PIXEL_GRID, height + (-height) % PIXEL_GRID
 
 
 def sniff(prefix: bytes) -> bool:
@@ -138,13 +154,14 @@ def parse(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header,
             "re-create or re-download it"
         )
     header = _check_fixed(raw)
-    pixels = header.width * header.height
-    if pixels > max_pixels:
+    padded_width, padded_height = padded_size(header.width, header.height)
+    if padded_width * padded_height > max_pixels:
         raise FormatError(
-            f"image is {header.width}x{header.height} = {pixels} pixels, over the limit of {max_pixels}; "
+            f"image is {header.width}x{header.height} (coded padded to {padded_width}x{padded_height} = "
+            f"{padded_width * padded_height} pixels), over the limit of {max_pixels}; "
             "raise max_pixels if you trust this file"
         )
-    return header, _check_parsed_sections(sections)
+    return header, _check_parsed_sections(header, sections)
 
 
 @dataclass(frozen=True)
@@ -235,9 +252,10 @@ def _check_fixed(raw: _RawHeader) -> Header:
     )
 
 
-def _check_parsed_sections(sections: list[tuple[int, bytes, bytes]]) -> tuple[Section, ...]:
+def _check_parsed_sections(header: Header, sections: list[tuple[int, bytes, bytes]]) -> tuple[Section, ...]:
     seen: set[str] = set()
     checked = []
+    alpha = header.layout in ALPHA_LAYOUTS
     for offset, kind_bytes, payload in sections:
         kind = kind_bytes.decode("latin-1")
         if not _SECTION_KIND.fullmatch(kind):
@@ -249,8 +267,23 @@ def _check_parsed_sections(sections: list[tuple[int, bytes, bytes]]) -> tuple[Se
             raise FormatError(
                 f"section type {kind!r} appears twice (again at byte offset {offset}); the file is corrupt"
             )
+        if kind in CODED_SECTIONS and len(payload) % 4:
+            raise FormatError(
+                f"the {kind} section at byte offset {offset} holds {len(payload)} bytes, not whole 4-byte words of "
+                "range-coded data; the file is corrupt"
+            )
+        if kind == ALPHA_SECTION and not alpha:
+            raise FormatError(
+                f"the file's layout is {header.layout} (no alpha) but it has an {ALPHA_SECTION} section at byte "
+                f"offset {offset}; the file is corrupt"
+            )
         seen.add(kind)
         checked.append(Section(kind, payload))
+    missing = [kind for kind in REQUIRED_SECTIONS + ((ALPHA_SECTION,) if alpha else ()) if kind not in seen]
+    if missing:
+        with_alpha = f" (layout {header.layout}, with alpha)" if ALPHA_SECTION in missing else ""
+        raise FormatError(f"the file lacks its {' and '.join(missing)} section{'s' * (len(missing) > 1)}{with_alpha}; "
+                          "the file is corrupt")
     return tuple(checked)
 
 

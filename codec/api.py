@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from .bitstream import CODER_VERSION, DEFAULT_MAX_PIXELS, Header, Section, check_coder_version, pack, parse
-from .errors import FormatError, InputError, ModelMismatchError
+from .errors import InputError, ModelMismatchError
 from .bitstream import read_header as _read_header
 
 from . import images
@@ -214,9 +214,6 @@ class Codec:
         header, sections = parse(_read_bytes(data), max_pixels=self.max_pixels)
         check_coder_version(header.coder_version)
         payloads = {s.kind: s.payload for s in sections}
-        missing = {"ZHYP", "YLAT"} - set(payloads)
-        if missing:
-            raise FormatError(f"the file lacks its {', '.join(sorted(missing))} section")
         model = self._model_for(header)
         height = header.height + (-header.height) % STRIDE
         width = header.width + (-header.width) % STRIDE

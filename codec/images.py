@@ -22,7 +22,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .bitstream import FormatError, Section
+from .bitstream import FormatError, Section, padded_size
 from .errors import InputError, PrecisionWarning
 
 ImageLike = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
@@ -85,9 +85,7 @@ def _open(image: ImageLike, max_pixels: int) -> Image.Image:
     name = image if isinstance(image, (str, os.PathLike)) else getattr(image, "name", "input")
     try:
         pil = Image.open(image)
-        if pil.width * pil.height > max_pixels:
-            raise InputError(f"{name}: {pil.width}x{pil.height} exceeds the pixel limit of {max_pixels}; "
-                             "raise it with max_pixels (CLI: --max-pixels)")
+        check_size(pil.width, pil.height, max_pixels, name)
         pil.load()
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
@@ -127,9 +125,17 @@ def load(image: ImageLike, max_pixels: int, strip: bool = False) -> SourceImage:
             source = _from_array(np.asarray(pil.convert("RGB")))
         if not strip:
             source = SourceImage(source.rgb, source.layout, source.alpha, icc_profile or None, exif or None)
-    if source.rgb.shape[0] * source.rgb.shape[1] > max_pixels:
-        raise InputError(f"{source.rgb.shape[1]}x{source.rgb.shape[0]} exceeds the pixel limit of {max_pixels}")
+    check_size(source.rgb.shape[1], source.rgb.shape[0], max_pixels, "the image")
     return source
+
+
+def check_size(width: int, height: int, max_pixels: int, name: str) -> None:
+    """InputError if the image, padded as the model codes it, is over the pixel limit (the decoder's rule too)."""
+    padded_width, padded_height = padded_size(width, height)
+    if padded_width * padded_height > max_pixels:
+        raise InputError(f"{name}: {width}x{height} (coded padded to {padded_width}x{padded_height} = "
+                         f"{padded_width * padded_height} pixels) exceeds the pixel limit of {max_pixels}; "
+                         "raise it with max_pixels (CLI: --max-pixels)")
 
 
 def assemble(rgb: np.ndarray, layout: str, payloads: dict[str, bytes]) -> np.ndarray:
@@ -137,9 +143,7 @@ def assemble(rgb: np.ndarray, layout: str, payloads: dict[str, bytes]) -> np.nda
     height, width = rgb.shape[:2]
     planes = [rgb] if layout in ("RGB", "RGBA") else [
         np.round(rgb.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)]
-    if layout in ("LA", "RGBA"):
-        if ALPHA_SECTION not in payloads:
-            raise FormatError(f"the file's layout is {layout} but it has no ALPH section; the file is corrupt")
+    if layout in ("LA", "RGBA"):  # the container made sure that the ALPH section is there
         inflater = zlib.decompressobj()
         try:
             raw = inflater.decompress(payloads[ALPHA_SECTION], height * width + 1)
@@ -147,6 +151,9 @@ def assemble(rgb: np.ndarray, layout: str, payloads: dict[str, bytes]) -> np.nda
             raise FormatError(f"the alpha channel is corrupt ({error})") from None
         if len(raw) != height * width or inflater.unconsumed_tail or not inflater.eof:
             raise FormatError("the alpha channel does not match the image size; the file is corrupt")
+        if inflater.unused_data:
+            raise FormatError(f"the ALPH section has {len(inflater.unused_data)} bytes after its zlib stream; "
+                              "the file is corrupt")
         planes.append(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 1))
     array = np.concatenate(planes, axis=2)
     return array[:, :, 0] if layout == "L" else array

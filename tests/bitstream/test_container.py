@@ -1,5 +1,6 @@
 """Claims about bitstream.container: the .aec layout, its checks and its error messages."""
 
+import re
 import struct
 import zlib
 
@@ -14,6 +15,7 @@ from aec.bitstream import (
     Section,
     UnsupportedVersionError,
     pack,
+    padded_size,
     parse,
     read_header,
     sniff,
@@ -30,6 +32,7 @@ HEADER = Header(
 )
 SECTIONS = (Section("ZHYP", b"\x01\x02\x03\x04"), Section("YLAT", bytes(range(16))))
 DATA = pack(HEADER, SECTIONS)
+ALPHA = (Section("ALPH", b"zlib"),)
 BODY = 9 + len(HEADER.model_id)  # offset of the weights tag
 
 
@@ -59,13 +62,13 @@ def test_pack_output_matches_the_golden_bytes():
 @pytest.mark.parametrize("quality", [0.0, 0.07, 1.0, 3.5, 12.34, 655.35])
 def test_quality_round_trips_in_hundredths(quality):
     header = Header("m", b"abcd", quality, 1, 1)
-    assert parse(pack(header, []))[0].quality == quality
+    assert parse(pack(header, SECTIONS))[0].quality == quality
 
 
 @pytest.mark.parametrize("layout", ["RGB", "L", "RGBA", "LA"])
 def test_every_layout_round_trips(layout):
     header = Header("m", b"abcd", 1.0, 3, 2, layout=layout)
-    assert parse(pack(header, []))[0].layout == layout
+    assert parse(pack(header, SECTIONS + ALPHA * ("A" in layout)))[0].layout == layout
 
 
 def test_read_header_reads_the_fixed_header_without_the_rest():
@@ -84,7 +87,7 @@ def test_parse_accepts_bytearray_and_memoryview():
 
 
 def test_sections_keep_their_order_and_may_be_empty():
-    sections = (Section("YLAT", b""), Section("ZHYP", b"z"), Section("EXIF", b"x" * 1000))
+    sections = (Section("YLAT", b""), Section("ZHYP", b"zzzz"), Section("EXIF", b"x" * 1000))
     assert parse(pack(HEADER, sections))[1] == sections
 
 
@@ -186,9 +189,18 @@ def test_huge_dimensions_are_refused_unless_the_limit_is_raised():
     huge = patched(DATA, BODY + 6, struct.pack("<II", 100_000, 100_000))
     with pytest.raises(FormatError, match=f"over the limit of {DEFAULT_MAX_PIXELS}.*raise max_pixels"):
         parse(huge)
-    assert parse(huge, max_pixels=10**10)[0].width == 100_000
+    assert parse(huge, max_pixels=10**11)[0].width == 100_000
     with pytest.raises(FormatError, match="over the limit of 1000"):
         parse(DATA, max_pixels=1000)
+
+
+def test_the_pixel_limit_counts_the_padding_to_64_that_the_decoder_allocates():
+    strip = patched(DATA, BODY + 6, struct.pack("<II", 1, 2**28))  # 2**28 pixels, 2**34 once padded
+    with pytest.raises(FormatError, match="1x268435456 \\(coded padded to 64x268435456 = 17179869184 pixels\\), "
+                                          f"over the limit of {DEFAULT_MAX_PIXELS}"):
+        parse(strip)
+    assert padded_size(1, 2**28) == (64, 2**28) and padded_size(65, 64) == (128, 64)
+    assert parse(DATA, max_pixels=768 * 512)[0].width == 768  # already a multiple of 64: no padding
 
 
 def test_read_header_reports_huge_dimensions_without_refusing_them():
@@ -222,6 +234,24 @@ def test_duplicate_sections_are_refused():
 def test_a_non_alphanumeric_section_type_is_refused():
     with pytest.raises(FormatError, match="section type"):
         parse(patched(DATA, BODY + 23, b"ZH P"))
+
+
+@pytest.mark.parametrize("sections, layout, fragment", [
+    ((Section("YLAT", b""),), "RGB", "lacks its ZHYP section"),
+    ((Section("ZHYP", b""),), "L", "lacks its YLAT section"),
+    ((), "RGB", "lacks its ZHYP and YLAT sections"),
+    (SECTIONS, "RGBA", "lacks its ALPH section (layout RGBA, with alpha)"),
+    (SECTIONS, "LA", "lacks its ALPH section (layout LA, with alpha)"),
+    (SECTIONS + ALPHA, "RGB", "layout is RGB (no alpha) but it has an ALPH section at byte offset 78"),
+    (SECTIONS + ALPHA, "L", "layout is L (no alpha) but it has an ALPH section"),
+    ((Section("ZHYP", b"abc"), SECTIONS[1]), "RGB", "ZHYP section at byte offset 42 holds 3 bytes, not whole"),
+    ((SECTIONS[0], Section("YLAT", b"abcde")), "RGB", "YLAT section at byte offset 54 holds 5 bytes"),
+])
+def test_a_file_without_the_sections_its_layout_needs_is_refused(sections, layout, fragment):
+    data = pack(Header("hyper-m.v1", b"abcd", 1.0, 3, 2, layout=layout), sections)
+    with pytest.raises(FormatError, match=re.escape(fragment)):
+        parse(data)
+    assert read_header(data).layout == layout  # the fixed header alone is still readable
 
 
 def test_error_messages_are_one_line():

@@ -233,3 +233,24 @@ def test_data_after_the_last_symbol_of_a_stream_is_refused(tiny_codec, kind):
     payload = {s.kind: s.payload for s in aec.bitstream.parse(data)[1]}[kind]
     with pytest.raises(FormatError, match=f"the {kind} section has data after its last symbol"):
         tiny_codec.decompress_array(_with(data, **{kind: payload + bytes(8)}))
+
+
+def test_the_pixel_limit_counts_the_padding_to_64_both_ways(tiny_weights, tiny_codec):
+    strip = smooth_image(1, 100)  # 100 pixels, coded as 64 x 128
+    limited = aec.Codec(weights=tiny_weights, max_pixels=64 * 100)
+    with pytest.raises(InputError, match=r"100x1 \(coded padded to 128x64 = 8192 pixels\) exceeds the pixel limit"):
+        limited.compress(strip, 2)
+    with pytest.raises(FormatError, match="over the limit of 6400"):
+        limited.decompress_array(tiny_codec.compress(strip, 2))
+    assert aec.Codec(weights=tiny_weights, max_pixels=128 * 64).decompress_array(tiny_codec.compress(strip, 2)).shape \
+        == (1, 100, 3)
+
+
+def test_an_rgb_file_with_an_alpha_section_is_refused(tiny_codec):
+    import zlib
+
+    data = tiny_codec.compress(smooth_image(8, 8), 2)
+    header, sections = aec.bitstream.parse(data)
+    forged = aec.bitstream.pack(header, [*sections, aec.bitstream.Section("ALPH", zlib.compress(bytes(64)))])
+    with pytest.raises(FormatError, match="layout is RGB .no alpha. but it has an ALPH section"):
+        tiny_codec.decompress_array(forged)

@@ -92,6 +92,17 @@ def test_a_missing_alpha_section_is_a_format_error(tiny_codec):
         tiny_codec.decompress(bomb)
 
 
+def test_bytes_after_the_alpha_zlib_stream_are_refused(tiny_codec):
+    from aec.bitstream import Section, pack
+
+    data = tiny_codec.compress(np.dstack([smooth_image(8, 8), np.full((8, 8), 7, np.uint8)]), 1)
+    header, sections = parse(data)
+    assert tiny_codec.decompress_array(data).shape == (8, 8, 4)
+    padded = pack(header, [s if s.kind != "ALPH" else Section("ALPH", s.payload + b"hidden") for s in sections])
+    with pytest.raises(FormatError, match="the ALPH section has 6 bytes after its zlib stream"):
+        tiny_codec.decompress_array(padded)
+
+
 def test_list_images_takes_image_suffixes_in_any_case_sorted(tmp_path):
     from aec.images import list_images
 
