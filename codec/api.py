@@ -13,12 +13,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .bitstream import CODER_VERSION, DEFAULT_MAX_PIXELS, Header, Section, check_coder_version, pack, parse
+from .bitstream import CODER_VERSION, DEFAULT_MAX_PIXELS, MAGIC, Header, Section, check_coder_version, pack, parse
 from .errors import InputError, ModelMismatchError
 from .bitstream import read_header as _read_header
 
 from . import images
 from .images import ImageLike
+from .inputs import input_limit, read_path, read_stream
 from .model import STRIDE, AECModel
 from .metrics import psnr
 from .model_files import WEIGHTS_DIR, load_model, load_model_file, read_manifest
@@ -62,16 +63,14 @@ def _coded_psnr(decoded: np.ndarray, rgb: np.ndarray) -> float:
     return psnr(float(np.mean((planes.astype(np.float64) - reference) ** 2)), 255.0)
 
 
-def _read_bytes(data: DataLike) -> bytes:
+def _read_bytes(data: DataLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The .aec bytes of data, a path or a binary file read in bounded memory (aec.inputs)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     if isinstance(data, (str, os.PathLike)):
-        try:
-            return Path(data).read_bytes()
-        except OSError as error:
-            raise InputError(f"cannot read {data}: {error.strerror or error}") from None
+        return read_path(data, input_limit(max_pixels), magic=MAGIC)
     if hasattr(data, "read"):
-        return data.read()
+        return read_stream(data, input_limit(max_pixels), getattr(data, "name", "the input"), magic=MAGIC)
     raise InputError(f"expected bytes, a path or a binary file, got {type(data).__name__}")
 
 
@@ -211,7 +210,7 @@ class Codec:
         return self.encode(image, quality, effort=effort, strip=strip).data
 
     def _decode(self, data: DataLike) -> tuple[np.ndarray, Header, dict[str, bytes]]:
-        header, sections = parse(_read_bytes(data), max_pixels=self.max_pixels)
+        header, sections = parse(_read_bytes(data, self.max_pixels), max_pixels=self.max_pixels)
         check_coder_version(header.coder_version)
         payloads = {s.kind: s.payload for s in sections}
         model = self._model_for(header)

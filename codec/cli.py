@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
+import sys
 import tempfile
 import time
 import warnings
@@ -13,8 +15,9 @@ from typing import Any
 
 import click
 
-from .bitstream import AECError, parse
+from .bitstream import DEFAULT_MAX_PIXELS, MAGIC, AECError, check_coder_version, parse
 from . import __version__
+from .inputs import input_limit, read_path, read_stream
 
 __all__ = ["main"]
 
@@ -25,6 +28,8 @@ OUTPUT_FORMATS = {".png": "PNG", ".bmp": "BMP", ".ppm": "PPM", ".pnm": "PPM", ".
 DEFAULT_OUTPUT_SUFFIX = ".png"
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+# Pillow reads back a PNG text chunk (the ICC profile's iCCP among them) of at most this many bytes inflated.
+_PNG_TEXT_LIMIT_NAME = "PngImagePlugin.MAX_TEXT_CHUNK"
 # width * height of any header fits below this, so `aec info` describes files too large to decode here.
 _NO_PIXEL_LIMIT = 1 << 64
 
@@ -35,7 +40,8 @@ Exit codes:
   0    success
   1    an input failed (unreadable, not an image, corrupt .aec, output exists, ...);
        with several inputs, aec keeps going and exits 1 if any failed
-  2    usage error (unknown option, bad option value)
+  2    usage error (unknown option, bad option value: a quality the model does not
+       take, a --model or --weights that cannot be loaded)
   130  interrupted (Ctrl-C); no partial output file is left behind"""
 
 MAIN_EPILOG = f"""\b
@@ -60,7 +66,9 @@ Examples:
   aec compress --weights my.safetensors photo.png
 
 An existing output is kept unless -f is given; outputs are written to a temporary file and renamed,
-so a failed or interrupted run never leaves a partial file.
+so a failed or interrupted run never leaves a partial file. A device or a pipe (-o /dev/null, a FIFO)
+is written into, never replaced. Inputs are read up to 8 bytes per allowed pixel (2 GiB + 64 MiB by
+default); devices such as /dev/zero are refused as inputs.
 
 {EXIT_CODES}"""
 
@@ -160,7 +168,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
             try:
                 settings["quality"] = codec.check_quality(quality)
             except AECError as error:
-                raise FatalError(str(error)) from None
+                raise click.BadParameter(str(error), param_hint="'-q' / '--quality'") from None
         # The bytes already read, not the path: a pipe such as <(curl ...) cannot be read twice.
         try:
             result = codec.encode(_named_buffer(data, _input_name(source)), quality=settings["quality"], strip=strip)
@@ -177,7 +185,8 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
         console.totals(len(data), len(result.data))
 
-    _run(context, "compressing", inputs, output, _compressed_name, work, force=force, verbose=verbose, quiet=quiet)
+    _run(context, "compressing", inputs, output, _compressed_name, lambda source: _read_input(source, max_pixels),
+         work, force=force, verbose=verbose, quiet=quiet)
 
 
 @main.command(epilog=DECOMPRESS_EPILOG)
@@ -204,6 +213,12 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
         started = time.perf_counter()
         image_format = _output_format(target)
+        try:
+            # The rules a file must keep that need no model, before torch is imported or a model loaded: a bad or
+            # hostile file is refused in milliseconds (the codec checks them again, as it must for any caller).
+            check_coder_version(parse(data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)[0].coder_version)
+        except AECError as error:
+            raise CliError(_named(source, error)) from None
         codec = codecs.get()
         try:
             # Without --weights the codec loads the model each file names (never the default model first).
@@ -225,8 +240,8 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {image.mode}")
         console.totals(len(encoded), len(data))
 
-    _run(context, "decompressing", inputs, output, _decompressed_name, work, force=force, verbose=verbose,
-         quiet=quiet)
+    _run(context, "decompressing", inputs, output, _decompressed_name,
+         lambda source: _read_input(source, max_pixels, magic=MAGIC), work, force=force, verbose=verbose, quiet=quiet)
 
 
 @main.command(epilog=INFO_EPILOG)
@@ -244,7 +259,7 @@ def info(context: click.Context, files: tuple[str, ...]) -> None:
     try:
         for source in files:
             try:
-                data = _read_input(source)
+                data = _read_input(source, None, magic=MAGIC)
                 header, sections = parse(data, max_pixels=_NO_PIXEL_LIMIT)
             except CliError as error:
                 failed += 1
@@ -302,9 +317,12 @@ def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, q
 
 
 def _run(context: click.Context, label: str, inputs: Sequence[str], output: str | None,
-         default_name: Callable[[str], str], work: Callable[[str, bytes, str, "_Console"], None], *, force: bool,
-         verbose: bool, quiet: bool) -> None:
-    """Run work(source, data, target, console) for each input; report failures, go on, exit 1 if any failed."""
+         default_name: Callable[[str], str], read: Callable[[str], bytes],
+         work: Callable[[str, bytes, str, "_Console"], None], *, force: bool, verbose: bool, quiet: bool) -> None:
+    """Run work(source, read(source), target, console) for each input; report failures, go on, exit 1 if any failed.
+
+    A usage error (a click exception, e.g. a quality the model does not take) stops the command with exit 2.
+    """
     several = len(inputs) > 1
     console = _Console(summaries=not quiet and not several, verbose=verbose)
     written: dict[str, str] = {}  # target (normalised) -> the input it was written from in this run
@@ -314,11 +332,13 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
                 try:
                     target = _target_for(source, output, default_name)
                     _check_stdout(target)
-                    data = _read_input(source)
+                    data = read(source)
                     _check_target(source, target, force=force, written=written)
                     work(source, data, target, console)
                     if target != STDIO:
                         written[_normalise(target)] = source
+                except click.ClickException:
+                    raise
                 except FatalError as error:  # nothing else can succeed: no per-file summary either
                     console.error(str(error))
                     context.exit(EXIT_ERROR)
@@ -353,7 +373,7 @@ class _Console:
         if not enabled:
             yield iter(items)
             return
-        stderr = click.get_text_stream("stderr")
+        stderr = sys.stderr
         with click.progressbar(items, label=label, show_pos=True, file=stderr) as bar:
             # Off a terminal click prints the label once and no bar: nothing to clear or redraw.
             self._bar = bar if _is_terminal(stderr) else None
@@ -396,7 +416,7 @@ def _target_for(source: str, output: str | None, default_name: Callable[[str], s
 
 
 def _check_stdout(target: str) -> None:
-    if target == STDIO and _is_terminal(click.get_binary_stream("stdout")):
+    if target == STDIO and _is_terminal(_stdio("stdout")):
         raise CliError("refusing to write binary data to a terminal; redirect stdout or give -o FILE")
 
 
@@ -410,8 +430,26 @@ def _check_target(source: str, target: str, *, force: bool, written: dict[str, s
     if earlier is not None:
         raise CliError(f"{_input_name(source)}: output {target} was already written from {earlier} in this run; "
                        "give the inputs distinct names")
-    if not force and os.path.lexists(target):
+    kind = _special_kind(target)
+    if kind == "socket":
+        raise CliError(f"{target} is a socket; aec writes files, devices and pipes")
+    if kind == "block device" and not force:
+        raise CliError(f"{target} is a block device (a disk); use -f to write into it")
+    if kind is None and not force and os.path.lexists(target):
         raise CliError(f"{target} already exists; use -f to overwrite it")
+
+
+def _special_kind(target: str) -> str | None:
+    """What an existing output that is not a regular file (nor a folder) is: written into, never replaced."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISCHR, "device"), (stat.S_ISFIFO, "pipe"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return kind
+    return None
 
 
 def _compressed_name(source: str) -> str:
@@ -473,7 +511,12 @@ class _Codecs:
                     codec.model  # noqa: B018  (loads the default model now, so that its failure is reported here)
             except (AECError, OSError) as error:
                 reason = _reason(error) if isinstance(error, OSError) else str(error)
-                raise FatalError(f"cannot load the model: {reason}") from None
+                message = f"cannot load the model: {reason}"
+                # A model the command line names is a bad option value (exit 2); the default model failing is not.
+                for value, hint in ((self._weights, "'--weights'"), (self._model_id, "'--model'")):
+                    if value is not None:
+                        raise click.BadParameter(message, param_hint=hint) from None
+                raise FatalError(message) from None
             self._codec = codec
         return self._codec
 
@@ -490,44 +533,81 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
-def _read_input(source: str) -> bytes:
-    if source == STDIO:
-        stream = click.get_binary_stream("stdin")
+def _stdio(name: str) -> Any:
+    """sys.stdin or sys.stdout as a binary stream (click.get_binary_stream is deprecated from click 8.5 on)."""
+    stream = getattr(sys, name)
+    return getattr(stream, "buffer", stream)
+
+
+def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = None) -> bytes:
+    """An input's bytes in bounded memory (aec.inputs): at most what an image within the pixel limit needs, and with
+    ``magic`` only its first bytes if they are not it; devices are refused by name."""
+    limit = input_limit(max_pixels or DEFAULT_MAX_PIXELS)
+    try:
+        if source != STDIO:
+            return read_path(source, limit, magic=magic)
+        stream = _stdio("stdin")
         if _is_terminal(stream):
             raise CliError("refusing to read binary data from a terminal; pipe a file in or name it")
-        try:
-            return stream.read()
-        except OSError as error:
-            raise CliError(f"cannot read stdin: {_reason(error)}") from None
-    try:
-        with open(source, "rb") as handle:
-            return handle.read()
+        return read_stream(stream, limit, "<stdin>", magic=magic)
+    except AECError as error:
+        raise CliError(str(error)) from None
     except OSError as error:
-        raise CliError(f"cannot read {source}: {_reason(error)}") from None
+        raise CliError(f"cannot read stdin: {_reason(error)}") from None
 
 
 def _encode_image(image: Any, image_format: str, target: str) -> bytes:
     """The image as file bytes, in memory, so a Pillow failure never reaches the output."""
-    buffer = io.BytesIO()
+    extra: dict[str, bytes | None] = {}
+    if image_format in ("PNG", "TIFF"):  # formats that carry both; others drop them
+        extra = {k: image.info[k] for k in ("icc_profile", "exif") if image.info.get(k)}
+    profile = extra.get("icc_profile") or b""
+    if image_format == "PNG" and len(profile) > _png_text_limit():
+        # Written, it would make a PNG that Pillow, and so aec, cannot read back (libpng stops at 8 MiB). None, not
+        # absent: Pillow falls back to image.info.
+        extra["icc_profile"] = None
+        warnings.warn(f"{_output_name(target)}: the ICC profile ({len(profile)} bytes) is larger than PNG readers "
+                      f"take ({_PNG_TEXT_LIMIT_NAME} = {_png_text_limit()} bytes) and is left out; write .tif to "
+                      "keep it", stacklevel=2)
     try:
-        extra = {}
-        if image_format in ("PNG", "TIFF"):  # formats that carry both; others drop them
-            extra = {k: image.info[k] for k in ("icc_profile", "exif") if image.info.get(k)}
-        image.save(buffer, format=image_format, **extra)
-    except (OSError, ValueError, KeyError) as error:
+        return _saved(image, image_format, extra)
+    except (OSError, ValueError, KeyError, SyntaxError) as error:
+        if "exif" not in extra:
+            raise CliError(f"cannot save the image as {image_format} ({_output_name(target)}): {error}") from None
+        # The file's EXIF block is the stranger's: a TIFF writer parses it, and may not manage.
+        warnings.warn(f"{_output_name(target)}: the file's EXIF block cannot be written as {image_format} "
+                      f"({error}) and is left out", stacklevel=2)
+        del extra["exif"]
+    try:
+        return _saved(image, image_format, extra)
+    except (OSError, ValueError, KeyError, SyntaxError) as error:
         raise CliError(f"cannot save the image as {image_format} ({_output_name(target)}): {error}") from None
+
+
+def _saved(image: Any, image_format: str, extra: dict[str, bytes | None]) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **extra)
     return buffer.getvalue()
+
+
+def _png_text_limit() -> int:
+    from PIL import PngImagePlugin
+
+    return PngImagePlugin.MAX_TEXT_CHUNK
 
 
 def _write_output(target: str, data: bytes, *, force: bool) -> None:
     """Write data to stdout, or atomically to a file: a temporary in the same folder, then a rename."""
     if target == STDIO:
-        stream = click.get_binary_stream("stdout")
+        stream = _stdio("stdout")
         try:
             stream.write(data)
             stream.flush()
         except OSError as error:
             raise CliError(f"cannot write to stdout: {_reason(error)}") from None
+        return
+    if _special_kind(target) is not None:
+        _write_into(target, data)
         return
     folder, name = os.path.split(target)
     temporary = None
@@ -549,6 +629,17 @@ def _write_output(target: str, data: bytes, *, force: bool) -> None:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _write_into(target: str, data: bytes) -> None:
+    """Write into a device or a pipe (as gzip and zstd do): a rename would replace it with a regular file."""
+    try:
+        with open(target, "wb") as handle:
+            if _is_terminal(handle):
+                raise CliError(f"refusing to write binary data to a terminal ({target}); give -o FILE")
+            handle.write(data)
+    except OSError as error:
+        raise CliError(f"cannot write {target}: {_reason(error)}") from None
 
 
 def _rename_no_clobber(temporary: str, target: str) -> None:

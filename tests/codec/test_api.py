@@ -254,3 +254,29 @@ def test_an_rgb_file_with_an_alpha_section_is_refused(tiny_codec):
     forged = aec.bitstream.pack(header, [*sections, aec.bitstream.Section("ALPH", zlib.compress(bytes(64)))])
     with pytest.raises(FormatError, match="layout is RGB .no alpha. but it has an ALPH section"):
         tiny_codec.decompress_array(forged)
+
+
+def test_reads_are_bounded_devices_refused_and_endless_streams_cut(tiny_weights):
+    from aec.bitstream import MAGIC
+
+    with pytest.raises(InputError, match="/dev/zero is a device, not a file"):
+        read_header("/dev/zero")
+    with open("/dev/zero", "rb") as zeros, pytest.raises(FormatError, match="not an .aec file"):
+        aec.Codec(weights=tiny_weights).decompress_array(zeros)  # refused after its first 4 bytes
+
+    class Endless(io.RawIOBase):
+        """The magic number, then zeros forever."""
+
+        def __init__(self):
+            self.head = MAGIC
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            chunk, self.head = (self.head or bytes(len(buffer)))[: len(buffer)], self.head[len(buffer):]
+            buffer[: len(chunk)] = chunk
+            return len(chunk)
+
+    with pytest.raises(InputError, match=f"is larger than {8 * 100 + (64 << 20)} bytes"):
+        aec.Codec(weights=tiny_weights, max_pixels=100).decompress_array(Endless())

@@ -50,6 +50,16 @@ def assert_one_line_error(result, *fragments: str, exit_code: int = 1) -> str:
     return lines[0]
 
 
+def assert_usage_error(result, *fragments: str) -> None:
+    """A bad option value, the click way: exit 2, one 'Error: Invalid value for' on stderr, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert result.stderr.count("Error: Invalid value for") == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
 def leftovers(folder: Path) -> list[str]:
     """Temporary files a failed write would have left behind."""
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
@@ -346,7 +356,8 @@ def test_a_folder_as_input_fails_in_one_line(tmp_path):
 def test_quality_out_of_range_names_the_valid_range(tmp_path, weights, quality, fragment):
     source = write_png(tmp_path / "photo.png", 4, 4)
     result = run("compress", source, "-q", quality, *weights)
-    assert_one_line_error(result, fragment, "model test-tiny takes qualities from 1 to 3 (trained at 1, 2, 3)")
+    assert_usage_error(result, "'-q' / '--quality'", fragment,
+                       "model test-tiny takes qualities from 1 to 3 (trained at 1, 2, 3)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
 
 
@@ -355,11 +366,12 @@ def test_a_quality_the_model_does_not_take_stops_at_the_first_of_several_inputs(
     folder = tmp_path / "out"
     folder.mkdir()
     result = run("compress", *sources, "-q", 9, "-o", folder, "--quiet", *weights)
-    assert_one_line_error(result, "quality 9 is out of range")  # once, not once per input
+    assert_usage_error(result, "quality 9 is out of range")  # once, not once per input
     assert list(folder.iterdir()) == []
 
 
-def test_compress_and_decompress_parse_each_file_once(tmp_path, weights, installed_tiny, monkeypatch):
+def test_compress_parses_nothing_and_decompress_judges_the_file_before_the_codec_parses_it(tmp_path, weights,
+                                                                                         installed_tiny, monkeypatch):
     from aec import api
 
     parsed = []
@@ -378,7 +390,8 @@ def test_compress_and_decompress_parse_each_file_once(tmp_path, weights, install
     size = (tmp_path / "photo.aec").stat().st_size
     assert "16x8, quality 2, " in result.stderr and f"{8 * size / 128:.3f} bpp" in result.stderr
     assert_ok(run("decompress", tmp_path / "photo.aec", "-o", tmp_path / "back.png"))  # the model the file names
-    assert parsed == ["aec.api.parse"]
+    # The CLI's own parse refuses a bad file before torch or a model is loaded; it reads nothing from the result.
+    assert parsed == ["aec.cli.parse", "aec.api.parse"]
 
 
 def test_decompress_loads_only_the_model_the_file_names(tmp_path, aec_data, installed_tiny):
@@ -415,11 +428,14 @@ def test_a_missing_weights_file_is_a_usage_error(tmp_path):
     assert "none.safetensors" in result.stderr
 
 
-def test_a_weights_file_that_is_not_a_model_fails_in_one_line(tmp_path):
+def test_a_weights_file_that_is_not_a_model_is_a_usage_error(tmp_path, aec_data):
     source = write_png(tmp_path / "photo.png", 4, 4)
+    (tmp_path / "x.aec").write_bytes(aec_data)
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
-    assert_one_line_error(run("compress", source, "--weights", tmp_path / "junk.safetensors"),
-                          "cannot load the model")
+    assert_usage_error(run("compress", source, "--weights", tmp_path / "junk.safetensors"), "'--weights'",
+                       "cannot load the model")
+    assert_usage_error(run("decompress", tmp_path / "x.aec", "--weights", tmp_path / "junk.safetensors"),
+                       "'--weights'", "cannot load the model")
     assert not (tmp_path / "photo.aec").exists()
 
 
@@ -540,3 +556,136 @@ def test_sixteen_bit_input_warns_in_one_line(tmp_path, weights):
     result = run("compress", tmp_path / "w.png", *weights)
     assert_ok(result)
     assert "aec: warning: 16-bit image reduced to 8 bits" in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Hostile and special inputs and outputs
+
+
+def test_a_model_that_is_not_installed_is_a_usage_error(tmp_path):
+    source = write_png(tmp_path / "photo.png", 4, 4)
+    assert_usage_error(run("compress", source, "--model", "foo"), "'--model'", "foo")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_a_bad_file_is_refused_before_torch_is_imported_or_a_model_loaded(tmp_path, aec_data, tiny_weights):
+    from aec.bitstream import Section, pack
+
+    header, sections = parse(aec_data)
+    (tmp_path / "bomb.aec").write_bytes(pack(header, [Section("YLAT", b"")]))  # no ZHYP
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from aec.cli import main\n"
+        "result = CliRunner().invoke(main, ['decompress', sys.argv[1], '--weights', sys.argv[2]])\n"
+        "print(result.exit_code, 'torch' in sys.modules)\n"
+        "print(result.output)\n"
+    )
+    path = os.pathsep.join(entry for entry in sys.path if entry)  # this aec, wherever it is imported from
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bomb.aec"), str(tiny_weights)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 False\n"), done.stdout
+    assert "lacks its ZHYP section" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["info", "decompress", "compress"])
+def test_a_device_as_input_is_refused_by_name(command):
+    assert_one_line_error(run(command, "/dev/zero"), "/dev/zero is a device, not a file")
+
+
+@pytest.mark.parametrize("command", ["info", "decompress"])
+def test_endless_stdin_that_is_not_aec_data_is_refused_after_its_first_bytes(command):
+    with open("/dev/zero", "rb") as endless:
+        assert_one_line_error(run(command, "-", input=endless), "not an .aec file")
+
+
+def test_endless_stdin_is_read_no_further_than_an_image_within_the_pixel_limit_needs(weights):
+    with open("/dev/zero", "rb") as endless:
+        result = run("compress", "-", "--max-pixels", 1000, *weights, input=endless)
+    assert_one_line_error(result, f"<stdin> is larger than {8 * 1000 + (64 << 20)} bytes", "--max-pixels")
+
+
+def test_output_into_dev_null_needs_no_force_and_leaves_it_a_device(tmp_path, aec_data, weights):
+    import stat
+
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    assert_ok(run("decompress", tmp_path / "x.aec", "-o", "/dev/null", *weights))
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_force_writes_into_a_pipe_instead_of_replacing_it(tmp_path, aec_data, weights):
+    import stat
+    import threading
+
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run("decompress", tmp_path / "x.aec", "-o", fifo, "-f", *weights)
+    if not received:  # a run that replaced the pipe never opened it: let the reader go
+        with open(fifo, "wb") if stat.S_ISFIFO(os.stat(fifo).st_mode) else open(os.devnull, "wb"):
+            pass
+    reader.join(10)
+    assert_ok(result)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the pipe was replaced by a regular file"
+    assert received and received[0].startswith(b"\x89PNG")
+    assert leftovers(tmp_path) == []
+
+
+def _with_sections(aec_data: bytes, *extra) -> bytes:
+    from aec.bitstream import pack
+
+    header, sections = parse(aec_data)
+    return pack(header, [*sections, *extra])
+
+
+def test_a_garbage_exif_block_is_left_out_of_a_tiff_with_a_warning(tmp_path, aec_data, weights):
+    from aec.bitstream import Section
+
+    (tmp_path / "x.aec").write_bytes(_with_sections(aec_data, Section("EXIF", b"not an exif block")))
+    result = run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.tif", *weights)
+    assert_ok(result)
+    assert "aec: warning: " in result.stderr and "EXIF block cannot be written as TIFF" in result.stderr
+    assert Image.open(tmp_path / "x.tif").size == (17, 5)
+
+
+def test_an_icc_profile_too_large_for_png_readers_is_left_out_of_png_kept_in_tiff(tmp_path, aec_data, weights):
+    from aec.bitstream import Section
+
+    profile = bytes(range(256)) * (8 << 10)  # 2 MiB: Pillow reads a PNG's profile of at most 1 MiB
+    (tmp_path / "x.aec").write_bytes(_with_sections(aec_data, Section("ICCP", profile)))
+    result = run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.png", *weights)
+    assert_ok(result)
+    assert "the ICC profile (2097152 bytes) is larger than PNG readers take" in result.stderr
+    assert_ok(run("compress", tmp_path / "x.png", "-o", tmp_path / "again.aec", *weights))  # aec reads what it wrote
+    assert_ok(run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.tif", *weights))
+    assert Image.open(tmp_path / "x.tif").info["icc_profile"] == profile
+
+
+def test_stdin_and_stdout_use_no_click_api_that_click_8_5_deprecates(tmp_path, weights, monkeypatch):
+    import warnings
+
+    import click
+
+    for name in ("get_binary_stream", "get_text_stream"):
+        def deprecated(*args, _original=getattr(click, name), _name=name, **kwargs):
+            warnings.warn(f"'{_name}' is deprecated and will be removed in Click 9.0.", DeprecationWarning,
+                          stacklevel=2)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(click, name, deprecated)
+    png = write_png(tmp_path / "in.png", 5, 17).read_bytes()
+    sources = [write_png(tmp_path / f"{i}.png", 4, 4) for i in range(2)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compressed = run("compress", "-", *weights, input=png)
+        decompressed = run("decompress", "-", *weights, input=compressed.stdout_bytes)
+        several = run("compress", *sources, "-o", tmp_path, *weights)  # the progress label on stderr
+    for result in (compressed, decompressed, several):
+        assert_ok(result)
+        assert "deprecated" not in result.stderr
+    assert not [w for w in caught if issubclass(w.category, DeprecationWarning)]
