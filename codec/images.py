@@ -6,13 +6,20 @@
     RGBA, RGBa, P (with transparency), PA -> layout "RGBA"
 
 Alpha is stored losslessly (zlib) in an ALPH section; the ICC profile and the EXIF block travel verbatim in
-ICCP and EXIF sections (unless stripped). 16-bit input is reduced to 8 bits with a warning. EXIF orientation is
-applied before coding, and the orientation tag removed from the stored EXIF.
+ICCP and EXIF sections (unless stripped). EXIF orientation is applied before coding, and the orientation tag removed
+from the stored EXIF.
+
+aec codes 8 bits a channel; wider input is converted by its real range, with a PrecisionWarning that names it, or
+refused (InputError): 16-bit channels (gray, RGB, RGBA, LA; Pillow reduces the colour ones as it reads) are divided by
+257; 32-bit integers (mode I) in 0..255 are taken as they are and in 0..65535 as 16-bit, others refused; 32-bit
+floats (mode F) in [0, 1] are scaled by 255 and in [0, 255] rounded, others (and NaN or infinity) refused.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import threading
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -28,6 +35,12 @@ from .errors import InputError, PrecisionWarning
 ImageLike = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
 ALPHA_SECTION, ICC_SECTION, EXIF_SECTION = "ALPH", "ICCP", "EXIF"
 _GRAY_MODES = {"1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+# A file's raw mode that stores 16 bits a channel ("BGR;16" is a whole pixel in 16 bits, 5-6-5).
+_SIXTEEN_BIT_RAWMODE = re.compile(r"(?!BGR)[A-Za-z]+;16[BLN]?")
+REDUCED = "16-bit image reduced to 8 bits per channel"
+# Pillow's own pixel limit (MAX_IMAGE_PIXELS, which refuses at twice its 89 M) is process-wide; aec lifts it while it
+# opens an image, under this lock, so that its own limit (max_pixels) is the only one.
+_PILLOW_LIMIT = threading.Lock()
 # What a folder of pictures (training data, the Kodak set, a benchmark's test images) may hold.
 IMAGE_SUFFIXES = {".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
 
@@ -58,9 +71,51 @@ class SourceImage:
         return sections
 
 
-def _to_8bit(values: np.ndarray) -> np.ndarray:
-    warnings.warn("16-bit image reduced to 8 bits per channel", PrecisionWarning, stacklevel=4)
+def _warn(message: str) -> None:
+    warnings.warn(message, PrecisionWarning, stacklevel=5)  # the caller of Codec.encode
+
+
+def _reduce_16bit(values: np.ndarray, message: str = REDUCED) -> np.ndarray:
+    _warn(message)
     return np.round(np.clip(values.astype(np.float64), 0, 65535) / 257).astype(np.uint8)
+
+
+def _gray_to_8bit(values: np.ndarray, mode: str, sixteen_bit: bool) -> np.ndarray:
+    """A plane of Pillow mode I;16*, I or F as uint8, by its real range (see the module docstring)."""
+    if mode.startswith("I;16") or (mode == "I" and sixteen_bit):
+        return _reduce_16bit(values)
+    if mode == "F":
+        if not np.isfinite(values).all():
+            raise InputError("the image has NaN or infinite pixels (a 32-bit float image); aec codes 8-bit images")
+        low, high = float(values.min()), float(values.max())
+        if low >= 0 and high <= 1:
+            _warn(f"32-bit float image with values in [0, 1] (here {low:g} to {high:g}) scaled to 8 bits")
+            return np.round(values.astype(np.float64) * 255).astype(np.uint8)
+        if low >= 0 and high <= 255:
+            if not np.array_equal(values, np.round(values)):
+                _warn(f"32-bit float image with values in [0, 255] (here {low:g} to {high:g}) rounded to 8 bits")
+            return np.round(values).astype(np.uint8)
+        raise InputError(f"32-bit float image with values from {low:g} to {high:g}: aec takes float images in [0, 1] "
+                         "or [0, 255]; scale it first")
+    low, high = int(values.min()), int(values.max())  # mode I: 32-bit integers
+    if low >= 0 and high <= 255:
+        return values.astype(np.uint8)
+    if low >= 0 and high <= 65535:
+        return _reduce_16bit(values, f"32-bit integer image with values up to {high} read as 16-bit and reduced to "
+                                     "8 bits per channel")
+    raise InputError(f"32-bit integer image with values from {low} to {high}: aec takes integer images in 0..255 "
+                     "or 0..65535; scale it first")
+
+
+def _has_16bit_channels(pil: Image.Image) -> bool:
+    """Whether the file stores 16 bits a channel (read before load, from the tiles Pillow will decode)."""
+    for tile in pil.tile:
+        args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+        if args and isinstance(args[0], str) and _SIXTEEN_BIT_RAWMODE.fullmatch(args[0]):
+            return True
+        if tile.codec_name == "ppm" and len(args) > 1 and isinstance(args[1], int) and args[1] > 255:  # maxval
+            return True
+    return False
 
 
 def _from_array(array: np.ndarray) -> SourceImage:
@@ -71,7 +126,7 @@ def _from_array(array: np.ndarray) -> SourceImage:
     if array.shape[0] * array.shape[1] == 0:
         raise InputError("the image is empty (0 pixels)")
     if array.dtype == np.uint16:
-        array = _to_8bit(array)
+        array = _reduce_16bit(array)
     elif array.dtype != np.uint8:
         raise InputError(f"expected a uint8 (or uint16) array, got {array.dtype}")
     channels = array.shape[2]
@@ -81,19 +136,29 @@ def _from_array(array: np.ndarray) -> SourceImage:
     return SourceImage(np.array(color, order="C"), layout, None if alpha is None else np.ascontiguousarray(alpha))
 
 
-def _open(image: ImageLike, max_pixels: int) -> Image.Image:
+def _open(image: ImageLike, max_pixels: int) -> tuple[Image.Image, bool]:
+    """The image, loaded, and whether its file has 16-bit channels."""
     name = image if isinstance(image, (str, os.PathLike)) else getattr(image, "name", "input")
     try:
-        pil = Image.open(image)
-        check_size(pil.width, pil.height, max_pixels, name)
-        pil.load()
+        with _PILLOW_LIMIT:
+            saved = Image.MAX_IMAGE_PIXELS
+            try:
+                Image.MAX_IMAGE_PIXELS = None  # only while Pillow reads the header: aec's check follows
+                pil = Image.open(image)
+                check_size(pil.width, pil.height, max_pixels, name)
+                sixteen_bit = _has_16bit_channels(pil)
+                if saved is not None:  # TIFF checks its tiles as it loads them; none is larger than the image
+                    Image.MAX_IMAGE_PIXELS = max(saved, max_pixels)
+                pil.load()
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
     except UnidentifiedImageError:
         raise InputError(f"{name}: not a readable image (not a format Pillow can read)") from None
     except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{name}: not a readable image ({error})") from None
-    return pil
+    return pil, sixteen_bit
 
 
 def load(image: ImageLike, max_pixels: int, strip: bool = False) -> SourceImage:
@@ -101,7 +166,7 @@ def load(image: ImageLike, max_pixels: int, strip: bool = False) -> SourceImage:
     if isinstance(image, np.ndarray):
         source = _from_array(image)
     else:
-        pil = image if isinstance(image, Image.Image) else _open(image, max_pixels)
+        pil, sixteen_bit = (image, False) if isinstance(image, Image.Image) else _open(image, max_pixels)
         if pil.width * pil.height == 0:
             raise InputError("the image is empty (0 pixels)")
         icc_profile = pil.info.get("icc_profile")
@@ -111,10 +176,12 @@ def load(image: ImageLike, max_pixels: int, strip: bool = False) -> SourceImage:
             pass  # a broken EXIF block: keep the stored orientation
         exif = pil.info.get("exif")
         mode = pil.mode
+        if sixteen_bit and mode not in _GRAY_MODES:
+            _warn(REDUCED)  # Pillow has read the colour channels as 8 bits already
         if mode in _GRAY_MODES:
-            gray = np.asarray(pil)
-            gray = _to_8bit(gray) if mode.startswith("I") or mode == "F" else np.asarray(pil.convert("L"))
-            source = _from_array(gray)
+            wide = mode.startswith("I") or mode == "F"
+            source = _from_array(_gray_to_8bit(np.asarray(pil), mode, sixteen_bit) if wide
+                                 else np.asarray(pil.convert("L")))
         elif mode in ("LA", "La"):
             source = _from_array(np.asarray(pil.convert("LA")))
         elif mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in pil.info):

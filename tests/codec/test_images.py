@@ -1,13 +1,17 @@
 """Every image mode a user has: layouts, lossless alpha, 16-bit input, orientation, ICC and EXIF."""
 
 import io
+import re
+import struct
+import warnings
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from aec.bitstream import FormatError, parse, read_header
-from aec import PrecisionWarning
+from aec import InputError, PrecisionWarning
 from tests.conftest import smooth_image
 
 
@@ -110,3 +114,102 @@ def test_list_images_takes_image_suffixes_in_any_case_sorted(tmp_path):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "e.png").mkdir()  # a folder named like an image is not one
     assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG", "c.webp", "d.ppm"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Wider than 8 bits: converted by the real range, with a warning that names it, or refused
+
+
+def _tiff(tmp_path, array: np.ndarray, name: str = "wide.tif"):
+    path = tmp_path / name
+    Image.fromarray(array).save(path)
+    return path
+
+
+def _loaded(path, **kwargs):
+    from aec.images import load
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = load(path, 1 << 28, **kwargs)
+    return source.rgb[:, :, 0].astype(np.float64), [str(w.message) for w in caught
+                                                    if issubclass(w.category, PrecisionWarning)]
+
+
+GRADIENT = np.tile(np.round(np.linspace(0, 244, 64)), (16, 1))  # whole values, mean 122
+
+
+@pytest.mark.parametrize("values, scale, fragment", [
+    (GRADIENT / 255, 255, "32-bit float image with values in [0, 1] (here 0 to 0.956863) scaled to 8 bits"),
+    (GRADIENT + 0.25, 1, "32-bit float image with values in [0, 255] (here 0.25 to 244.25) rounded to 8 bits"),
+])
+def test_a_float_image_is_read_by_its_range_with_a_warning(tmp_path, values, scale, fragment):
+    gray, warned = _loaded(_tiff(tmp_path, values.astype(np.float32)))
+    np.testing.assert_allclose(gray, np.round(values * scale), atol=0.5)
+    assert abs(gray.mean() - 122) < 1 and warned == [fragment]
+
+
+def test_an_integer_image_in_8_bit_range_is_exact_and_in_16_bit_range_reduced(tmp_path):
+    gray, warned = _loaded(_tiff(tmp_path, GRADIENT.astype(np.int32)))
+    np.testing.assert_array_equal(gray, GRADIENT.astype(np.int32))
+    assert warned == []
+    gray, warned = _loaded(_tiff(tmp_path, (GRADIENT * 257).astype(np.int32)))
+    np.testing.assert_array_equal(gray, GRADIENT.astype(np.int32))
+    assert warned == ["32-bit integer image with values up to 62708 read as 16-bit and reduced to 8 bits per channel"]
+
+
+@pytest.mark.parametrize("values, fragment", [
+    (np.array([[0.5, np.nan]], np.float32), "NaN or infinite pixels"),
+    (np.array([[0.5, np.inf]], np.float32), "NaN or infinite pixels"),
+    (np.array([[0.0, 300.0]], np.float32), "float image with values from 0 to 300: aec takes float images in [0, 1]"),
+    (np.array([[-1.0, 0.5]], np.float32), "float image with values from -1 to 0.5"),
+    (np.array([[-5, 7]], np.int32), "integer image with values from -5 to 7: aec takes integer images in 0..255"),
+    (np.array([[0, 70000]], np.int32), "integer image with values from 0 to 70000"),
+])
+def test_a_wide_image_no_range_fits_is_refused_clearly(tmp_path, values, fragment):
+    from aec.images import load
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning on the way either
+        with pytest.raises(InputError, match=re.escape(fragment)):
+            load(_tiff(tmp_path, values), 1 << 28)
+
+
+def _png16(path, array: np.ndarray):
+    """A 16-bit RGB(A) PNG, written by hand: Pillow cannot write one."""
+    height, width, channels = array.shape
+    raw = b"".join(b"\x00" + array[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, {3: 2, 4: 6}[channels], 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_sixteen_bit_colour_is_reduced_with_a_warning_like_sixteen_bit_gray(tmp_path, channels):
+    wide = (np.random.default_rng(channels).integers(0, 65536, (8, 8, channels))).astype(np.uint16)
+    gray, warned = _loaded(_png16(tmp_path / "wide.png", wide))
+    assert warned == ["16-bit image reduced to 8 bits per channel"]
+    assert np.abs(gray - wide[:, :, 0] / 257).max() <= 1  # Pillow takes the high byte, aec would round
+    ppm = tmp_path / "wide.ppm"
+    ppm.write_bytes(b"P6 8 8 65535\n" + wide[:, :, :3].astype(">u2").tobytes())
+    assert _loaded(ppm)[1] == ["16-bit image reduced to 8 bits per channel"]
+    Image.fromarray(wide[:, :, :3].astype(np.uint8)).save(tmp_path / "narrow.png")
+    assert _loaded(tmp_path / "narrow.png")[1] == []
+
+
+def test_pillows_own_pixel_limit_never_refuses_what_aecs_allows(tmp_path, monkeypatch):
+    from aec.images import load
+
+    Image.fromarray(smooth_image(64, 64)).save(tmp_path / "photo.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow warns above 1000 pixels and refuses above 2000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load(tmp_path / "photo.png", 64 * 64).rgb.shape == (64, 64, 3)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # and it is Pillow's again afterwards
+    with pytest.raises(InputError, match="exceeds the pixel limit of 4095"):
+        load(tmp_path / "photo.png", 64 * 64 - 1)
