@@ -672,7 +672,11 @@ def test_stdin_and_stdout_use_no_click_api_that_click_8_5_deprecates(tmp_path, w
     import click
 
     for name in ("get_binary_stream", "get_text_stream"):
-        def deprecated(*args, _original=getattr(click, name), _name=name, **kwargs):
+        with warnings.catch_warnings():  # from click 8.5 on, reaching them warns already
+            warnings.simplefilter("ignore", DeprecationWarning)
+            original = getattr(click, name)
+
+        def deprecated(*args, _original=original, _name=name, **kwargs):
             warnings.warn(f"'{_name}' is deprecated and will be removed in Click 9.0.", DeprecationWarning,
                           stacklevel=2)
             return _original(*args, **kwargs)
