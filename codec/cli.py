@@ -133,7 +133,8 @@ def _output_options(command: Callable) -> Callable:
 
 def _max_pixels_option(command: Callable) -> Callable:
     return click.option("--max-pixels", type=click.IntRange(min=1), metavar="N",
-                        help="Refuse images larger than N pixels (default: 2**28, about 16384 x 16384).")(command)
+                        help="Refuse images larger than N pixels, counted padded to a multiple of 64 on each side "
+                             "(default: 2**28, 16384 x 16384).")(command)
 
 
 @main.command(epilog=COMPRESS_EPILOG)
