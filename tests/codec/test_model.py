@@ -84,13 +84,14 @@ def test_decoding_is_identical_with_one_and_two_threads(model):
     assert torch.equal(one, two) and torch.equal(one, again)
 
 
-def test_wrong_weights_are_caught_by_the_symbol_checksum(model):
+def test_wrong_weights_are_caught_as_a_desync(model):
     x = _image(5)
     coded = model.compress(x, 2.0)
     torch.manual_seed(99)
     other = AECModel(TINY).eval()
     other.freeze()
-    with pytest.raises(FormatError, match="checksum"):
+    # Other tables decode other symbols: the stream runs out early, keeps data after its end, or the checksum differs.
+    with pytest.raises(FormatError, match="checksum|ends early|data after its last symbol"):
         other.decompress(coded.z_payload, coded.y_payload, 2.0, 128, 192, coded.checksum)
 
 
