@@ -24,7 +24,7 @@ from .model import STRIDE, AECModel
 from .metrics import psnr
 from .model_files import WEIGHTS_DIR, load_model, load_model_file, read_manifest
 from .rate_control import search_quality
-from .refine import EFFORT_ITERATIONS, check_effort
+from .config import EFFORT_ITERATIONS, check_effort
 
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 

@@ -17,6 +17,7 @@ import click
 
 from .bitstream import DEFAULT_MAX_PIXELS, MAGIC, AECError, check_coder_version, parse
 from . import __version__
+from .config import MAX_EFFORT
 from .inputs import input_limit, read_path, read_stream
 
 __all__ = ["main"]
@@ -146,17 +147,31 @@ def _max_pixels_option(command: Callable) -> Callable:
 @click.option("--model", "model_id", metavar="ID", help="Installed model id (default: the shipped default model).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Use this .safetensors model file instead of an installed model.")
+@click.option("-e", "--effort", type=click.IntRange(0, MAX_EFFORT), default=0, show_default=True, metavar="E",
+              help=f"Encoder effort 0-{MAX_EFFORT}: higher refines the latents longer for fewer bits at the same "
+                   "quality (slower; any aec decodes the file).")
+@click.option("--target-size", type=click.IntRange(min=1), metavar="BYTES",
+              help="Search the quality for a file of about this size (within 2 %), instead of -q.")
+@click.option("--target-bpp", type=click.FloatRange(min=0, min_open=True, max=1e6), metavar="BPP",
+              help="Search the quality for about this many bits per pixel (within 2 %).")
+@click.option("--target-psnr", type=click.FloatRange(min=0, min_open=True, max=1e6), metavar="DB",
+              help="Search the quality for about this PSNR in dB (within 0.05 dB).")
 @click.option("--strip", is_flag=True, help="Leave out the ICC profile and EXIF block (kept by default).")
 @_max_pixels_option
 @click.pass_context
 def compress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, verbose: bool,
-             quiet: bool, quality: float | None, model_id: str | None, weights: str | None, strip: bool,
+             quiet: bool, quality: float | None, model_id: str | None, weights: str | None, effort: int,
+             target_size: int | None, target_bpp: float | None, target_psnr: float | None, strip: bool,
              max_pixels: int | None) -> None:
     """Compress images (PNG, JPEG, ...) to .aec files; IN may be '-' for stdin.
 
     Without -o, photo.png is written as photo.aec next to it; reading stdin writes to stdout.
     """
     _check_arguments(inputs, output, verbose, quiet)
+    targets = {name: value for name, value in (("target_size", target_size), ("target_bpp", target_bpp),
+                                               ("target_psnr", target_psnr)) if value is not None}
+    if len(targets) > 1 or (targets and quality is not None):
+        raise click.UsageError("give one of -q, --target-size, --target-bpp and --target-psnr")
     codecs = _Codecs(model_id, weights, max_pixels, encoding=True)
     settings: dict[str, Any] = {}
 
@@ -167,21 +182,27 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         codec = codecs.get()
         if not settings:  # a quality the model does not take fails every input: say so once and stop
             try:
-                settings["quality"] = codec.check_quality(quality)
+                settings["quality"] = None if targets else codec.check_quality(quality)
             except AECError as error:
                 raise click.BadParameter(str(error), param_hint="'-q' / '--quality'") from None
         # The bytes already read, not the path: a pipe such as <(curl ...) cannot be read twice.
         try:
-            result = codec.encode(_named_buffer(data, _input_name(source)), quality=settings["quality"], strip=strip)
+            result = codec.encode(_named_buffer(data, _input_name(source)), quality=settings["quality"],
+                                  effort=effort, strip=strip, **targets)
         except AECError as error:
             raise CliError(_named(source, error)) from None
+        if result.target_met is False:
+            (name, value), = targets.items()
+            click.echo(f"aec: warning: {_input_name(source)}: {name.replace('_', ' ')} {value:g} is out of reach; "
+                       f"coded at the nearest quality, {result.header.quality:g}", err=True)
         _write_output(target, result.data, force=force)
         seconds = time.perf_counter() - started
         header, bpp = result.header, result.bits_per_pixel
         size = f"{header.width}x{header.height}"
         if verbose:
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {header.quality:g}, "
-                        f"{len(data)} -> {len(result.data)} bytes, {bpp:.3f} bpp, {seconds:.2f} s")
+                        f"effort {result.effort}, {len(data)} -> {len(result.data)} bytes, {bpp:.3f} bpp"
+                        + (f", {result.psnr:.2f} dB" if result.psnr is not None else "") + f", {seconds:.2f} s")
         elif console.summaries and target != STDIO:
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
         console.totals(len(data), len(result.data))

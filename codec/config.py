@@ -84,3 +84,16 @@ class ModelConfig:
 
 TINY = ModelConfig(N=16, M=16, Z=8, slices=2, hyper_width=16, context_width=16,
                    lambdas=(0.004, 0.016, 0.064), z_support=16)
+
+
+# Encoder effort: refinement steps per level (aec.refine); effort 0 is the one-pass encoder. Chosen from the measured
+# curve of gain against time (benchmarks/effort.py, README "Encoder effort"). Torch-free, for the command line.
+EFFORT_ITERATIONS = (0, 10, 25, 60, 150, 400)
+MAX_EFFORT = len(EFFORT_ITERATIONS) - 1
+
+
+def check_effort(effort: int) -> int:
+    """The effort level as an int; InputError unless it is a whole number from 0 to MAX_EFFORT."""
+    if isinstance(effort, bool) or not isinstance(effort, int) or not 0 <= effort <= MAX_EFFORT:
+        raise InputError(f"effort must be a whole number from 0 to {MAX_EFFORT}, got {effort!r}")
+    return effort

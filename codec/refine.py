@@ -19,23 +19,12 @@ import math
 
 import torch
 
-from .errors import InputError
+from .config import EFFORT_ITERATIONS, MAX_EFFORT, check_effort  # noqa: F401  (the levels live with the config)
 from .latent_codecs import Rounding
 
-# Refinement steps per effort level (effort 0 is the one-pass encoder). Chosen from the measured curve of gain against
-# time (benchmarks/effort.py, README "Encoder effort").
-EFFORT_ITERATIONS = (0, 10, 25, 60, 150, 400)
-MAX_EFFORT = len(EFFORT_ITERATIONS) - 1
 REFINE_TILE = 512  # pixels, a multiple of the 64-pixel z grid
 LEARNING_RATE = 5e-3
 EPSILON = 1e-5
-
-
-def check_effort(effort: int) -> int:
-    """The effort level as an int; InputError unless it is a whole number from 0 to MAX_EFFORT."""
-    if isinstance(effort, bool) or not isinstance(effort, int) or not 0 <= effort <= MAX_EFFORT:
-        raise InputError(f"effort must be a whole number from 0 to {MAX_EFFORT}, got {effort!r}")
-    return effort
 
 
 def sga_rounding(tau: float, generator: torch.Generator) -> Rounding:

@@ -693,3 +693,42 @@ def test_stdin_and_stdout_use_no_click_api_that_click_8_5_deprecates(tmp_path, w
         assert_ok(result)
         assert "deprecated" not in result.stderr
     assert not [w for w in caught if issubclass(w.category, DeprecationWarning)]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Encoder effort and rate control
+
+
+def test_effort_makes_a_file_the_decoder_reads_and_says_so_in_verbose(tmp_path, weights):
+    source = write_png(tmp_path / "photo.png", 40, 56)
+    result = run("compress", source, "-v", "-q", 2, "-e", 1, *weights)
+    assert_ok(result)
+    assert "effort 1" in result.stderr
+    assert_ok(run("decompress", tmp_path / "photo.aec", "-o", tmp_path / "back.png", *weights))
+    assert Image.open(tmp_path / "back.png").size == (56, 40)
+
+
+def test_an_effort_beyond_the_levels_is_a_usage_error(tmp_path, weights):
+    result = run("compress", write_png(tmp_path / "photo.png", 8, 8), "-e", 9, *weights)
+    assert result.exit_code == 2 and "Invalid value for '-e' / '--effort'" in result.stderr
+
+
+def test_a_target_size_picks_the_quality_and_verbose_reports_it(tmp_path, weights, tiny_codec):
+    source = write_png(tmp_path / "photo.png", 64, 96, 2)
+    middle = len(tiny_codec.compress(Image.open(source), 2))
+    result = run("compress", source, "-v", "--target-size", middle, *weights)
+    assert_ok(result)
+    assert abs((tmp_path / "photo.aec").stat().st_size - middle) <= 0.02 * middle
+    assert "quality " in result.stderr
+
+
+def test_a_target_out_of_reach_warns_and_codes_the_nearest(tmp_path, weights):
+    result = run("compress", write_png(tmp_path / "photo.png", 16, 16), "--target-bpp", 500, *weights)
+    assert_ok(result)
+    assert "out of reach" in result.stderr and (tmp_path / "photo.aec").is_file()
+
+
+@pytest.mark.parametrize("extra", [["-q", "2", "--target-bpp", "0.5"], ["--target-bpp", "0.5", "--target-psnr", "30"]])
+def test_a_quality_and_a_target_or_two_targets_are_a_usage_error(tmp_path, weights, extra):
+    result = run("compress", write_png(tmp_path / "photo.png", 8, 8), *extra, *weights)
+    assert result.exit_code == 2 and "give one of" in result.stderr
