@@ -732,3 +732,58 @@ def test_a_target_out_of_reach_warns_and_codes_the_nearest(tmp_path, weights):
 def test_a_quality_and_a_target_or_two_targets_are_a_usage_error(tmp_path, weights, extra):
     result = run("compress", write_png(tmp_path / "photo.png", 8, 8), *extra, *weights)
     assert result.exit_code == 2 and "give one of" in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The README's quick start
+
+
+def _readme_commands() -> list[str]:
+    """The shell commands of the README's 'Install and run' section, in order, comments and pip installs left out."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Install and run", 1)[1].split("### From Python", 1)[0]
+    commands = []
+    for block in section.split("```sh\n")[1:]:
+        for line in block.split("```", 1)[0].splitlines():
+            line = line.split(" #", 1)[0].strip()
+            commands += [part.strip() for part in line.split("&&") if part.strip()
+                         and not part.strip().startswith("pip ")]
+    return commands
+
+
+def _run_shell_command(command: str) -> None:
+    """Run one README command in the working folder: 'mkdir -p', 'cat FILE | aec ...', 'aec ... > FILE', globs."""
+    import glob
+    import shlex
+
+    stdin = stdout = None
+    if " | " in command:
+        producer, command = command.split(" | ")
+        assert producer.startswith("cat "), producer
+        stdin = Path(producer[4:].strip()).read_bytes()
+    if " > " in command:
+        command, stdout = (part.strip() for part in command.split(" > "))
+    words = shlex.split(command)
+    if words[:2] == ["mkdir", "-p"]:
+        for name in words[2:]:
+            os.makedirs(name, exist_ok=True)
+        return
+    assert words[0] == "aec", command
+    arguments = [match for word in words[1:] for match in (sorted(glob.glob(word)) if "*" in word else [word])]
+    result = run(*arguments, input=stdin)
+    assert_ok(result)
+    if stdout is not None:
+        Path(stdout).write_bytes(result.stdout_bytes)
+
+
+def test_the_readme_quick_start_works_as_written_in_a_fresh_folder(tmp_path, monkeypatch, installed_tiny):
+    write_png(tmp_path / "photo.png", 20, 30)
+    monkeypatch.chdir(tmp_path)
+    commands = _readme_commands()
+    assert any("decompress" in command for command in commands) and len(commands) >= 6, commands
+    for command in commands:
+        _run_shell_command(command)
+    assert Image.open("decoded.png").size == (30, 20)
+    assert Image.open("small.png").size == (30, 20)
+    assert Path("archive/photo.aec").read_bytes().startswith(MAGIC)
+    assert Path("photo.aec").read_bytes().startswith(MAGIC)
