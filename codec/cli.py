@@ -24,9 +24,18 @@ __all__ = ["main"]
 
 STDIO = "-"
 AEC_SUFFIX = ".aec"
-# Lossless formats only: saving the decoded image as JPEG would stack a second loss on top of aec's.
-OUTPUT_FORMATS = {".png": "PNG", ".bmp": "BMP", ".ppm": "PPM", ".pnm": "PPM", ".tif": "TIFF", ".tiff": "TIFF"}
-DEFAULT_OUTPUT_SUFFIX = ".png"
+# decompress writes any format Pillow writes, by the output's suffix; these are the names it gives each format.
+PREFERRED_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp",
+                      "AVIF": ".avif", "PPM": ".ppm", "GIF": ".gif", "JPEG2000": ".jp2"}
+DEFAULT_OUTPUT_FORMAT = "PNG"
+# A lossy output format stacks a second loss on aec's: near-transparent settings (JPEG without chroma subsampling).
+SAVE_OPTIONS: dict[str, dict[str, Any]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95},
+                                           "AVIF": {"quality": 90}}
+# Formats whose Pillow writer keeps an alpha channel; for any other the alpha channel is dropped with a warning.
+ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP", "AVIF", "JPEG2000", "TGA", "ICO", "ICNS", "IM", "DDS", "SGI",
+                           "QOI"})
+# Formats whose Pillow writer takes an ICC profile and an EXIF block.
+METADATA_FORMATS = frozenset({"PNG", "TIFF", "JPEG", "WEBP", "AVIF"})
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 # Pillow reads back a PNG text chunk (the ICC profile's iCCP among them) of at most this many bytes inflated.
@@ -76,9 +85,15 @@ default); devices such as /dev/zero are refused as inputs.
 DECOMPRESS_EPILOG = f"""\b
 Examples:
   aec decompress photo.aec               writes photo.png
-  aec decompress photo.aec -o photo.bmp  format from the suffix: .png .bmp .ppm .pnm .tif .tiff
+  aec decompress photo.aec -o photo.jpg  format from the suffix: .png .jpg .webp .avif .tif .bmp ...
   aec decompress *.aec -o decoded/       several files into an existing folder
   aec decompress - < photo.aec > photo.png
+  aec decompress --format webp photo.aec -o - > photo.webp
+
+Any format Pillow writes, by the output's suffix (PNG without one, and on stdout unless --format
+says otherwise). JPEG is written at quality 95 without chroma subsampling, WebP at 95, AVIF at 90.
+A format without an alpha channel (JPEG, BMP, PPM, GIF, ...) gets the image without its alpha, with
+a warning; the ICC profile and EXIF block go into PNG, TIFF, JPEG, WebP and AVIF.
 
 {EXIT_CODES}"""
 
@@ -214,27 +229,36 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
 @main.command(epilog=DECOMPRESS_EPILOG)
 @click.argument("inputs", nargs=-1, required=True, metavar="IN...")
 @_output_options
+@click.option("--format", "format_name", metavar="FMT",
+              help="Output format (png, jpeg, webp, avif, tiff, bmp, ... any Pillow writes) for stdout and for "
+                   "names without a suffix; default: the suffix of OUT, else PNG.")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Decode with this .safetensors model file instead of the installed model the file names.")
 @_max_pixels_option
 @click.pass_context
 def decompress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, verbose: bool,
-               quiet: bool, weights: str | None, max_pixels: int | None) -> None:
-    """Decompress .aec files to PNG (or the format OUT's suffix names); IN may be '-' for stdin.
+               quiet: bool, format_name: str | None, weights: str | None, max_pixels: int | None) -> None:
+    """Decompress .aec files to PNG, JPEG, WebP, ... (the format OUT's suffix names); IN may be '-' for stdin.
 
     Without -o, photo.aec is written as photo.png next to it; reading stdin writes a PNG to stdout.
     """
     _check_arguments(inputs, output, verbose, quiet)
+    forced = None
+    if format_name is not None:
+        try:
+            forced = _named_format(format_name)
+        except CliError as error:
+            raise click.BadParameter(str(error), param_hint="'--format'") from None
     if output not in (None, STDIO) and not os.path.isdir(output):
         try:
-            _output_format(output)
+            _output_format(output, forced)
         except CliError as error:
             raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
     codecs = _Codecs(None, weights, max_pixels, encoding=False)
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
         started = time.perf_counter()
-        image_format = _output_format(target)
+        image_format = _output_format(target, forced)
         try:
             # The rules a file must keep that need no model, before torch is imported or a model loaded: a bad or
             # hostile file is refused in milliseconds (the codec checks them again, as it must for any caller).
@@ -262,7 +286,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {image.mode}")
         console.totals(len(encoded), len(data))
 
-    _run(context, "decompressing", inputs, output, _decompressed_name,
+    _run(context, "decompressing", inputs, output, lambda source: _decompressed_name(source, forced),
          lambda source: _read_input(source, max_pixels, magic=MAGIC), work, force=force, verbose=verbose, quiet=quiet)
 
 
@@ -481,27 +505,58 @@ def _compressed_name(source: str) -> str:
     return root + AEC_SUFFIX
 
 
-def _decompressed_name(source: str) -> str:
-    """photo.aec -> photo.png, photo.bmp.aec -> photo.bmp, photo.bin -> photo.bin.png (never the input)."""
+def _decompressed_name(source: str, image_format: str | None = None) -> str:
+    """photo.aec -> photo.png, photo.bmp.aec -> photo.bmp, photo.bin -> photo.bin.png (never the input); with
+    image_format (--format) its suffix: photo.aec -> photo.jpg."""
+    wanted = _suffix_of(image_format or DEFAULT_OUTPUT_FORMAT)
     root, suffix = os.path.splitext(source)
     if suffix.lower() != AEC_SUFFIX:
-        return source + DEFAULT_OUTPUT_SUFFIX
-    if os.path.splitext(root)[1].lower() in OUTPUT_FORMATS:
+        return source + wanted
+    inner = os.path.splitext(root)[1].lower()
+    if (image_format is None and inner in _writable_formats()) or inner == wanted:
         return root
-    return root + DEFAULT_OUTPUT_SUFFIX
+    return root + wanted
 
 
-def _output_format(target: str) -> str:
-    """The Pillow format name for an output name; PNG for stdout or a name without suffix."""
-    if target == STDIO:
-        return "PNG"
-    suffix = os.path.splitext(target)[1].lower()
+def _output_format(target: str, forced: str | None = None) -> str:
+    """The Pillow format name for an output name: the one its suffix names, else forced (--format), else PNG."""
+    suffix = "" if target == STDIO else os.path.splitext(target)[1].lower()
+    named = _writable_formats().get(suffix)
+    if forced is not None:
+        if named is not None and named != forced:
+            raise CliError(f"{target} names {named}, --format {forced}; give one of them, or names that agree")
+        return forced
     if not suffix:
-        return "PNG"
-    if suffix not in OUTPUT_FORMATS:
-        raise CliError(f"cannot write {suffix} files; aec writes lossless {', '.join(OUTPUT_FORMATS)} "
-                       "(PNG when the name has no suffix)")
-    return OUTPUT_FORMATS[suffix]
+        return DEFAULT_OUTPUT_FORMAT
+    if named is None:
+        raise CliError(f"cannot write {suffix} files: not a format Pillow writes (e.g. "
+                       f"{', '.join(PREFERRED_SUFFIXES.values())}; PNG when the name has no suffix)")
+    return named
+
+
+def _named_format(name: str) -> str:
+    """The Pillow format that --format names, by format name (jpeg) or suffix (jpg, .jpg)."""
+    formats = _writable_formats()
+    key = name.strip().lower()
+    found = formats.get(key if key.startswith(".") else "." + key) or {f.lower(): f for f in formats.values()}.get(key)
+    if found is None:
+        raise CliError(f"{name} is not a format Pillow writes here (e.g. png, jpeg, webp, avif, tiff, bmp)")
+    return found
+
+
+def _suffix_of(image_format: str) -> str:
+    if image_format in PREFERRED_SUFFIXES:
+        return PREFERRED_SUFFIXES[image_format]
+    return min(suffix for suffix, name in _writable_formats().items() if name == image_format)
+
+
+def _writable_formats() -> dict[str, str]:
+    """Suffix -> Pillow format name, for every format Pillow can write here (AVIF only where it has it)."""
+    from PIL import Image
+
+    Image.init()
+    return {suffix: name for suffix, name in Image.registered_extensions().items()
+            if name in Image.SAVE and suffix != AEC_SUFFIX}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -580,8 +635,9 @@ def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = No
 
 def _encode_image(image: Any, image_format: str, target: str) -> bytes:
     """The image as file bytes, in memory, so a Pillow failure never reaches the output."""
-    extra: dict[str, bytes | None] = {}
-    if image_format in ("PNG", "TIFF"):  # formats that carry both; others drop them
+    image = _convert_for(image, image_format, target)
+    extra: dict[str, Any] = {}
+    if image_format in METADATA_FORMATS:  # formats that carry both; others drop them
         extra = {k: image.info[k] for k in ("icc_profile", "exif") if image.info.get(k)}
     profile = extra.get("icc_profile") or b""
     if image_format == "PNG" and len(profile) > _png_text_limit():
@@ -606,9 +662,34 @@ def _encode_image(image: Any, image_format: str, target: str) -> bytes:
         raise CliError(f"cannot save the image as {image_format} ({_output_name(target)}): {error}") from None
 
 
-def _saved(image: Any, image_format: str, extra: dict[str, bytes | None]) -> bytes:
+def _convert_for(image: Any, image_format: str, target: str) -> Any:
+    """The image in a mode the format holds: alpha dropped (with a warning) where it has none; gray as RGB and
+    gray + alpha as RGBA (lossless) where the writer takes only those."""
+    if image.mode in ("LA", "RGBA") and image_format not in ALPHA_FORMATS:
+        warnings.warn(f"{_output_name(target)}: {image_format} has no alpha channel, so the image's alpha channel is "
+                      "dropped; write .png, .webp or .tif to keep it", stacklevel=3)
+        converted = image.convert(image.mode[:-1])
+        converted.info = dict(image.info)
+        return converted
+    return image
+
+
+def _saved(image: Any, image_format: str, extra: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format=image_format, **extra)
+    options = {**SAVE_OPTIONS.get(image_format, {}), **extra}
+    try:
+        image.save(buffer, format=image_format, **options)
+    except (OSError, ValueError) as error:
+        wider = {"L": "RGB", "LA": "RGBA"}.get(image.mode)
+        if wider is None:
+            raise
+        # A writer that takes no gray (e.g. QOI, SGI with alpha): the same pixels as RGB(A).
+        try:
+            converted = image.convert(wider)
+            buffer = io.BytesIO()
+            converted.save(buffer, format=image_format, **options)
+        except (OSError, ValueError):
+            raise error from None
     return buffer.getvalue()
 
 

@@ -110,7 +110,7 @@ def test_default_names_put_the_output_next_to_the_input(tmp_path, weights, monke
 @pytest.mark.parametrize(
     "name, expected",
     [("photo.aec", "photo.png"), ("dir/photo.AEC", "dir/photo.png"), ("photo.bmp.aec", "photo.bmp"),
-     ("photo.jpg.aec", "photo.jpg.png"), ("photo.bin", "photo.bin.png"), ("photo.png", "photo.png.png"),
+     ("photo.jpg.aec", "photo.jpg"), ("photo.bin", "photo.bin.png"), ("photo.png", "photo.png.png"),
      ("photo", "photo.png")],
 )
 def test_decompressed_name_keeps_a_known_image_suffix(name, expected):
@@ -289,10 +289,84 @@ def test_decompress_writes_the_format_the_suffix_names(tmp_path, aec_data, weigh
 
 def test_decompress_refuses_an_unknown_output_suffix(tmp_path, aec_data):
     (tmp_path / "x.aec").write_bytes(aec_data)
-    result = run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.jpg")
+    result = run("decompress", tmp_path / "x.aec", "-o", tmp_path / "x.xyz")
     assert result.exit_code == 2
-    assert "cannot write .jpg files" in result.stderr and ".png" in result.stderr
-    assert not (tmp_path / "x.jpg").exists()
+    assert "cannot write .xyz files" in result.stderr and ".png" in result.stderr
+    assert not (tmp_path / "x.xyz").exists()
+
+
+def _formats_pillow_writes() -> list[tuple[str, str]]:
+    from PIL import features
+
+    pairs = [(".png", "PNG"), (".jpg", "JPEG"), (".jpeg", "JPEG"), (".webp", "WEBP"), (".tif", "TIFF"),
+             (".bmp", "BMP")]
+    return pairs + ([(".avif", "AVIF")] if features.check("avif") else [])
+
+
+@pytest.mark.parametrize("suffix, image_format", _formats_pillow_writes())
+def test_decompress_writes_any_format_pillow_writes_by_the_suffix(tmp_path, weights, suffix, image_format):
+    source = write_png(tmp_path / "in.png", 24, 40)
+    assert_ok(run("compress", source, "-o", tmp_path / "x.aec", *weights))
+    assert_ok(run("decompress", tmp_path / "x.aec", "-o", tmp_path / "ref.png", *weights))
+    result = run("decompress", tmp_path / "x.aec", "-o", tmp_path / f"out{suffix}", *weights)
+    assert_ok(result)
+    assert "warning" not in result.stderr
+    with Image.open(tmp_path / f"out{suffix}") as decoded:
+        assert decoded.format == image_format and decoded.size == (40, 24)
+        pixels = np.asarray(decoded.convert("RGB"), dtype=np.float64)
+    reference = np.asarray(Image.open(tmp_path / "ref.png").convert("RGB"), dtype=np.float64)
+    # Lossy formats are written near-transparently (JPEG 95 4:4:4, WebP 95, AVIF 90): no second visible loss.
+    assert 10 * np.log10(255 ** 2 / max(np.mean((pixels - reference) ** 2), 1e-10)) > 35
+
+
+def _rgba_aec(tmp_path: Path, weights) -> Path:
+    from tests.conftest import smooth_image
+
+    rgba = np.dstack([smooth_image(12, 20), np.arange(240, dtype=np.uint8).reshape(12, 20)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    assert_ok(run("compress", tmp_path / "a.png", "-o", tmp_path / "a.aec", *weights))
+    return tmp_path / "a.aec"
+
+
+@pytest.mark.parametrize("suffix, mode", [(".jpg", "RGB"), (".bmp", "RGB"), (".ppm", "RGB")])
+def test_alpha_a_format_cannot_hold_is_dropped_with_a_warning(tmp_path, weights, suffix, mode):
+    result = run("decompress", _rgba_aec(tmp_path, weights), "-o", tmp_path / f"b{suffix}", *weights)
+    assert_ok(result)
+    assert "aec: warning:" in result.stderr and "has no alpha channel" in result.stderr
+    assert "alpha channel is dropped" in result.stderr and ".png" in result.stderr
+    assert Image.open(tmp_path / f"b{suffix}").mode == mode
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".tif"])
+def test_formats_with_alpha_keep_it_without_a_warning(tmp_path, weights, suffix):
+    result = run("decompress", _rgba_aec(tmp_path, weights), "-o", tmp_path / f"b{suffix}", *weights)
+    assert_ok(result)
+    assert "warning" not in result.stderr
+    assert Image.open(tmp_path / f"b{suffix}").mode == "RGBA"
+
+
+def test_format_chooses_what_stdout_gets_and_the_default_names(tmp_path, aec_data, weights):
+    import io
+
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    plain = run("decompress", tmp_path / "x.aec", "-o", "-", *weights)
+    assert_ok(plain)
+    assert Image.open(io.BytesIO(plain.stdout_bytes)).format == "PNG"  # PNG by default
+    for name, image_format in (("webp", "WEBP"), ("JPEG", "JPEG"), (".tif", "TIFF")):
+        result = run("decompress", tmp_path / "x.aec", "-o", "-", "--format", name, *weights)
+        assert_ok(result)
+        assert Image.open(io.BytesIO(result.stdout_bytes)).format == image_format
+    assert_ok(run("decompress", tmp_path / "x.aec", "--format", "jpeg", *weights))
+    assert Image.open(tmp_path / "x.jpg").format == "JPEG"
+
+
+def test_a_format_pillow_does_not_write_or_one_that_contradicts_the_output_name_is_a_usage_error(tmp_path,
+                                                                                                  aec_data):
+    (tmp_path / "x.aec").write_bytes(aec_data)
+    assert_usage_error(run("decompress", tmp_path / "x.aec", "-o", "-", "--format", "xyz"), "'--format'", "xyz")
+    assert_usage_error(run("decompress", tmp_path / "x.aec", "-o", tmp_path / "y.png", "--format", "jpeg"),
+                       "PNG", "JPEG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.aec"]
 
 
 # ----------------------------------------------------------------------------------------------------------
