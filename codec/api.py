@@ -71,7 +71,7 @@ def _read_bytes(data: DataLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
         return read_path(data, input_limit(max_pixels), magic=MAGIC)
     if hasattr(data, "read"):
         return read_stream(data, input_limit(max_pixels), getattr(data, "name", "the input"), magic=MAGIC)
-    raise InputError(f"expected bytes, a path or a binary file, got {type(data).__name__}")
+    raise InputError(f"expected .aec data as bytes, a path or a binary file, got {type(data).__name__}")
 
 
 class Codec:
@@ -146,9 +146,14 @@ class Codec:
     def encode(self, image: ImageLike, quality: float | None = None, *, effort: int = 0,
                target_size: int | None = None, target_bpp: float | None = None, target_psnr: float | None = None,
                strip: bool = False) -> EncodeResult:
-        """Compress and return the bytes with their header, rate and effort.
+        """Compress an image and return the bytes with their header, rate and effort.
 
         Args:
+            image: a path (str or os.PathLike), an encoded image's bytes (bytes, bytearray or memoryview of a PNG,
+                JPEG, WebP, TIFF, ... file: anything Pillow reads), a binary file object, a PIL image (any mode:
+                L, LA, RGB, RGBA, P, CMYK, I;16, I, F) or a uint8 (or uint16) numpy array HxW, HxWx1, HxWx2,
+                HxWx3 or HxWx4. Only the first frame of an animated image is coded (with a UserWarning); wider
+                input is reduced to 8 bits with a ``PrecisionWarning``.
             quality: within the model's range (``quality_range``); None: the model's default. Not with a target.
             effort: 0 (one pass, the default) to ``aec.refine.MAX_EFFORT``: higher refines the latents longer for fewer bits
                 at the same quality (``aec.refine``; the levels are in ``EFFORT_ITERATIONS``).
@@ -157,8 +162,15 @@ class Codec:
                 out of reach gives the nearest end of the range, with ``target_met`` False.
             strip: leave out the ICC profile and EXIF block (they are kept by default).
 
+        Returns:
+            EncodeResult: ``data`` (the .aec bytes), ``header`` (with the quality coded, in hundredths),
+            ``bits_per_pixel``, ``estimated_bits``, ``effort``; ``target_met`` and ``psnr`` with a target.
+
         Raises:
-            InputError: an unusable image, quality, effort or target.
+            InputError: an input of another type (None, a torch tensor, ...), an unreadable or empty image, one over
+                the pixel limit (``max_pixels``), a quality that is not a number (bool and str are refused) or out
+                of range, a bad effort or target.
+            ModelMismatchError: the default model cannot be loaded.
         """
         effort = check_effort(effort)
         targets = {name: value for name, value in (("target_size", target_size), ("target_bpp", target_bpp),
@@ -206,7 +218,22 @@ class Codec:
 
     def compress(self, image: ImageLike, quality: float | None = None, *, effort: int = 0,
                  strip: bool = False) -> bytes:
-        """Compress an image (path, file, PIL image or uint8 array) to .aec bytes; see ``encode``."""
+        """Compress an image to .aec bytes.
+
+        Args:
+            image: a path, an encoded image's bytes, a binary file, a PIL image or a uint8 numpy array (see
+                ``encode``).
+            quality: a number in ``quality_range`` (1 to 6 for the shipped model; fractions allowed), None for the
+                model's default.
+            effort: 0 to ``aec.config.MAX_EFFORT``. strip: leave out the ICC profile and EXIF block.
+
+        Returns:
+            bytes: the .aec file.
+
+        Raises:
+            InputError: an unusable image, quality or effort (see ``encode``); other ``AECError`` subclasses for a
+                model that cannot be loaded.
+        """
         return self.encode(image, quality, effort=effort, strip=strip).data
 
     def _decode(self, data: DataLike) -> tuple[np.ndarray, Header, dict[str, bytes]]:
@@ -224,16 +251,45 @@ class Codec:
         return images.assemble(rgb, header.layout, payloads), header, payloads
 
     def decompress_array(self, data: DataLike) -> np.ndarray:
-        """Decode .aec bytes (or a path or file) to a uint8 array: HxWx3 RGB, HxW gray, HxWx2 gray+alpha, HxWx4 RGBA."""
+        """Decode .aec data to a numpy array.
+
+        Args:
+            data: .aec bytes (bytes, bytearray, memoryview), a path or a binary file object.
+
+        Returns:
+            numpy.ndarray: uint8, HxWx3 RGB, HxW gray, HxWx2 gray+alpha or HxWx4 RGBA, as the file was coded.
+
+        Raises:
+            InputError: data of another type, or an unreadable path.
+            FormatError: data that is not a valid .aec file (truncated, corrupt, over the pixel limit).
+            UnsupportedVersionError: a format or entropy-coder version this aec does not read.
+            ModelMismatchError: the model or weights the file names are not installed (or not this codec's).
+        """
         return self._decode(data)[0]
 
     def decode(self, data: DataLike) -> DecodeResult:
-        """Decode .aec bytes (or a path or file) to a PIL image with the file's header, parsing the file once."""
+        """Decode .aec data (bytes, a path or a binary file) to a PIL image with the file's header.
+
+        Returns:
+            DecodeResult: ``image`` (PIL, mode L, LA, RGB or RGBA; ICC profile and EXIF in ``image.info``) and
+            ``header``.
+
+        Raises:
+            AECError: as ``decompress_array`` (InputError, FormatError, UnsupportedVersionError,
+                ModelMismatchError).
+        """
         array, header, payloads = self._decode(data)
         return DecodeResult(images.to_pil(array, header.layout, payloads), header)
 
     def decompress(self, data: DataLike) -> Image.Image:
-        """Decode .aec bytes (or a path or file) to a PIL image (mode L, LA, RGB or RGBA; ICC and EXIF in info)."""
+        """Decode .aec data (bytes, a path or a binary file) to a PIL image.
+
+        Returns:
+            PIL.Image.Image: mode L, LA, RGB or RGBA, as the file was coded; ICC profile and EXIF in its info.
+
+        Raises:
+            AECError: as ``decompress_array``.
+        """
         return self.decode(data).image
 
 
@@ -251,22 +307,67 @@ def default_codec() -> Codec:
 
 
 def compress(image: ImageLike, quality: float | None = None, *, effort: int = 0, strip: bool = False) -> bytes:
-    """Compress an image with the default model; see ``Codec.encode``."""
+    """Compress an image with the default model (loaded once per process).
+
+    Args:
+        image: a path, an encoded image's bytes (PNG, JPEG, ... as bytes, bytearray or memoryview), a binary file
+            object, a PIL image or a uint8 numpy array HxW[xC]; see ``Codec.encode``.
+        quality: a number (int or float, not bool or str) in the model's range, 1 to 6 for the shipped model;
+            None: its default, 4.
+        effort: 0 (default, one pass) to 5. strip: leave out the ICC profile and EXIF block.
+
+    Returns:
+        bytes: the .aec file.
+
+    Raises:
+        InputError: an input of another type, an unreadable image, a quality or effort the model does not take.
+        ModelMismatchError: the default model cannot be loaded.
+    """
     return default_codec().compress(image, quality, effort=effort, strip=strip)
 
 
 def decompress(data: DataLike) -> Image.Image:
-    """Decode .aec data to a PIL image (loads the model the file names)."""
+    """Decode .aec data with the model the file names (loaded once per process).
+
+    Args:
+        data: .aec bytes (bytes, bytearray, memoryview), a path or a binary file object.
+
+    Returns:
+        PIL.Image.Image: mode L, LA, RGB or RGBA, as the file was coded; ICC profile and EXIF in its info.
+
+    Raises:
+        InputError: data of another type. FormatError: not a valid .aec file. UnsupportedVersionError: a version
+            this aec does not read. ModelMismatchError: the model the file names is not installed.
+    """
     return default_codec().decompress(data)
 
 
 def decompress_array(data: DataLike) -> np.ndarray:
-    """Decode .aec data to a uint8 array: HxWx3 RGB, HxW gray, HxWx2 gray+alpha, HxWx4 RGBA."""
+    """Decode .aec data (bytes, a path or a binary file) with the model the file names.
+
+    Returns:
+        numpy.ndarray: uint8, HxWx3 RGB, HxW gray, HxWx2 gray+alpha or HxWx4 RGBA.
+
+    Raises:
+        AECError: as ``Codec.decompress_array`` (InputError, FormatError, UnsupportedVersionError,
+            ModelMismatchError).
+    """
     return default_codec().decompress_array(data)
 
 
 def read_header(data: DataLike) -> Header:
-    """The header of .aec data, without decoding the image."""
+    """The header of .aec data, without decoding the image or loading a model.
+
+    Args:
+        data: .aec bytes (bytes, bytearray, memoryview), a path or a binary file object.
+
+    Returns:
+        aec.bitstream.Header: model id, weights tag, quality, width, height, layout, checksum, coder version.
+
+    Raises:
+        InputError: data of another type. FormatError: not a valid .aec container (the CRC is checked).
+            UnsupportedVersionError: a format version this aec does not read.
+    """
     return _read_header(_read_bytes(data))
 
 

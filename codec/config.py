@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass
 
 from .errors import InputError
@@ -54,10 +55,10 @@ class ModelConfig:
         low, high = self.qualities[0], self.qualities[-1]
         takes = (f"{f'model {model_id}' if model_id else 'the model'} takes qualities from {low:g} to {high:g} "
                  f"(trained at {', '.join(f'{q:g}' for q in self.qualities)})")
-        try:
-            value = float(quality)
-        except (TypeError, ValueError):
-            raise InputError(f"quality {quality!r} is not a number: {takes}") from None
+        # A bool is an int to Python and a string converts with float(): both are mistakes, not qualities.
+        if isinstance(quality, bool) or not isinstance(quality, numbers.Real):
+            raise InputError(f"quality {quality!r} is not a number ({type(quality).__name__}): {takes}")
+        value = float(quality)
         if math.isnan(value):
             raise InputError(f"quality nan is not a number: {takes}")
         if not low <= value <= high:

@@ -17,6 +17,7 @@ floats (mode F) in [0, 1] are scaled by 255 and in [0, 255] rounded, others (and
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
@@ -32,7 +33,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .bitstream import FormatError, Section, padded_size
 from .errors import InputError, PrecisionWarning
 
-ImageLike = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
+ImageLike = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Image.Image, np.ndarray]
+EXPECTED_IMAGE = ("a path, an encoded image's bytes (PNG, JPEG, ...), a binary file object, a PIL image or a uint8 "
+                  "numpy array")
 ALPHA_SECTION, ICC_SECTION, EXIF_SECTION = "ALPH", "ICCP", "EXIF"
 _GRAY_MODES = {"1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 # A file's raw mode that stores 16 bits a channel ("BGR;16" is a whole pixel in 16 bits, 5-6-5).
@@ -161,12 +164,41 @@ def _open(image: ImageLike, max_pixels: int) -> tuple[Image.Image, bool]:
     return pil, sixteen_bit
 
 
+def _checked_input(image: object) -> ImageLike:
+    """The input, with encoded image bytes as a file; InputError for any type aec does not take."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        if not len(image):
+            raise InputError("the image bytes are empty: not an image")
+        buffer = io.BytesIO(bytes(image))
+        buffer.name = "<bytes>"  # names the input in error messages
+        return buffer
+    if isinstance(image, (str, os.PathLike, Image.Image, np.ndarray)) or callable(getattr(image, "read", None)):
+        return image  # type: ignore[return-value]
+    hint = ""
+    if type(image).__module__.split(".")[0] == "torch":
+        hint = "; for a tensor pass tensor.permute(1, 2, 0).numpy() (HxWxC uint8)"
+    raise InputError(f"expected {EXPECTED_IMAGE}, got {type(image).__name__}{hint}")
+
+
+def _warn_animation(pil: Image.Image, image: ImageLike) -> None:
+    frames = getattr(pil, "n_frames", 1)
+    if getattr(pil, "is_animated", False) and isinstance(frames, int) and frames > 1:
+        name = os.fspath(image) if isinstance(image, (str, os.PathLike)) else getattr(image, "name", None)
+        warnings.warn(f"{f'{name}: ' if isinstance(name, str) else ''}the image is animated ({frames} frames); aec "
+                      "codes only the first frame", UserWarning, stacklevel=4)
+
+
 def load(image: ImageLike, max_pixels: int, strip: bool = False) -> SourceImage:
-    """Any supported input (path, file, PIL image, array) as a SourceImage, orientation applied."""
+    """Any supported input (path, encoded bytes, file, PIL image, array) as a SourceImage, orientation applied.
+
+    Raises InputError for an input of any other type (None, a tensor, ...) or an unusable image.
+    """
+    image = _checked_input(image)
     if isinstance(image, np.ndarray):
         source = _from_array(image)
     else:
         pil, sixteen_bit = (image, False) if isinstance(image, Image.Image) else _open(image, max_pixels)
+        _warn_animation(pil, image)
         if pil.width * pil.height == 0:
             raise InputError("the image is empty (0 pixels)")
         icc_profile = pil.info.get("icc_profile")

@@ -32,6 +32,65 @@ def test_every_input_form_gives_the_same_bytes(tiny_codec, tmp_path):
     assert tiny_codec.compress(str(path), 2) == from_array
     with open(path, "rb") as handle:
         assert tiny_codec.compress(handle, 2) == from_array
+    encoded = path.read_bytes()
+    for form in (encoded, bytearray(encoded), memoryview(encoded), io.BytesIO(encoded)):
+        assert tiny_codec.compress(form, 2) == from_array, type(form)
+
+
+@pytest.mark.parametrize("value, fragment", [
+    (None, "got NoneType"),
+    (torch.zeros(3, 8, 8, dtype=torch.uint8), "got Tensor; for a tensor pass tensor.permute(1, 2, 0).numpy()"),
+    (42, "got int"),
+    ([[0, 1], [2, 3]], "got list"),
+    (b"", "the image bytes are empty"),
+])
+def test_an_input_of_a_type_aec_does_not_take_is_an_input_error(tiny_codec, value, fragment):
+    with pytest.raises(InputError) as refused:
+        tiny_codec.compress(value, 2)
+    assert fragment in str(refused.value)
+    if value is not None and not isinstance(value, bytes):
+        assert "a path, an encoded image's bytes" in str(refused.value)
+
+
+@pytest.mark.parametrize("value", [None, torch.zeros(4), 3.5, "\x89PNG\r\n"])
+def test_decoding_data_of_a_type_aec_does_not_take_is_an_input_error(tiny_codec, value):
+    with pytest.raises(InputError):
+        tiny_codec.decompress(value)
+
+
+def test_bytes_that_are_no_image_are_refused_not_taken_as_a_path(tiny_codec):
+    with pytest.raises(InputError, match="<bytes>: not a readable image"):
+        tiny_codec.compress(b"\x89PNG\r\n\x1a\n and then nothing", 2)
+
+
+@pytest.mark.parametrize("quality", [True, False, "2", "high", b"2"])
+def test_booleans_and_strings_are_not_qualities(tiny_codec, quality):
+    with pytest.raises(InputError, match="is not a number"):
+        tiny_codec.compress(smooth_image(8, 8), quality)
+
+
+@pytest.mark.parametrize("image_format", ["GIF", "PNG"])
+def test_an_animated_input_warns_that_only_its_first_frame_is_coded(tiny_codec, image_format):
+    frames = [Image.fromarray(smooth_image(16, 16, seed=seed)) for seed in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=image_format, save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match=r"animated \(3 frames\); aec codes only the first frame"):
+        data = tiny_codec.compress(buffer.getvalue(), 2)
+    still = io.BytesIO()
+    Image.open(io.BytesIO(buffer.getvalue())).save(still, format=image_format)  # the first frame, alone
+    assert data == tiny_codec.compress(still.getvalue(), 2)
+
+
+def test_public_functions_document_types_ranges_returns_and_exceptions():
+    from aec import api
+
+    for function in (api.compress, api.decompress, api.decompress_array, api.read_header, api.Codec.encode,
+                     api.Codec.compress, api.Codec.decode, api.Codec.decompress, api.Codec.decompress_array):
+        doc = function.__doc__ or ""
+        assert "Returns:" in doc and "Raises:" in doc, function.__qualname__
+        assert "AECError" in doc or "InputError" in doc or "FormatError" in doc, function.__qualname__
+    for function in (api.compress, api.Codec.encode, api.Codec.compress):
+        assert "quality" in function.__doc__ and "bytes" in function.__doc__ and "numpy" in function.__doc__
 
 
 def test_decompress_accepts_bytes_path_and_file(tiny_codec, tmp_path):
