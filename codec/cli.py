@@ -62,6 +62,7 @@ Examples:
   aec decompress photo.aec -o - | feh -  decoded PNG on stdout
   cat photo.png | aec compress - > photo.aec
   aec info photo.aec                     what the header says, without decoding
+  aec models                             the installed models, the default marked
 
 Run 'aec COMMAND --help' for the options of each command.
 
@@ -96,6 +97,19 @@ A format without an alpha channel (JPEG, BMP, PPM, GIF, ...) gets the image with
 a warning; the ICC profile and EXIF block go into PNG, TIFF, JPEG, WebP and AVIF.
 
 {EXIT_CODES}"""
+
+MODELS_EPILOG = """\b
+Examples:
+  aec models
+
+The models this aec ships (weights/manifest.json; no model is loaded): the default codes unless
+--model names another; a file names the model that wrote it, and decoding loads that one. A retired
+model no longer ships: the aec version named decodes its files.
+
+\b
+Exit codes:
+  0    success
+  1    the model manifest is missing or unreadable (reinstall aec)"""
 
 INFO_EPILOG = f"""\b
 Examples:
@@ -223,7 +237,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         console.totals(len(data), len(result.data))
 
     _run(context, "compressing", inputs, output, _compressed_name, lambda source: _read_input(source, max_pixels),
-         work, force=force, verbose=verbose, quiet=quiet)
+         work, force=force, verbose=verbose, quiet=quiet, compressing=True)
 
 
 @main.command(epilog=DECOMPRESS_EPILOG)
@@ -287,7 +301,36 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
         console.totals(len(encoded), len(data))
 
     _run(context, "decompressing", inputs, output, lambda source: _decompressed_name(source, forced),
-         lambda source: _read_input(source, max_pixels, magic=MAGIC), work, force=force, verbose=verbose, quiet=quiet)
+         lambda source: _read_input(source, max_pixels, magic=MAGIC), work, force=force, verbose=verbose, quiet=quiet,
+         compressing=False)
+
+
+@main.command(epilog=MODELS_EPILOG)
+@click.pass_context
+def models(context: click.Context) -> None:
+    """List the installed models: id, architecture, training steps, qualities, default or retired."""
+    from .manifest import WEIGHTS_DIR, read_manifest  # JSON only: no torch, no model loaded
+
+    try:
+        manifest = read_manifest()
+    except AECError as error:
+        _print_error(str(error))
+        context.exit(EXIT_ERROR)
+    rows = [("MODEL", "ARCHITECTURE", "STEPS", "QUALITIES", "STATUS")]
+    for model_id, entry in sorted(manifest.get("models", {}).items(), reverse=True):
+        steps = entry.get("training", {}).get("steps")
+        qualities = sorted(float(quality) for quality in entry.get("quality_table", {}))
+        if entry.get("retired_after"):
+            status = f"retired (aec {entry['retired_after']} decodes its files)"
+        elif not (WEIGHTS_DIR / str(entry.get("file", ""))).is_file():
+            status = "missing (its file is not installed; reinstall aec)"
+        else:
+            status = "default" if model_id == manifest.get("default") else "installed"
+        rows.append((model_id, str(entry.get("architecture", "?")), f"{steps:,}" if isinstance(steps, int) else "?",
+                     f"{qualities[0]:g} to {qualities[-1]:g}" if qualities else "?", status))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
 
 
 @main.command(epilog=INFO_EPILOG)
@@ -364,16 +407,18 @@ def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, q
 
 def _run(context: click.Context, label: str, inputs: Sequence[str], output: str | None,
          default_name: Callable[[str], str], read: Callable[[str], bytes],
-         work: Callable[[str, bytes, str, "_Console"], None], *, force: bool, verbose: bool, quiet: bool) -> None:
+         work: Callable[[str, bytes, str, "_Console"], None], *, force: bool, verbose: bool, quiet: bool,
+         compressing: bool) -> None:
     """Run work(source, read(source), target, console) for each input; report failures, go on, exit 1 if any failed.
 
     A usage error (a click exception, e.g. a quality the model does not take) stops the command with exit 2.
     """
     several = len(inputs) > 1
-    console = _Console(summaries=not quiet and not several, verbose=verbose)
+    console = _Console(summaries=not quiet and not several, verbose=verbose, quiet=quiet)
     written: dict[str, str] = {}  # target (normalised) -> the input it was written from in this run
     try:
-        with console.progress(inputs, label, enabled=several and not quiet) as items:
+        # A bar only on a terminal: off one, click would print its bare label, which is no warning, error or summary.
+        with console.progress(inputs, label, enabled=several and not quiet and _is_terminal(sys.stderr)) as items:
             for source in items:
                 try:
                     target = _target_for(source, output, default_name)
@@ -397,7 +442,7 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
                     console.failed += 1
     except KeyboardInterrupt:
         _interrupted(context)
-    console.finish(len(inputs))
+    console.finish(len(inputs), compressing)
     if console.failed:
         context.exit(EXIT_ERROR)
 
@@ -405,9 +450,10 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
 class _Console:
     """Messages on stderr; clears the progress bar's line before printing over it."""
 
-    def __init__(self, summaries: bool, verbose: bool):
+    def __init__(self, summaries: bool, verbose: bool, quiet: bool = False):
         self.summaries = summaries
         self.verbose = verbose
+        self.quiet = quiet
         self.failed = 0
         self.done = 0
         self.bytes_in = 0
@@ -442,14 +488,20 @@ class _Console:
         self.bytes_in += raw_bytes
         self.bytes_out += compressed_bytes
 
-    def finish(self, count: int) -> None:
+    def finish(self, count: int, compressing: bool) -> None:
+        """After several inputs, one summary line (files, bytes in and out, ratio); with --quiet only the failures."""
         if count < 2:
             return
-        if self.verbose:
-            self.say(f"{self.done} of {count} files done: {self.bytes_in} bytes as images, "
-                     f"{self.bytes_out} bytes as .aec")
-        if self.failed:
-            self.say(f"aec: {self.failed} of {count} files failed")
+        failed = f"{self.failed} of {count} files failed"
+        if self.quiet:
+            if self.failed:
+                self.say(f"aec: {failed}")
+            return
+        images, compressed = self.bytes_in, self.bytes_out
+        read, written = (images, compressed) if compressing else (compressed, images)
+        ratio = f", ratio {images / compressed:.2f}:1" if compressed else ""
+        self.say(f"aec: {self.done} of {count} files {'compressed' if compressing else 'decompressed'}, "
+                 f"{read:,} -> {written:,} bytes{ratio}" + (f"; {failed}" if self.failed else ""))
 
 
 def _target_for(source: str, output: str | None, default_name: Callable[[str], str]) -> str:

@@ -20,13 +20,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from . import weights as _shipped
 from .errors import InputError, ModelMismatchError
 from .layers import IntConv2d
+from .manifest import MANIFEST, WEIGHTS_DIR, read_manifest  # noqa: F401  (also re-exported, read without torch)
 from .registry import architecture as _architecture
-
-WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
-MANIFEST = "manifest.json"
 SHIPPED_RELEASES = 2  # the default model and the one released before it
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
@@ -134,16 +131,6 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[tor
                                  f"{error}") from None
     model.eval()
     return model, metadata["model_id"], digest
-
-
-def read_manifest(directory: Path = WEIGHTS_DIR) -> dict:
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise ModelMismatchError(f"no model manifest at {path}; reinstall aec")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ModelMismatchError(f"model manifest {path} is unreadable: {error}") from None
 
 
 def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[torch.nn.Module, str, str]:

@@ -128,18 +128,37 @@ def test_compressing_an_aec_file_without_o_is_refused(tmp_path, aec_data):
     assert (tmp_path / "x.aec").read_bytes() == aec_data
 
 
-def test_several_inputs_go_into_the_folder_with_a_progress_label(tmp_path, weights):
+def test_several_inputs_go_into_the_folder_with_one_summary_line(tmp_path, weights):
     sources = [write_png(tmp_path / f"img{i}.png", 5 + i, 7, seed=i) for i in range(3)]
     out = tmp_path / "out"
     out.mkdir()
     result = run("compress", *sources, "-o", out, "-q", 1, *weights)
     assert_ok(result)
     assert sorted(p.name for p in out.iterdir()) == ["img0.aec", "img1.aec", "img2.aec"]
-    assert "compressing" in result.stderr  # click's progress bar (just its label off a terminal)
+    images = sum(p.stat().st_size for p in sources)
+    compressed = sum(p.stat().st_size for p in out.iterdir())
+    # Off a terminal no progress bar (nor its bare label): the summary is all there is on stderr.
+    assert result.stderr.splitlines() == [f"aec: 3 of 3 files compressed, {images:,} -> {compressed:,} bytes, "
+                                          f"ratio {images / compressed:.2f}:1"]
     decoded = tmp_path / "decoded"
     decoded.mkdir()
-    assert_ok(run("decompress", *sorted(out.iterdir()), "-o", decoded, "--quiet", *weights))
+    back = run("decompress", *sorted(out.iterdir()), "-o", decoded, *weights)
+    assert_ok(back)
+    written = sum(p.stat().st_size for p in decoded.iterdir())
+    assert back.stderr.splitlines() == [f"aec: 3 of 3 files decompressed, {compressed:,} -> {written:,} bytes, "
+                                        f"ratio {written / compressed:.2f}:1"]
     assert [Image.open(decoded / f"img{i}.png").size for i in range(3)] == [(7, 5), (7, 6), (7, 7)]
+    quiet = run("decompress", *sorted(out.iterdir()), "-o", decoded, "-f", "--quiet", *weights)
+    assert_ok(quiet)
+    assert quiet.stderr == ""
+
+
+def test_a_progress_bar_is_drawn_only_on_a_terminal(tmp_path, weights, monkeypatch):
+    sources = [write_png(tmp_path / f"img{i}.png", 4, 4, seed=i) for i in range(2)]
+    monkeypatch.setattr(cli, "_is_terminal", lambda stream: stream is sys.stderr)
+    result = run("compress", *sources, "-o", tmp_path, *weights)
+    assert_ok(result)
+    assert "compressing" in result.stderr and "2 of 2 files compressed" in result.stderr
 
 
 def test_several_inputs_need_an_existing_folder(tmp_path):
@@ -160,7 +179,12 @@ def test_a_failing_input_does_not_stop_the_others(tmp_path, weights):
     errors = [line for line in result.stderr.splitlines() if line.startswith("aec: error: ")]
     assert len(errors) == 2 and "bad.png" in errors[0] and "nope.png" in errors[1]
     assert "2 of 3 files failed" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("aec: 1 of 3 files compressed, ")  # the summary says both
+    assert len(result.stderr.splitlines()) == 3
     assert sorted(p.name for p in out.iterdir()) == ["good.aec"]
+    quiet = run("compress", tmp_path / "bad.png", good, "-o", out, "-f", "--quiet", *weights)
+    assert quiet.exit_code == 1
+    assert quiet.stderr.splitlines()[-1] == "aec: 1 of 2 files failed"
 
 
 def test_two_inputs_with_the_same_output_name_do_not_overwrite_each_other(tmp_path, weights):
@@ -578,7 +602,7 @@ def test_help_and_info_do_not_load_torch(tmp_path, aec_data):
         "import sys\n"
         "from click.testing import CliRunner\n"
         "from aec.cli import main\n"
-        "for args in (['--help'], ['info', sys.argv[1]]):\n"
+        "for args in (['--help'], ['info', sys.argv[1]], ['models']):\n"
         "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
         "print('torch' in sys.modules)\n"
     )
@@ -587,6 +611,27 @@ def test_help_and_info_do_not_load_torch(tmp_path, aec_data):
                           env=environment, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False", "importing aec.cli imported torch (is aec/__init__.py eager?)"
+
+
+def test_models_lists_the_installed_models_with_the_default_and_the_retired_marked():
+    import json
+
+    manifest = json.loads((REPO / "weights" / "manifest.json").read_text())
+    result = run("models")
+    assert_ok(result)
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["MODEL", "ARCHITECTURE", "STEPS", "QUALITIES", "STATUS"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == set(manifest["models"])
+    for model_id, entry in manifest["models"].items():
+        assert entry["architecture"] in rows[model_id]
+        assert f"{entry['training']['steps']:,}" in rows[model_id]
+        if entry.get("retired_after"):
+            assert rows[model_id].endswith(f"retired (aec {entry['retired_after']} decodes its files)")
+        else:
+            assert rows[model_id].endswith("default" if model_id == manifest["default"] else "installed")
+    assert sum(line.endswith("default") for line in lines) == 1
 
 
 def test_version_prints_the_package_version():
@@ -600,7 +645,7 @@ def test_help_gives_examples_and_exit_codes():
     assert_ok(result)
     assert "Examples:" in result.stdout and "aec compress photo.png" in result.stdout
     assert "Exit codes:" in result.stdout and "130" in result.stdout
-    for command in ("compress", "decompress", "info"):
+    for command in ("compress", "decompress", "info", "models"):
         text = run(command, "--help").stdout
         assert "Examples:" in text and "Exit codes:" in text, command
 
@@ -762,7 +807,7 @@ def test_stdin_and_stdout_use_no_click_api_that_click_8_5_deprecates(tmp_path, w
         warnings.simplefilter("always")
         compressed = run("compress", "-", *weights, input=png)
         decompressed = run("decompress", "-", *weights, input=compressed.stdout_bytes)
-        several = run("compress", *sources, "-o", tmp_path, *weights)  # the progress label on stderr
+        several = run("compress", *sources, "-o", tmp_path, *weights)  # the batch summary on stderr
     for result in (compressed, decompressed, several):
         assert_ok(result)
         assert "deprecated" not in result.stderr
