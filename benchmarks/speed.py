@@ -46,6 +46,17 @@ STAGES = ("read", "g_a", "h_a", "z coding", "h_s", "slice networks", "y coding",
 PEERS = {"avif": 60, "heic": 70, "webp": 80, "jxl": 85}
 
 
+def describe_machine() -> str:
+    """This machine's core count and CPU model, as /proc/cpuinfo names it."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()}-core {cpu}"
+
+
 def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
@@ -183,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-               "machine": f"{os.cpu_count()}-core {platform.processor() or platform.machine()}",
+               "machine": describe_machine(),
                "torch": torch.__version__, "images": len(paths), "runs": args.runs, "quality": args.quality,
                "threads": {}}
     with tempfile.TemporaryDirectory() as folder:
