@@ -5,6 +5,8 @@
     >>> image = aec.decompress(data)          # a PIL image
     >>> array = aec.decompress_array(data)    # a numpy array
     >>> header = aec.read_header(data)        # model id, quality, size, without decoding
+    >>> from PIL import Image
+    >>> Image.open("photo.aec")               # the Pillow plugin, registered on import (aec.image_plugin)
 
 The package: ``aec.api`` (Codec and the functions above), ``aec.cli`` (the ``aec`` command), ``aec.model`` (the
 autoencoder), ``aec.latent_codecs`` and ``aec.entropy_models`` (how latents are coded), ``aec.registry`` and
@@ -15,6 +17,9 @@ shipped model files).
 
 from .errors import (AECError, FormatError, InputError, ModelMismatchError, PrecisionWarning,
                      UnsupportedVersionError)
+from . import image_plugin as _image_plugin
+
+_image_plugin.register()  # Image.open("x.aec") and image.save("x.aec", quality=...) in Pillow; imports no torch
 
 __version__ = "0.2.0"  # 0.2.0: one `aec` namespace, latent codecs, registry; r1 and r2 retired (0.1.0 decodes them)
 

@@ -148,6 +148,8 @@ def _open(image: ImageLike, max_pixels: int) -> tuple[Image.Image, bool]:
             try:
                 Image.MAX_IMAGE_PIXELS = None  # only while Pillow reads the header: aec's check follows
                 pil = Image.open(image)
+                if pil.format == "AEC":  # aec's own Pillow plugin read it: coding it again would stack a second loss
+                    raise InputError(f"{name}: already an .aec file; decompress it first")
                 check_size(pil.width, pil.height, max_pixels, name)
                 sixteen_bit = _has_16bit_channels(pil)
                 if saved is not None:  # TIFF checks its tiles as it loads them; none is larger than the image

@@ -1,0 +1,90 @@
+"""The Pillow plugin: Image.open of .aec files and streams, Image.save(..., "AEC"), registered on `import aec`."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import aec
+from aec import FormatError, InputError
+from tests.conftest import smooth_image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_importing_aec_registers_the_format_with_pillow():
+    assert Image.registered_extensions()[".aec"] == "AEC"
+    assert "AEC" in Image.OPEN and "AEC" in Image.SAVE
+    assert Image.MIME["AEC"] == "image/x-aec"
+
+
+def test_save_and_open_round_trip_as_the_api_does(tmp_path, installed_tiny):
+    rgba = np.dstack([smooth_image(20, 30, seed=2), np.arange(600, dtype=np.uint8).reshape(20, 30)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "x.aec", quality=1.5)  # the format from the suffix
+    data = (tmp_path / "x.aec").read_bytes()
+    assert aec.read_header(data).quality == 1.5
+    expected = aec.decompress_array(data)
+    with Image.open(tmp_path / "x.aec") as opened:
+        assert (opened.format, opened.mode, opened.size) == ("AEC", "RGBA", (30, 20))
+        assert np.array_equal(np.asarray(opened), expected)
+    with Image.open(io.BytesIO(data)) as streamed:  # a stream, sniffed by the magic number
+        assert np.array_equal(np.asarray(streamed.convert("RGBA")), expected)
+
+
+def test_save_to_a_stream_takes_the_format_name_and_aec_options(installed_tiny):
+    gray = Image.fromarray(smooth_image(16, 16, seed=1)).convert("L")
+    gray.info["icc_profile"] = b"a profile"
+    buffer = io.BytesIO()
+    gray.save(buffer, "AEC", quality=2, effort=0)
+    with Image.open(io.BytesIO(buffer.getvalue())) as opened:
+        assert opened.mode == "L" and opened.info["icc_profile"] == b"a profile"
+        assert opened.info["aec_quality"] == 2
+    stripped = io.BytesIO()
+    gray.save(stripped, "AEC", quality=2, strip=True)
+    assert len(stripped.getvalue()) < len(buffer.getvalue())
+    with pytest.raises(InputError, match="not a number"):
+        gray.save(io.BytesIO(), "AEC", quality="high")
+
+
+def test_open_reads_the_header_and_decodes_only_when_the_pixels_are_needed(tmp_path, tiny_codec, monkeypatch):
+    from aec import api
+
+    data = tiny_codec.compress(smooth_image(9, 13), 2)
+    calls = []
+    monkeypatch.setattr(api, "default_codec", lambda: calls.append(1) or tiny_codec)
+    opened = Image.open(io.BytesIO(data))
+    assert opened.size == (13, 9) and calls == []
+    assert np.array_equal(np.asarray(opened), tiny_codec.decompress_array(data)) and calls == [1]
+
+
+def test_a_damaged_file_is_refused_as_aec_refuses_it(tiny_codec):
+    data = bytearray(tiny_codec.compress(smooth_image(9, 13), 2))
+    data[-1] ^= 0xFF
+    with pytest.raises(FormatError):
+        Image.open(io.BytesIO(bytes(data)))
+
+
+def test_compressing_an_aec_file_is_refused(tiny_codec):
+    data = tiny_codec.compress(smooth_image(9, 13), 2)
+    with pytest.raises(InputError, match="already an .aec file"):
+        tiny_codec.compress(data, 2)
+
+
+def test_import_aec_and_opening_an_aec_file_import_no_torch(tmp_path, tiny_codec):
+    path = tmp_path / "x.aec"
+    path.write_bytes(tiny_codec.compress(smooth_image(9, 13), 2))
+    code = ("import sys, aec\n"
+            "from PIL import Image\n"
+            "image = Image.open(sys.argv[1])\n"
+            "print(image.format, image.size, 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["AEC", "(13,", "9)", "False"]
