@@ -183,12 +183,32 @@ class _RawHeader:
     symbol_checksum: int
 
 
+# What a file that is not .aec often is, by its first bytes, so that the message can say so.
+_SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+               (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"BM", "a BMP image"),
+               (b"\x1f\x8b", "gzip data"), (b"\x28\xb5\x2f\xfd", "zstd data"))
+
+
+def _hex(data: bytes) -> str:
+    """Bytes as hex pairs (89 50 4E 47), not as a Python bytes literal."""
+    return " ".join(f"{byte:02X}" for byte in data)
+
+
+def _known_format(data: bytes) -> str:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return " (a WebP image)"
+    if data[4:8] == b"ftyp":
+        return " (an AVIF, HEIC or MP4 file)"
+    return next((f" ({name})" for signature, name in _SIGNATURES if data.startswith(signature)), "")
+
+
 def _walk_fixed(data: bytes) -> tuple[_RawHeader, int, int]:
     """Read the fixed header's raw fields; return them, the end offset and the section count."""
     if not data:
         raise FormatError("empty input: not an .aec file")
     if not data.startswith(MAGIC[: len(data)]):
-        raise FormatError(f"not an .aec file (starts with {data[:4]!r}, expected {MAGIC!r})")
+        raise FormatError(f"not an .aec file: it starts with {_hex(data[:4])}{_known_format(data)}, not aec's magic "
+                          f"number {_hex(MAGIC)}")
     # The version comes before anything else: a newer major may lay out the rest differently.
     _check_version(*_take(data, 4, 2, "format version"))
     _, major, minor, flags, id_length = _PREAMBLE.unpack(_take(data, 0, _PREAMBLE.size, "header"))
@@ -260,7 +280,7 @@ def _check_parsed_sections(header: Header, sections: list[tuple[int, bytes, byte
         kind = kind_bytes.decode("latin-1")
         if not _SECTION_KIND.fullmatch(kind):
             raise FormatError(
-                f"section type {kind_bytes!r} at byte offset {offset} is not 4 ASCII letters/digits; "
+                f"section type {_hex(kind_bytes)} (hex) at byte offset {offset} is not 4 ASCII letters/digits; "
                 "the file is corrupt"
             )
         if kind in seen:

@@ -337,7 +337,7 @@ def _guard(call):
         raise
     # pyo3's PanicException derives from BaseException, so Exception alone would miss it.
     except BaseException as error:  # noqa: BLE001
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        detail = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
         raise FormatError(f"entropy-coded data is corrupt: {detail}; the file is damaged") from error
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import stat
 import sys
@@ -111,14 +112,20 @@ Exit codes:
   0    success
   1    the model manifest is missing or unreadable (reinstall aec)"""
 
-INFO_EPILOG = f"""\b
+INFO_EPILOG = """\b
 Examples:
   aec info photo.aec
   aec info *.aec
 
 Only the container is read and checked (CRC included); no model is loaded.
 
-{EXIT_CODES}"""
+\b
+Exit codes:
+  0    success
+  1    a file could not be read or is not a valid .aec file; aec goes on with the
+       others and exits 1 if any failed
+  2    usage error (unknown option, '-' given more than once)
+  130  interrupted (Ctrl-C)"""
 
 
 class CliError(Exception):
@@ -146,6 +153,37 @@ def _show_warning(message: Warning | str, category: type, filename: str, lineno:
     click.echo(f"aec: warning: {message}", err=True)
 
 
+class _Number(click.ParamType):
+    """A number as a user types it, with a message that says what to give (click's own types answer "not a valid
+    float" or "not a valid integer range"). Without a range, any float passes (NaN and infinity too: the quality check
+    names the model's range)."""
+
+    name = "number"
+
+    def __init__(self, description: str = "a number", *, integer: bool = False, low: float | None = None,
+                 high: float | None = None, low_open: bool = False):
+        self.description, self.integer, self.low, self.high, self.low_open = description, integer, low, high, low_open
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            try:
+                number = int(text) if self.integer else float(text)
+            except ValueError:
+                self.fail(f"{text!r} is not {'a whole number' if self.integer else 'a number'}; give "
+                          f"{self.description}", param, ctx)
+        if self.low is None and self.high is None:
+            return number
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number; give {self.description}", param, ctx)
+        below = number <= self.low if self.low_open else number < self.low  # type: ignore[operator]
+        if (self.low is not None and below) or (self.high is not None and number > self.high):
+            self.fail(f"{number:g} is out of range; give {self.description}", param, ctx)
+        return number
+
+
 def _output_options(command: Callable) -> Callable:
     """Options shared by compress and decompress."""
     for option in reversed(
@@ -162,28 +200,33 @@ def _output_options(command: Callable) -> Callable:
 
 
 def _max_pixels_option(command: Callable) -> Callable:
-    return click.option("--max-pixels", type=click.IntRange(min=1), metavar="N",
+    return click.option("--max-pixels", type=_Number("a whole number of pixels, 1 or more", integer=True, low=1),
+                        metavar="N",
                         help="Refuse images larger than N pixels, counted padded to a multiple of 64 on each side "
                              "(default: 2**28, 16384 x 16384).")(command)
 
 
-@main.command(epilog=COMPRESS_EPILOG)
+@main.command(epilog=COMPRESS_EPILOG, short_help="Compress images (PNG, JPEG, WebP, ...) to .aec files.")
 @click.argument("inputs", nargs=-1, required=True, metavar="IN...")
-@click.option("-q", "--quality", type=float, metavar="Q",
+@click.option("-q", "--quality", type=_Number("a number in the model's range, e.g. 1 to 6"), metavar="Q",
               help="Quality within the model's range, e.g. 1 to 6 (higher: larger file, better image); "
                    "default: the model's own (4 for the shipped model).")
 @_output_options
 @click.option("--model", "model_id", metavar="ID", help="Installed model id (default: the shipped default model).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Use this .safetensors model file instead of an installed model.")
-@click.option("-e", "--effort", type=click.IntRange(0, MAX_EFFORT), default=0, show_default=True, metavar="E",
+@click.option("-e", "--effort", type=_Number(f"a whole number from 0 to {MAX_EFFORT}", integer=True, low=0,
+                                             high=MAX_EFFORT), default=0, show_default=True, metavar="E",
               help=f"Encoder effort 0-{MAX_EFFORT}: higher refines the latents longer for fewer bits at the same "
                    "quality (slower; any aec decodes the file).")
-@click.option("--target-size", type=click.IntRange(min=1), metavar="BYTES",
+@click.option("--target-size", type=_Number("a whole number of bytes, 1 or more", integer=True, low=1),
+              metavar="BYTES",
               help="Search the quality for a file of about this size (within 2 %), instead of -q.")
-@click.option("--target-bpp", type=click.FloatRange(min=0, min_open=True, max=1e6), metavar="BPP",
+@click.option("--target-bpp", type=_Number("a number of bits per pixel above 0 (at most 1e6)", low=0, low_open=True,
+                                           high=1e6), metavar="BPP",
               help="Search the quality for about this many bits per pixel (within 2 %).")
-@click.option("--target-psnr", type=click.FloatRange(min=0, min_open=True, max=1e6), metavar="DB",
+@click.option("--target-psnr", type=_Number("a PSNR in dB above 0 (at most 1e6)", low=0, low_open=True, high=1e6),
+              metavar="DB",
               help="Search the quality for about this PSNR in dB (within 0.05 dB).")
 @click.option("--strip", is_flag=True, help="Leave out the ICC profile and EXIF block (kept by default).")
 @_max_pixels_option
@@ -240,7 +283,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
          work, force=force, verbose=verbose, quiet=quiet, compressing=True)
 
 
-@main.command(epilog=DECOMPRESS_EPILOG)
+@main.command(epilog=DECOMPRESS_EPILOG, short_help="Decompress .aec files to PNG, JPEG, WebP, TIFF and more.")
 @click.argument("inputs", nargs=-1, required=True, metavar="IN...")
 @_output_options
 @click.option("--format", "format_name", metavar="FMT",
@@ -305,7 +348,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
          compressing=False)
 
 
-@main.command(epilog=MODELS_EPILOG)
+@main.command(epilog=MODELS_EPILOG, short_help="List the installed models.")
 @click.pass_context
 def models(context: click.Context) -> None:
     """List the installed models: id, architecture, training steps, qualities, default or retired."""
@@ -333,7 +376,7 @@ def models(context: click.Context) -> None:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
 
 
-@main.command(epilog=INFO_EPILOG)
+@main.command(epilog=INFO_EPILOG, short_help="Describe .aec files, without decoding them.")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.pass_context
 def info(context: click.Context, files: tuple[str, ...]) -> None:

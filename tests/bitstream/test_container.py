@@ -310,3 +310,19 @@ def test_pack_refuses_bad_sections(sections):
 def test_parse_refuses_a_nonsense_pixel_limit():
     with pytest.raises(ValueError):
         parse(DATA, max_pixels=0)
+
+
+@pytest.mark.parametrize("start, named", [
+    (b"\x89PNG\r\n\x1a\n", "89 50 4E 47 (a PNG image)"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF", "FF D8 FF E0 (a JPEG image)"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "52 49 46 46 (a WebP image)"),
+    (b"hello world", "68 65 6C 6C,"),
+])
+def test_data_that_is_not_aec_is_named_in_hex_and_by_its_format_never_as_a_python_bytes_literal(start, named):
+    from aec.bitstream import read_header
+
+    with pytest.raises(FormatError) as refused:
+        read_header(start)
+    message = str(refused.value)
+    assert message == f"not an .aec file: it starts with {named.rstrip(',')}, not aec's magic number 8B 41 45 43"
+    assert "b'" not in message and "\\x" not in message

@@ -369,3 +369,15 @@ def test_honest_streams_are_never_refused_even_of_the_cheapest_symbols(bound, co
 def test_bitstream_imports_neither_torch_nor_codec():
     code = "import sys, aec.bitstream; bad = [m for m in ('torch', 'aec.model', 'aec.api') if m in sys.modules]; sys.exit(bad or 0)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_coder_failure_ending_in_a_full_stop_reads_as_one_sentence():
+    from aec.bitstream.entropy import _guard
+
+    def fails():
+        raise ValueError("the data cannot be decoded with this entropy model.")
+
+    with pytest.raises(FormatError) as refused:
+        _guard(fails)
+    assert str(refused.value) == ("entropy-coded data is corrupt: the data cannot be decoded with this entropy model; "
+                                  "the file is damaged")

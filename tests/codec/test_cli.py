@@ -906,3 +906,45 @@ def test_the_readme_quick_start_works_as_written_in_a_fresh_folder(tmp_path, mon
     assert Image.open("small.png").size == (30, 20)
     assert Path("archive/photo.aec").read_bytes().startswith(MAGIC)
     assert Path("photo.aec").read_bytes().startswith(MAGIC)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Messages
+
+
+def test_help_lists_every_command_with_its_whole_description():
+    text = run("--help").stdout
+    for name, command in main.commands.items():
+        assert command.short_help and f"{name.ljust(10)}  {command.short_help}\n" in text, name
+        assert not command.short_help.endswith("..."), name
+
+
+def test_info_help_gives_only_the_exit_reasons_of_info():
+    text = run("info", "--help").stdout
+    codes = text.split("Exit codes:", 1)[1]
+    for foreign in ("output exists", "quality", "--model", "--weights", "partial output"):
+        assert foreign not in codes, foreign
+    assert "not a valid .aec file" in codes and "130" in codes
+
+
+@pytest.mark.parametrize("option, value, fragment", [
+    ("-q", "abc", "'abc' is not a number; give a number in the model's range"),
+    ("--target-size", "inf", "'inf' is not a whole number; give a whole number of bytes"),
+    ("--target-bpp", "inf", "inf is not a finite number; give a number of bits per pixel"),
+    ("--target-psnr", "nan", "nan is not a finite number; give a PSNR in dB"),
+    ("-e", "9", "9 is out of range; give a whole number from 0 to 5"),
+    ("--max-pixels", "0", "0 is out of range; give a whole number of pixels, 1 or more"),
+])
+def test_a_bad_number_says_what_to_give_in_words_not_python_types(tmp_path, option, value, fragment):
+    source = write_png(tmp_path / "photo.png", 4, 4)
+    result = run("compress", source, option, value)
+    assert_usage_error(result, fragment)
+    assert "valid float" not in result.stderr and "integer range" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_decompressing_an_image_names_its_format_in_hex_not_a_bytes_literal(tmp_path):
+    source = write_png(tmp_path / "photo.png", 4, 4)
+    line = assert_one_line_error(run("decompress", source, "-o", tmp_path / "out.png"),
+                                 "not an .aec file: it starts with 89 50 4E 47 (a PNG image)")
+    assert "b'" not in line and "\\x" not in line
