@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "effort.json").write_text(json.dumps({"command": command, "model_id": codec.model_id,
                                                  "threads": args.threads, "efforts": results}, indent=2) + "\n")
     (out / "effort.md").write_text(report(results, header))
-    plot(results, out / "effort.png", f"aec {codec.model_id}: encoder effort")
+    plot(results, out / "effort.png", f"encoder effort, model {codec.model_id}")
     print((out / "effort.md").read_text())
     return 0
 
