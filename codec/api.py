@@ -79,6 +79,12 @@ class Codec:
 
     Without model_id or weights, the default model is loaded only when encode needs it: decoding loads just the
     models that the files name.
+
+    A Codec pickles (for a process pool or a distributed engine): what travels is the model id, the weights file's
+    path, the device and the pixel limit, with the weights tag of each model it had loaded. The copy re-opens the
+    model it encodes with as it is unpickled, and the models files name when it first needs them, and refuses
+    (ModelMismatchError) a model whose weights there differ from the ones this codec used, so that every process
+    writes the same bytes. The weights file, if any, must be at the same path in the other process.
     """
 
     def __init__(self, model_id: str | None = None, *, weights: str | os.PathLike | None = None,
@@ -87,6 +93,8 @@ class Codec:
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self._models: dict[str, tuple[AECModel, bytes]] = {}
         self._from_file = weights is not None
+        self._weights = None if weights is None else os.fspath(weights)
+        self._expected_tags: dict[str, bytes] = {}  # set by unpickling: the tags the original codec used
         self._lock = threading.Lock()
         self._loading = threading.Lock()
         self._model_id = self._load(model_id, weights) if model_id is not None or weights is not None else None
@@ -97,9 +105,30 @@ class Codec:
             model, model_id, digest = load_model_file(Path(weights))
         else:
             model, model_id, digest = load_model(model_id)
+        tag = bytes.fromhex(digest[:8])
+        expected = self._expected_tags.get(model_id)
+        if expected is not None and expected != tag:
+            raise ModelMismatchError(f"model {model_id!r} here has other weights (tag {tag.hex()}) than the codec that "
+                                     f"was pickled (tag {expected.hex()}); install the same aec in every process")
         model.place(self.device)
-        self._models[model_id] = (model, bytes.fromhex(digest[:8]))
+        self._models[model_id] = (model, tag)
         return model_id
+
+    def __getstate__(self) -> dict:
+        """What a copy in another process needs to re-open the same models (not the models, nor the locks)."""
+        return {"model_id": self._model_id, "weights": self._weights, "device": str(self.device),
+                "max_pixels": self.max_pixels,
+                "tags": {**self._expected_tags, **{name: tag for name, (_, tag) in self._models.items()}}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(None, device=state["device"], max_pixels=state["max_pixels"])  # loads nothing yet
+        self._expected_tags = dict(state["tags"])
+        self._weights = state["weights"]
+        self._from_file = self._weights is not None
+        if self._from_file:
+            self._model_id = self._load(None, self._weights)  # the file's id, checked against the pickled tag
+        elif state["model_id"] is not None:
+            self._model_id = self._load(state["model_id"])
 
     @property
     def model_id(self) -> str:

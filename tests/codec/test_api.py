@@ -339,3 +339,40 @@ def test_reads_are_bounded_devices_refused_and_endless_streams_cut(tiny_weights)
 
     with pytest.raises(InputError, match=f"is larger than {8 * 100 + (64 << 20)} bytes"):
         aec.Codec(weights=tiny_weights, max_pixels=100).decompress_array(Endless())
+
+
+def _compress_in_worker(codec, image):
+    return codec.compress(image, 2)
+
+
+def test_a_codec_pickles_and_a_spawned_process_pool_writes_the_same_bytes(tiny_codec):
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    pictures = [smooth_image(16 + 8 * i, 24, seed=i) for i in range(3)]
+    expected = [tiny_codec.compress(picture, 2) for picture in pictures]
+    copy = pickle.loads(pickle.dumps(tiny_codec))
+    assert copy.model_id == tiny_codec.model_id and [copy.compress(p, 2) for p in pictures] == expected
+    assert np.array_equal(copy.decompress_array(expected[0]), tiny_codec.decompress_array(expected[0]))
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert list(pool.map(_compress_in_worker, [tiny_codec] * 3, pictures)) == expected
+
+
+def test_an_unpickled_codec_refuses_other_weights_than_the_original_used(tiny_codec):
+    state = tiny_codec.__getstate__()
+    assert set(state) == {"model_id", "weights", "device", "max_pixels", "tags"}
+    state["tags"] = {tiny_codec.model_id: b"\x00\x00\x00\x00"}
+    copy = aec.Codec.__new__(aec.Codec)
+    with pytest.raises(ModelMismatchError, match="other weights"):
+        copy.__setstate__(state)
+
+
+def test_a_default_codec_pickles_without_loading_a_model(installed_tiny):
+    import pickle
+
+    codec = aec.Codec()
+    copy = pickle.loads(pickle.dumps(codec))
+    assert installed_tiny == []  # nothing loaded by pickling either side
+    data = copy.compress(smooth_image(8, 8), 2)
+    assert installed_tiny == [None] and aec.read_header(data).model_id == "test-tiny"
