@@ -74,6 +74,7 @@ Examples:
   aec compress photo.png                 writes photo.aec
   aec compress -q 2 photo.png -o small.aec
   aec compress *.png -o archive/         several files into an existing folder
+  aec compress -r photos/ -o archive/    every image below photos/, its subfolders kept
   aec compress - < photo.png > photo.aec
   aec compress --weights my.safetensors photo.png
 
@@ -191,6 +192,8 @@ def _output_options(command: Callable) -> Callable:
             click.option("-o", "--output", metavar="OUT",
                          help="Output file, '-' for stdout, or an existing folder (required with several inputs)."),
             click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
+            click.option("-r", "--recursive", is_flag=True,
+                         help="Descend into folders given as IN; with -o DIR their subfolders are kept under DIR."),
             click.option("-v", "--verbose", is_flag=True, help="Per-file statistics on stderr."),
             click.option("--quiet", is_flag=True, help="Print nothing but errors (no summary, no progress bar)."),
         )
@@ -231,15 +234,19 @@ def _max_pixels_option(command: Callable) -> Callable:
 @click.option("--strip", is_flag=True, help="Leave out the ICC profile and EXIF block (kept by default).")
 @_max_pixels_option
 @click.pass_context
-def compress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, verbose: bool,
-             quiet: bool, quality: float | None, model_id: str | None, weights: str | None, effort: int,
+def compress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, recursive: bool,
+             verbose: bool, quiet: bool, quality: float | None, model_id: str | None, weights: str | None, effort: int,
              target_size: int | None, target_bpp: float | None, target_psnr: float | None, strip: bool,
              max_pixels: int | None) -> None:
     """Compress images (PNG, JPEG, ...) to .aec files; IN may be '-' for stdin.
 
-    Without -o, photo.png is written as photo.aec next to it; reading stdin writes to stdout.
+    Without -o, photo.png is written as photo.aec next to it; reading stdin writes to stdout. With -r, a folder
+    stands for the images below it (by suffix: .png .jpg .jpeg .webp .tif .tiff .bmp .ppm .pgm .gif .avif).
     """
-    _check_arguments(inputs, output, verbose, quiet)
+    from .images import IMAGE_SUFFIXES  # numpy and Pillow, no torch
+
+    inputs, subfolders = _expand(inputs, recursive, IMAGE_SUFFIXES | {".gif", ".avif"}, "image")
+    _check_arguments(inputs, output, verbose, quiet, recursive)
     targets = {name: value for name, value in (("target_size", target_size), ("target_bpp", target_bpp),
                                                ("target_psnr", target_psnr)) if value is not None}
     if len(targets) > 1 or (targets and quality is not None):
@@ -280,7 +287,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         console.totals(len(data), len(result.data))
 
     _run(context, "compressing", inputs, output, _compressed_name, lambda source: _read_input(source, max_pixels),
-         work, force=force, verbose=verbose, quiet=quiet, compressing=True)
+         work, force=force, verbose=verbose, quiet=quiet, compressing=True, subfolders=subfolders)
 
 
 @main.command(epilog=DECOMPRESS_EPILOG, short_help="Decompress .aec files to PNG, JPEG, WebP, TIFF and more.")
@@ -293,13 +300,15 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
               help="Decode with this .safetensors model file instead of the installed model the file names.")
 @_max_pixels_option
 @click.pass_context
-def decompress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, verbose: bool,
-               quiet: bool, format_name: str | None, weights: str | None, max_pixels: int | None) -> None:
+def decompress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, recursive: bool,
+               verbose: bool, quiet: bool, format_name: str | None, weights: str | None, max_pixels: int | None) -> None:
     """Decompress .aec files to PNG, JPEG, WebP, ... (the format OUT's suffix names); IN may be '-' for stdin.
 
-    Without -o, photo.aec is written as photo.png next to it; reading stdin writes a PNG to stdout.
+    Without -o, photo.aec is written as photo.png next to it; reading stdin writes a PNG to stdout. With -r, a
+    folder stands for the .aec files below it.
     """
-    _check_arguments(inputs, output, verbose, quiet)
+    inputs, subfolders = _expand(inputs, recursive, {AEC_SUFFIX}, ".aec")
+    _check_arguments(inputs, output, verbose, quiet, recursive)
     forced = None
     if format_name is not None:
         try:
@@ -345,7 +354,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
 
     _run(context, "decompressing", inputs, output, lambda source: _decompressed_name(source, forced),
          lambda source: _read_input(source, max_pixels, magic=MAGIC), work, force=force, verbose=verbose, quiet=quiet,
-         compressing=False)
+         compressing=False, subfolders=subfolders)
 
 
 @main.command(epilog=MODELS_EPILOG, short_help="List the installed models.")
@@ -436,14 +445,40 @@ def _describe(name: str, data: bytes, header: Any, sections: Sequence[Any]) -> s
 # Running a command over its inputs
 
 
-def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, quiet: bool) -> None:
+def _expand(inputs: tuple[str, ...], recursive: bool, suffixes: set[str],
+            kind: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """With -r, each folder among the inputs replaced by the files below it with one of the suffixes (any case), sorted;
+    returns the inputs and, for each file found, its subfolder relative to the folder given."""
+    if not recursive:
+        return inputs, {}
+    expanded: list[str] = []
+    subfolders: dict[str, str] = {}
+    for source in inputs:
+        if source == STDIO or not os.path.isdir(source):
+            expanded.append(source)
+            continue
+        found = []
+        for folder, names, files in os.walk(source):
+            names[:] = sorted(name for name in names if not name.startswith("."))
+            found += [os.path.join(folder, name) for name in sorted(files)
+                      if os.path.splitext(name)[1].lower() in suffixes and not name.startswith(".")]
+        if not found:
+            raise click.UsageError(f"no {kind} files in {source} or below it")
+        for path in found:
+            subfolders[path] = os.path.relpath(os.path.dirname(path), source)
+        expanded += found
+    return tuple(expanded), subfolders
+
+
+def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, quiet: bool,
+                     recursive: bool = False) -> None:
     """Usage errors that need no file to be read (exit 2)."""
     if verbose and quiet:
         raise click.UsageError("-v/--verbose and --quiet contradict each other; give one")
     if STDIO in inputs and len(inputs) > 1:
         raise click.UsageError("'-' (stdin) must be the only input")
-    if len(inputs) > 1 and output is not None and (output == STDIO or not os.path.isdir(output)):
-        raise click.UsageError(f"with several inputs, -o must be an existing folder; {output!r} is not")
+    if (len(inputs) > 1 or recursive) and output is not None and (output == STDIO or not os.path.isdir(output)):
+        raise click.UsageError(f"with several inputs or -r, -o must be an existing folder; {output!r} is not")
     if inputs == (STDIO,) and output is not None and output != STDIO and os.path.isdir(output):
         raise click.UsageError("stdin has no name to put in a folder; give -o a file name")
 
@@ -451,7 +486,7 @@ def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, q
 def _run(context: click.Context, label: str, inputs: Sequence[str], output: str | None,
          default_name: Callable[[str], str], read: Callable[[str], bytes],
          work: Callable[[str, bytes, str, "_Console"], None], *, force: bool, verbose: bool, quiet: bool,
-         compressing: bool) -> None:
+         compressing: bool, subfolders: dict[str, str]) -> None:
     """Run work(source, read(source), target, console) for each input; report failures, go on, exit 1 if any failed.
 
     A usage error (a click exception, e.g. a quality the model does not take) stops the command with exit 2.
@@ -464,10 +499,12 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
         with console.progress(inputs, label, enabled=several and not quiet and _is_terminal(sys.stderr)) as items:
             for source in items:
                 try:
-                    target = _target_for(source, output, default_name)
+                    target = _target_for(source, output, default_name, subfolders.get(source, "."))
                     _check_stdout(target)
                     data = read(source)
                     _check_target(source, target, force=force, written=written)
+                    if source in subfolders:
+                        _make_folder(os.path.dirname(target))
                     work(source, data, target, console)
                     if target != STDIO:
                         written[_normalise(target)] = source
@@ -547,13 +584,23 @@ class _Console:
                  f"{read:,} -> {written:,} bytes{ratio}" + (f"; {failed}" if self.failed else ""))
 
 
-def _target_for(source: str, output: str | None, default_name: Callable[[str], str]) -> str:
-    """Where the output of one input goes."""
+def _target_for(source: str, output: str | None, default_name: Callable[[str], str], subfolder: str = ".") -> str:
+    """Where the output of one input goes; subfolder: where -r found it below the folder given, kept under -o DIR."""
     if output is None:
         return STDIO if source == STDIO else default_name(source)
     if output != STDIO and os.path.isdir(output):
-        return os.path.join(output, os.path.basename(default_name(source)))
+        name = os.path.basename(default_name(source))
+        return os.path.join(output, name) if subfolder == "." else os.path.join(output, subfolder, name)
     return output
+
+
+def _make_folder(folder: str) -> None:
+    """The folder an output goes into, made if -r found its input in a subfolder that -o DIR does not have yet."""
+    if folder and not os.path.isdir(folder):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as error:
+            raise CliError(f"cannot make the folder {folder}: {_reason(error)}") from None
 
 
 def _check_stdout(target: str) -> None:
@@ -715,6 +762,8 @@ def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = No
     """An input's bytes in bounded memory (aec.inputs): at most what an image within the pixel limit needs, and with
     ``magic`` only its first bytes if they are not it; devices are refused by name."""
     limit = input_limit(max_pixels or DEFAULT_MAX_PIXELS)
+    if source != STDIO and os.path.isdir(source):
+        raise CliError(f"{source} is a folder; give -r to take the files below it")
     try:
         if source != STDIO:
             return read_path(source, limit, magic=magic)

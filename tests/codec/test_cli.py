@@ -445,7 +445,40 @@ def test_a_missing_input_fails_in_one_line(tmp_path, command):
 
 
 def test_a_folder_as_input_fails_in_one_line(tmp_path):
-    assert_one_line_error(run("compress", tmp_path), "cannot read", "directory")
+    assert_one_line_error(run("compress", tmp_path), f"{tmp_path} is a folder; give -r")
+
+
+def test_recursive_takes_the_files_below_a_folder_and_keeps_its_subfolders_under_o(tmp_path, weights):
+    photos = tmp_path / "photos"
+    (photos / "2024" / "june").mkdir(parents=True)
+    (photos / ".hidden").mkdir()
+    write_png(photos / "a.png", 4, 6)
+    write_png(photos / "2024" / "b.PNG", 5, 6, seed=1)
+    write_png(photos / "2024" / "june" / "c.png", 6, 6, seed=2)
+    write_png(photos / ".hidden" / "d.png", 4, 4)
+    (photos / "notes.txt").write_text("not an image")
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    result = run("compress", "-r", photos, "-o", archive, *weights)
+    assert_ok(result)
+    found = sorted(str(p.relative_to(archive)) for p in archive.rglob("*") if p.is_file())
+    assert found == ["2024/b.aec", "2024/june/c.aec", "a.aec"]
+    assert "3 of 3 files compressed" in result.stderr
+    decoded = tmp_path / "decoded"
+    decoded.mkdir()
+    assert_ok(run("decompress", "-r", archive, "-o", decoded, *weights))
+    assert Image.open(decoded / "2024" / "june" / "c.png").size == (6, 6)
+    assert_ok(run("decompress", "-r", archive, *weights))  # without -o: next to each file
+    assert (archive / "2024" / "b.png").is_file()
+
+
+def test_recursive_needs_files_below_the_folder_and_o_a_folder(tmp_path, weights):
+    (tmp_path / "empty").mkdir()
+    result = run("compress", "-r", tmp_path / "empty", *weights)
+    assert result.exit_code == 2 and "no image files in" in result.stderr
+    write_png(tmp_path / "empty" / "a.png", 4, 4)
+    result = run("compress", "-r", tmp_path / "empty", "-o", tmp_path / "x.aec", *weights)
+    assert result.exit_code == 2 and "-o must be an existing folder" in result.stderr
 
 
 @pytest.mark.parametrize("quality, fragment",
