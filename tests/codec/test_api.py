@@ -1,6 +1,7 @@
 """The Python API: round trips at any size, every input form, and clear errors for bad input."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -376,3 +377,20 @@ def test_a_default_codec_pickles_without_loading_a_model(installed_tiny):
     assert installed_tiny == []  # nothing loaded by pickling either side
     data = copy.compress(smooth_image(8, 8), 2)
     assert installed_tiny == [None] and aec.read_header(data).model_id == "test-tiny"
+
+
+def test_a_dask_local_cluster_compresses_a_folder_to_the_same_bytes_as_one_process(tiny_codec, tmp_path):
+    distributed = pytest.importorskip("distributed")  # in the test extra; the suite still runs without it
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(smooth_image(16 + 4 * i, 20, seed=i)).save(folder / f"{i}.png")
+    paths = sorted(str(path) for path in folder.iterdir())
+    expected = [tiny_codec.compress(path, 2) for path in paths]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        futures = client.map(tiny_codec.compress, paths, quality=2)
+        assert client.gather(futures) == expected
+        workers = client.run(os.getpid)  # two worker processes, none of them this one
+        assert len(set(workers.values())) == 2 and os.getpid() not in workers.values()
