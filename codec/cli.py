@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import io
 import math
 import os
+import pickle
 import stat
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +48,7 @@ _PNG_TEXT_LIMIT_NAME = "PngImagePlugin.MAX_TEXT_CHUNK"
 # width * height of any header fits below this, so `aec info` describes files too large to decode here.
 _NO_PIXEL_LIMIT = 1 << 64
 
+_SAY_LOCK = threading.RLock()
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 EXIT_CODES = """\b
@@ -75,6 +80,7 @@ Examples:
   aec compress -q 2 photo.png -o small.aec
   aec compress *.png -o archive/         several files into an existing folder
   aec compress -r photos/ -o archive/    every image below photos/, its subfolders kept
+  aec compress -j 0 *.png -o archive/    one worker process per core
   aec compress - < photo.png > photo.aec
   aec compress --weights my.safetensors photo.png
 
@@ -151,7 +157,30 @@ def main() -> None:
 def _show_warning(message: Warning | str, category: type, filename: str, lineno: int, file: Any = None,
                   line: str | None = None) -> None:
     """Warnings (e.g. a 16-bit image reduced to 8 bits) as one line on stderr, not a source location."""
-    click.echo(f"aec: warning: {message}", err=True)
+    _emit(f"aec: warning: {message}")
+
+
+_HELD = threading.local()  # -j: a worker thread's lines, held so that each input's lines come out in input order
+
+
+def _emit(line: str) -> None:
+    held = getattr(_HELD, "lines", None)
+    if held is not None:
+        held.append(line)
+    else:
+        click.echo(line, err=True)
+
+
+def _holding_lines(work: Callable[..., None], *args: Any) -> tuple[list[str], BaseException | None]:
+    """Run work(*args) in a worker thread; return the lines it said and the exception it raised, for the caller."""
+    _HELD.lines = lines = []
+    try:
+        work(*args)
+        return lines, None
+    except Exception as error:  # reported by the main thread, in input order, as it reports its own
+        return lines, error
+    finally:
+        _HELD.lines = None
 
 
 class _Number(click.ParamType):
@@ -194,6 +223,10 @@ def _output_options(command: Callable) -> Callable:
             click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
             click.option("-r", "--recursive", is_flag=True,
                          help="Descend into folders given as IN; with -o DIR their subfolders are kept under DIR."),
+            click.option("-j", "--jobs", type=_Number("a whole number of worker processes, 0 for one per core",
+                                                       integer=True, low=0, high=1024), default=1, metavar="N",
+                         help="Code N files at once in worker processes (0: one per CPU core; default 1, this "
+                              "process). Each worker loads the model."),
             click.option("-v", "--verbose", is_flag=True, help="Per-file statistics on stderr."),
             click.option("--quiet", is_flag=True, help="Print nothing but errors (no summary, no progress bar)."),
         )
@@ -235,7 +268,7 @@ def _max_pixels_option(command: Callable) -> Callable:
 @_max_pixels_option
 @click.pass_context
 def compress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, recursive: bool,
-             verbose: bool, quiet: bool, quality: float | None, model_id: str | None, weights: str | None, effort: int,
+             jobs: int, verbose: bool, quiet: bool, quality: float | None, model_id: str | None, weights: str | None, effort: int,
              target_size: int | None, target_bpp: float | None, target_psnr: float | None, strip: bool,
              max_pixels: int | None) -> None:
     """Compress images (PNG, JPEG, ...) to .aec files; IN may be '-' for stdin.
@@ -251,7 +284,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
                                                ("target_psnr", target_psnr)) if value is not None}
     if len(targets) > 1 or (targets and quality is not None):
         raise click.UsageError("give one of -q, --target-size, --target-bpp and --target-psnr")
-    codecs = _Codecs(model_id, weights, max_pixels, encoding=True)
+    codecs = _Codecs(model_id, weights, max_pixels, encoding=True, jobs=_jobs(jobs, len(inputs)))
     settings: dict[str, Any] = {}
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
@@ -272,8 +305,8 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
             raise CliError(_named(source, error)) from None
         if result.target_met is False:
             (name, value), = targets.items()
-            click.echo(f"aec: warning: {_input_name(source)}: {name.replace('_', ' ')} {value:g} is out of reach; "
-                       f"coded at the nearest quality, {result.header.quality:g}", err=True)
+            console.say(f"aec: warning: {_input_name(source)}: {name.replace('_', ' ')} {value:g} is out of reach; "
+                        f"coded at the nearest quality, {result.header.quality:g}")
         _write_output(target, result.data, force=force)
         seconds = time.perf_counter() - started
         header, bpp = result.header, result.bits_per_pixel
@@ -287,7 +320,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         console.totals(len(data), len(result.data))
 
     _run(context, "compressing", inputs, output, _compressed_name, lambda source: _read_input(source, max_pixels),
-         work, force=force, verbose=verbose, quiet=quiet, compressing=True, subfolders=subfolders)
+         work, force=force, verbose=verbose, quiet=quiet, compressing=True, subfolders=subfolders, codecs=codecs)
 
 
 @main.command(epilog=DECOMPRESS_EPILOG, short_help="Decompress .aec files to PNG, JPEG, WebP, TIFF and more.")
@@ -301,7 +334,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
 @_max_pixels_option
 @click.pass_context
 def decompress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, recursive: bool,
-               verbose: bool, quiet: bool, format_name: str | None, weights: str | None, max_pixels: int | None) -> None:
+               jobs: int, verbose: bool, quiet: bool, format_name: str | None, weights: str | None, max_pixels: int | None) -> None:
     """Decompress .aec files to PNG, JPEG, WebP, ... (the format OUT's suffix names); IN may be '-' for stdin.
 
     Without -o, photo.aec is written as photo.png next to it; reading stdin writes a PNG to stdout. With -r, a
@@ -320,7 +353,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             _output_format(output, forced)
         except CliError as error:
             raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
-    codecs = _Codecs(None, weights, max_pixels, encoding=False)
+    codecs = _Codecs(None, weights, max_pixels, encoding=False, jobs=_jobs(jobs, len(inputs)))
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
         started = time.perf_counter()
@@ -354,7 +387,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
 
     _run(context, "decompressing", inputs, output, lambda source: _decompressed_name(source, forced),
          lambda source: _read_input(source, max_pixels, magic=MAGIC), work, force=force, verbose=verbose, quiet=quiet,
-         compressing=False, subfolders=subfolders)
+         compressing=False, subfolders=subfolders, codecs=codecs)
 
 
 @main.command(epilog=MODELS_EPILOG, short_help="List the installed models.")
@@ -486,42 +519,87 @@ def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, q
 def _run(context: click.Context, label: str, inputs: Sequence[str], output: str | None,
          default_name: Callable[[str], str], read: Callable[[str], bytes],
          work: Callable[[str, bytes, str, "_Console"], None], *, force: bool, verbose: bool, quiet: bool,
-         compressing: bool, subfolders: dict[str, str]) -> None:
+         compressing: bool, subfolders: dict[str, str], codecs: "_Codecs") -> None:
     """Run work(source, read(source), target, console) for each input; report failures, go on, exit 1 if any failed.
 
-    A usage error (a click exception, e.g. a quality the model does not take) stops the command with exit 2.
+    A usage error (a click exception, e.g. a quality the model does not take) stops the command with exit 2. With
+    -j N, N inputs are worked on at once (threads here, the coding in N worker processes), reported in input order.
     """
     several = len(inputs) > 1
     console = _Console(summaries=not quiet and not several, verbose=verbose, quiet=quiet)
     written: dict[str, str] = {}  # target (normalised) -> the input it was written from in this run
+    threads = concurrent.futures.ThreadPoolExecutor(codecs.jobs) if codecs.jobs > 1 else None
+    pending: collections.deque = collections.deque()  # (source, future), at most 2 N: bounded memory
+
+    def attempt(source: str, step: Callable[[], Any]) -> Any:
+        try:
+            return step()
+        except click.ClickException:
+            raise
+        except FatalError as error:  # nothing else can succeed: no per-file summary either
+            console.error(str(error))
+            context.exit(EXIT_ERROR)
+        except CliError as error:
+            console.error(str(error))
+            console.failed += 1
+        except Exception as error:  # a bug: still one line, and the other inputs go on
+            console.error(f"{_input_name(source)}: internal error ({type(error).__name__}: {error}); "
+                          "this is a bug in aec, please report it")
+            console.failed += 1
+        return None
+
+    def prepare(source: str) -> tuple[str, bytes]:
+        target = _target_for(source, output, default_name, subfolders.get(source, "."))
+        _check_stdout(target)
+        data = read(source)
+        _check_target(source, target, force=force, written=written)
+        if source in subfolders:
+            _make_folder(os.path.dirname(target))
+        if target != STDIO and threads is not None:  # claimed now: the next inputs are checked before it is written
+            written[_normalise(target)] = source
+        return target, data
+
+    def report(source: str, future: concurrent.futures.Future) -> tuple[str, Callable[[], None]]:
+        """Say the lines a worker thread held; what attempt() should run to report its exception, if any."""
+        lines, error = future.result()
+        for line in lines:
+            console.say(line)
+
+        def outcome() -> None:
+            if error is not None:
+                raise error
+
+        return source, outcome
+
+    def work_on(source: str, target: str, data: bytes) -> None:
+        work(source, data, target, console)
+        if target != STDIO:
+            written[_normalise(target)] = source
+
     try:
         # A bar only on a terminal: off one, click would print its bare label, which is no warning, error or summary.
         with console.progress(inputs, label, enabled=several and not quiet and _is_terminal(sys.stderr)) as items:
             for source in items:
-                try:
-                    target = _target_for(source, output, default_name, subfolders.get(source, "."))
-                    _check_stdout(target)
-                    data = read(source)
-                    _check_target(source, target, force=force, written=written)
-                    if source in subfolders:
-                        _make_folder(os.path.dirname(target))
-                    work(source, data, target, console)
-                    if target != STDIO:
-                        written[_normalise(target)] = source
-                except click.ClickException:
-                    raise
-                except FatalError as error:  # nothing else can succeed: no per-file summary either
-                    console.error(str(error))
-                    context.exit(EXIT_ERROR)
-                except CliError as error:
-                    console.error(str(error))
-                    console.failed += 1
-                except Exception as error:  # a bug: still one line, and the other inputs go on
-                    console.error(f"{_input_name(source)}: internal error ({type(error).__name__}: {error}); "
-                                  "this is a bug in aec, please report it")
-                    console.failed += 1
+                prepared = attempt(source, lambda: prepare(source))
+                if prepared is None:
+                    continue
+                target, data = prepared
+                if threads is None:
+                    attempt(source, lambda: work_on(source, target, data))
+                    continue
+                pending.append((source, threads.submit(_holding_lines, work, source, data, target, console)))
+                while len(pending) >= 2 * codecs.jobs or (pending and pending[0][1].done()):
+                    attempt(*report(*pending.popleft()))
+            while pending:
+                attempt(*report(*pending.popleft()))
     except KeyboardInterrupt:
         _interrupted(context)
+    finally:
+        for _, future in pending:
+            future.cancel()
+        if threads is not None:
+            threads.shutdown(wait=True, cancel_futures=True)
+        codecs.close()
     console.finish(len(inputs), compressing)
     if console.failed:
         context.exit(EXIT_ERROR)
@@ -555,15 +633,23 @@ class _Console:
                 self._bar = None
 
     def say(self, message: str) -> None:
-        visible = self._bar is not None
-        click.echo(("\r\033[K" if visible else "") + message, err=True)
-        if visible:
-            self._bar.render_progress()
+        if getattr(_HELD, "lines", None) is not None:  # a -j worker thread: held for the main thread
+            _HELD.lines.append(message)
+            return
+        with _SAY_LOCK:
+            visible = self._bar is not None
+            click.echo(("\r\033[K" if visible else "") + message, err=True)
+            if visible:
+                self._bar.render_progress()
 
     def error(self, message: str) -> None:
         self.say(f"aec: error: {message}")
 
     def totals(self, raw_bytes: int, compressed_bytes: int) -> None:
+        with _SAY_LOCK:
+            self._add(raw_bytes, compressed_bytes)
+
+    def _add(self, raw_bytes: int, compressed_bytes: int) -> None:
         self.done += 1
         self.bytes_in += raw_bytes
         self.bytes_out += compressed_bytes
@@ -708,12 +794,15 @@ def _writable_formats() -> dict[str, str]:
 class _Codecs:
     """Loads the Codec on first use only, so --help, info and inputs that fail early never load a model."""
 
-    def __init__(self, model_id: str | None, weights: str | None, max_pixels: int | None, *, encoding: bool):
+    def __init__(self, model_id: str | None, weights: str | None, max_pixels: int | None, *, encoding: bool,
+                 jobs: int = 1):
         self._model_id = model_id
         self._weights = weights
         self._max_pixels = max_pixels
         self._encoding = encoding
         self._codec: Any = None
+        self.jobs = jobs
+        self._lock = threading.Lock()  # -j: the first worker threads ask at once
 
     def get(self) -> Any:
         """The codec, with the model the command line chose (or, to encode, the default one) loaded.
@@ -721,23 +810,104 @@ class _Codecs:
         That model failing to load stops the command; a model that a file names loads when the file is decoded,
         and failing to load fails that file only.
         """
-        if self._codec is None:
-            from .api import Codec  # imports torch: only once a file is really to be coded
+        with self._lock:
+            if self._codec is None:
+                self._codec = self._load()
+            return self._codec
 
-            try:
-                codec = Codec(self._model_id, weights=self._weights, max_pixels=self._max_pixels)
-                if self._encoding:
-                    codec.model  # noqa: B018  (loads the default model now, so that its failure is reported here)
-            except (AECError, OSError) as error:
-                reason = _reason(error) if isinstance(error, OSError) else str(error)
-                message = f"cannot load the model: {reason}"
-                # A model the command line names is a bad option value (exit 2); the default model failing is not.
-                for value, hint in ((self._weights, "'--weights'"), (self._model_id, "'--model'")):
-                    if value is not None:
-                        raise click.BadParameter(message, param_hint=hint) from None
-                raise FatalError(message) from None
-            self._codec = codec
-        return self._codec
+    def close(self) -> None:
+        if isinstance(self._codec, _PooledCodec):
+            self._codec.close()
+
+    def _load(self) -> Any:
+        from .api import Codec  # imports torch: only once a file is really to be coded
+
+        try:
+            codec = Codec(self._model_id, weights=self._weights, max_pixels=self._max_pixels)
+            if self._encoding:
+                codec.model  # noqa: B018  (loads the default model now, so that its failure is reported here)
+        except (AECError, OSError) as error:
+            reason = _reason(error) if isinstance(error, OSError) else str(error)
+            message = f"cannot load the model: {reason}"
+            # A model the command line names is a bad option value (exit 2); the default model failing is not.
+            for value, hint in ((self._weights, "'--weights'"), (self._model_id, "'--model'")):
+                if value is not None:
+                    raise click.BadParameter(message, param_hint=hint) from None
+            raise FatalError(message) from None
+        return _PooledCodec(codec, self.jobs) if self.jobs > 1 else codec
+
+
+def _jobs(jobs: int, inputs: int) -> int:
+    """Worker processes for -j: 0 is one per core; never more than the inputs."""
+    return max(1, min(jobs or os.cpu_count() or 1, inputs))
+
+
+class _PooledCodec:
+    """A Codec whose encode and decode run in worker processes (-j), each holding its own copy of the codec.
+
+    The copies are the pickled codec (aec.api.Codec pickles by model id and weights tag), so every worker writes the
+    bytes this process would. Warnings a worker raises are raised again here, so they reach stderr the same way.
+    """
+
+    def __init__(self, codec: Any, jobs: int):
+        import multiprocessing
+
+        self._codec = codec
+        # spawn, not fork: torch's thread pools do not survive a fork, and the workers start the same on every system.
+        self._pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                            initializer=_start_worker,
+                                                            initargs=(pickle.dumps(codec),))
+
+    def check_quality(self, quality: float | None) -> float:
+        return self._codec.check_quality(quality)
+
+    def encode(self, image: Any, **options: Any) -> Any:
+        return self._call("encode", image, **options)
+
+    def decode(self, data: bytes) -> Any:
+        return self._call("decode", data)
+
+    def _call(self, method: str, *args: Any, **options: Any) -> Any:
+        try:
+            started, result, messages = self._pool.submit(_in_worker, method, args, options).result()
+        except concurrent.futures.BrokenExecutor:
+            # A worker that could not open the model (or was killed): the others would fail the same way.
+            raise FatalError("the -j worker processes stopped (could a worker not load the model, or run out of "
+                             "memory?); try fewer jobs or -j 1") from None
+        if not started:
+            raise FatalError(f"a -j worker process cannot load the model: {result}")
+        for message in messages:
+            warnings.warn(message, stacklevel=2)
+        return result
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER_CODEC: Any = None
+_WORKER_FAILURE: str | None = None
+
+
+def _start_worker(pickled_codec: bytes) -> None:
+    """Open the codec in a -j worker: unpickled here, so that a model it cannot load is one message, no traceback."""
+    global _WORKER_CODEC, _WORKER_FAILURE
+    import torch
+
+    torch.set_num_threads(1)  # N workers, one core each: more threads per worker would only fight for the cores
+    try:
+        _WORKER_CODEC = pickle.loads(pickled_codec)
+    except (AECError, OSError) as error:
+        _WORKER_FAILURE = _reason(error) if isinstance(error, OSError) else str(error)
+
+
+def _in_worker(method: str, args: tuple, options: dict) -> tuple[bool, Any, list[str]]:
+    """(started, result or the reason the worker could not start, warnings raised) for one call in a -j worker."""
+    if _WORKER_FAILURE is not None:
+        return False, _WORKER_FAILURE, []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = getattr(_WORKER_CODEC, method)(*args, **options)
+    return True, result, [str(warning.message) for warning in caught]
 
 
 # ----------------------------------------------------------------------------------------------------------

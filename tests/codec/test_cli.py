@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import subprocess
@@ -981,3 +982,49 @@ def test_decompressing_an_image_names_its_format_in_hex_not_a_bytes_literal(tmp_
     line = assert_one_line_error(run("decompress", source, "-o", tmp_path / "out.png"),
                                  "not an .aec file: it starts with 89 50 4E 47 (a PNG image)")
     assert "b'" not in line and "\\x" not in line
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Worker processes (-j)
+
+
+def test_jobs_code_in_worker_processes_to_the_same_bytes_warnings_errors_and_summary(tmp_path, weights):
+    sources = [write_png(tmp_path / f"{i}.png", 8 + 4 * i, 12, seed=i) for i in range(3)]
+    wide = (np.arange(16 * 16, dtype=np.uint16).reshape(16, 16) * 200).astype(np.uint16)
+    Image.fromarray(wide).save(tmp_path / "w.png")
+    (tmp_path / "bad.png").write_text("not an image")
+    inputs = [*sources, tmp_path / "bad.png", tmp_path / "w.png"]
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    serial.mkdir()
+    parallel.mkdir()
+    one = run("compress", *inputs, "-o", serial, "-q", 2, *weights)
+    two = run("compress", *inputs, "-o", parallel, "-q", 2, "-j", 2, *weights)
+    assert one.exit_code == two.exit_code == 1
+    assert one.stderr == two.stderr  # the same lines in the same order: the error, the warning, the summary
+    assert "aec: warning: 16-bit image reduced" in two.stderr and "bad.png" in two.stderr
+    names = sorted(p.name for p in serial.iterdir())
+    assert names == sorted(p.name for p in parallel.iterdir()) == ["0.aec", "1.aec", "2.aec", "w.aec"]
+    assert all((serial / name).read_bytes() == (parallel / name).read_bytes() for name in names)
+    decoded = tmp_path / "decoded"
+    decoded.mkdir()
+    assert_ok(run("decompress", *sorted(parallel.iterdir()), "-o", decoded, "-j", 0, *weights))
+    assert np.array_equal(np.asarray(Image.open(decoded / "2.png")),
+                          np.asarray(Image.open(io.BytesIO(run("decompress", serial / "2.aec", "-o", "-",
+                                                                *weights).stdout_bytes))))
+
+
+def test_jobs_must_be_a_whole_number_and_never_exceed_the_inputs(tmp_path):
+    source = write_png(tmp_path / "a.png", 4, 4)
+    assert_usage_error(run("compress", source, "-j", "x"), "'x' is not a whole number")
+    assert_usage_error(run("compress", source, "-j", "-1"), "-1 is out of range")
+    assert cli._jobs(8, 3) == 3 and cli._jobs(1, 5) == 1
+    assert cli._jobs(0, 10 ** 6) == (os.cpu_count() or 1)
+
+
+def test_workers_that_cannot_load_the_model_stop_the_command_in_one_line(tmp_path, installed_tiny):
+    # The tiny model is installed in this process only: a spawned worker cannot load its id, and its pool breaks.
+    sources = [write_png(tmp_path / f"{i}.png", 4, 4, seed=i) for i in range(2)]
+    (tmp_path / "out").mkdir()
+    result = run("compress", *sources, "-o", tmp_path / "out", "-j", 2)
+    assert_one_line_error(result, "a -j worker process cannot load the model", "'test-tiny' is not installed")
+    assert list((tmp_path / "out").iterdir()) == []
