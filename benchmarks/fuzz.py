@@ -109,7 +109,7 @@ _FIELDS = (
     (16, "<B", (0, 4, 5, 6, 255)),  # entropy coder minor
     (17, "<I", (0, 1, 2**32 - 1)),  # symbol checksum
 )
-_KNOWN_SECTIONS = (b"ZHYP", b"YLAT", b"ALPH", b"ICCP", b"EXIF")
+_KNOWN_SECTIONS = (b"ZHYP", b"YLAT", b"ALPH", b"ICCP", b"EXIF", b"ICCZ", b"EXFZ")
 
 
 def split(data: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:

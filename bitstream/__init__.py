@@ -1,6 +1,7 @@
 """aec entropy coding and the .aec container (numpy and constriction only)."""
 
 from .container import (
+    COMPRESSED_SECTIONS,
     DEFAULT_MAX_PIXELS,
     FORMAT_VERSION,
     MAGIC,
@@ -11,6 +12,7 @@ from .container import (
     padded_size,
     parse,
     read_header,
+    lowest_version,
     sniff,
 )
 from .entropy import (CODER_VERSION, DEFAULT_BOUND, CategoricalTables, SymbolDecoder, SymbolEncoder, check_coder_version,
@@ -26,6 +28,8 @@ __all__ = [
     "FORMAT_VERSION",
     "DEFAULT_MAX_PIXELS",
     "PIXEL_GRID",
+    "COMPRESSED_SECTIONS",
+    "lowest_version",
     "Header",
     "Section",
     "pack",

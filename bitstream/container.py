@@ -18,6 +18,8 @@ __all__ = [
     "MAX_SECTIONS",
     "LAYOUTS",
     "PIXEL_GRID",
+    "COMPRESSED_SECTIONS",
+    "lowest_version",
     "Header",
     "Section",
     "pack",
@@ -29,7 +31,7 @@ __all__ = [
 
 # A non-ASCII first byte stops text tools and charset sniffers from taking the file for text.
 MAGIC = b"\x8bAEC"
-FORMAT_VERSION = (1, 0)
+FORMAT_VERSION = (1, 1)  # the newest this aec reads and writes; a file says the lowest its sections need
 DEFAULT_MAX_PIXELS = 1 << 28
 MAX_MODEL_ID_LENGTH = 64
 MAX_SECTIONS = 64
@@ -43,6 +45,8 @@ REQUIRED_SECTIONS = ("ZHYP", "YLAT")
 CODED_SECTIONS = ("ZHYP", "YLAT")
 ALPHA_SECTION = "ALPH"
 ALPHA_LAYOUTS = ("RGBA", "LA")
+# Format 1.1: the ICC profile and the Exif block zlib-compressed, instead of ICCP and EXIF verbatim (never both).
+COMPRESSED_SECTIONS = {"ICCZ": "ICCP", "EXFZ": "EXIF"}
 
 _MODEL_ID = re.compile(r"[A-Za-z0-9._-]+")
 _SECTION_KIND = re.compile(r"[A-Za-z0-9]{4}")
@@ -66,7 +70,17 @@ class Header:
     layout: str = "RGB"
     symbol_checksum: int = 0
     coder_version: tuple[int, int] = (0, 5)
-    version: tuple[int, int] = FORMAT_VERSION
+    version: tuple[int, int] = (1, 0)
+
+
+def lowest_version(sections: "tuple[Section, ...] | list[Section]") -> tuple[int, int]:
+    """The lowest format version whose features these sections use (writers emit it): 1.1 with ICCZ or EXFZ."""
+    return (1, 1) if any(section.kind in COMPRESSED_SECTIONS for section in sections) else (1, 0)
+
+
+def _holds(kind: str) -> str:
+    """What a section holds: ICCZ the ICC profile, as ICCP does."""
+    return COMPRESSED_SECTIONS.get(kind, kind)
 
 
 @dataclass(frozen=True)
@@ -292,6 +306,9 @@ def _check_parsed_sections(header: Header, sections: list[tuple[int, bytes, byte
                 f"the {kind} section at byte offset {offset} holds {len(payload)} bytes, not whole 4-byte words of "
                 "range-coded data; the file is corrupt"
             )
+        if kind not in seen and _holds(kind) in {_holds(earlier) for earlier in seen}:
+            raise FormatError(f"section type {kind!r} at byte offset {offset} holds what another section of the file "
+                              "holds (ICCP and ICCZ, or EXIF and EXFZ); the file is corrupt")
         if kind == ALPHA_SECTION and not alpha:
             raise FormatError(
                 f"the file's layout is {header.layout} (no alpha) but it has an {ALPHA_SECTION} section at byte "

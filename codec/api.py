@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .bitstream import CODER_VERSION, DEFAULT_MAX_PIXELS, MAGIC, Header, Section, check_coder_version, pack, parse
+from .bitstream import (CODER_VERSION, DEFAULT_MAX_PIXELS, MAGIC, Header, Section, check_coder_version,
+                        lowest_version, pack, parse)
 from .errors import InputError, ModelMismatchError
 from .bitstream import read_header as _read_header
 
@@ -222,9 +223,10 @@ class Codec:
         def code(at: float) -> EncodeResult:
             with self._lock:
                 coded = model.compress(x, at, EFFORT_ITERATIONS[effort], (height, width))
-            header = Header(model_id=self.model_id, weights_tag=tag, quality=at, width=width, height=height,
-                            layout=source.layout, symbol_checksum=coded.checksum, coder_version=CODER_VERSION)
             sections = [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload), *source.side_sections()]
+            header = Header(model_id=self.model_id, weights_tag=tag, quality=at, width=width, height=height,
+                            layout=source.layout, symbol_checksum=coded.checksum, coder_version=CODER_VERSION,
+                            version=lowest_version(sections))
             data = pack(header, sections)
             return EncodeResult(data, header, 8 * len(data) / (width * height), coded.estimated_bits, effort)
 

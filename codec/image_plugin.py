@@ -19,7 +19,7 @@ from typing import IO, Any
 from PIL import Image, ImageFile
 
 from .bitstream import DEFAULT_MAX_PIXELS, MAGIC, parse
-from .images import EXIF_SECTION, ICC_SECTION  # numpy and Pillow, no torch
+from .images import metadata  # numpy and Pillow, no torch
 from .inputs import input_limit, read_stream
 
 FORMAT = "AEC"
@@ -46,10 +46,7 @@ class AecImageFile(ImageFile.ImageFile):
         header, sections = parse(self._aec_data)
         self._size = (header.width, header.height)
         self._mode = header.layout
-        payloads = {section.kind: section.payload for section in sections}
-        for key, kind in (("icc_profile", ICC_SECTION), ("exif", EXIF_SECTION)):
-            if kind in payloads:
-                self.info[key] = payloads[kind]
+        self.info.update(metadata({section.kind: section.payload for section in sections}))
         self.info["aec_model"], self.info["aec_quality"] = header.model_id, header.quality
         self.tile = []
 

@@ -30,13 +30,15 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .bitstream import FormatError, Section, padded_size
+from .bitstream import COMPRESSED_SECTIONS, FormatError, Section, padded_size
 from .errors import InputError, PrecisionWarning
 
 ImageLike = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Image.Image, np.ndarray]
 EXPECTED_IMAGE = ("a path, an encoded image's bytes (PNG, JPEG, ...), a binary file object, a PIL image or a uint8 "
                   "numpy array")
 ALPHA_SECTION, ICC_SECTION, EXIF_SECTION = "ALPH", "ICCP", "EXIF"
+# The most an ICCZ or EXFZ section may inflate to: what aec reads of an input beyond its pixels (aec.inputs).
+MAX_METADATA_BYTES = 64 << 20
 _GRAY_MODES = {"1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 # A file's raw mode that stores 16 bits a channel ("BGR;16" is a whole pixel in 16 bits, 5-6-5).
 _SIXTEEN_BIT_RAWMODE = re.compile(r"(?!BGR)[A-Za-z]+;16[BLN]?")
@@ -67,11 +69,43 @@ class SourceImage:
         sections = []
         if self.alpha is not None:
             sections.append(Section(ALPHA_SECTION, zlib.compress(np.ascontiguousarray(self.alpha).tobytes(), 9)))
-        if self.icc_profile:
-            sections.append(Section(ICC_SECTION, self.icc_profile))
-        if self.exif:
-            sections.append(Section(EXIF_SECTION, self.exif))
+        for kind, block in ((ICC_SECTION, self.icc_profile), (EXIF_SECTION, self.exif)):
+            if block:
+                sections.append(_metadata_section(kind, block))
         return sections
+
+
+def _metadata_section(kind: str, block: bytes) -> Section:
+    """ICCP or EXIF verbatim, or zlib-compressed as ICCZ or EXFZ (format 1.1) when that is smaller."""
+    compressed = zlib.compress(block, 9)
+    if len(compressed) >= len(block):
+        return Section(kind, block)
+    return Section(next(z for z, plain in COMPRESSED_SECTIONS.items() if plain == kind), compressed)
+
+
+def metadata(payloads: dict[str, bytes]) -> dict[str, bytes]:
+    """The ICC profile and Exif block a file holds, as Pillow's info keys, from ICCP/EXIF or inflated ICCZ/EXFZ."""
+    found = {}
+    for key, kind in (("icc_profile", ICC_SECTION), ("exif", EXIF_SECTION)):
+        compressed = next(z for z, plain in COMPRESSED_SECTIONS.items() if plain == kind)
+        if kind in payloads:
+            found[key] = payloads[kind]
+        elif compressed in payloads:
+            found[key] = _inflate(payloads[compressed], compressed)
+    return found
+
+
+def _inflate(payload: bytes, kind: str) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(payload, MAX_METADATA_BYTES + 1)
+    except zlib.error as error:
+        raise FormatError(f"the {kind} section is corrupt ({error})") from None
+    if len(raw) > MAX_METADATA_BYTES or inflater.unconsumed_tail:
+        raise FormatError(f"the {kind} section inflates to over {MAX_METADATA_BYTES} bytes; the file is corrupt")
+    if not inflater.eof or inflater.unused_data:
+        raise FormatError(f"the {kind} section is not one whole zlib stream; the file is corrupt")
+    return raw
 
 
 def _warn(message: str) -> None:
@@ -263,9 +297,6 @@ def assemble(rgb: np.ndarray, layout: str, payloads: dict[str, bytes]) -> np.nda
 def to_pil(array: np.ndarray, layout: str, payloads: dict[str, bytes]) -> Image.Image:
     """A PIL image of the right mode carrying the stored ICC profile and EXIF block."""
     image = Image.fromarray(np.ascontiguousarray(array), layout)
-    if ICC_SECTION in payloads:
-        image.info["icc_profile"] = payloads[ICC_SECTION]
-    if EXIF_SECTION in payloads:
-        image.info["exif"] = payloads[EXIF_SECTION]
+    image.info.update(metadata(payloads))
     return image
 
