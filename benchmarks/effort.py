@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from aec.images import list_images  # noqa: E402
-from aec.refine import EFFORT_ITERATIONS  # noqa: E402
+from aec.config import EFFORT_ITERATIONS  # noqa: E402
 from aec.train.data import DEFAULT_KODAK  # noqa: E402
 from benchmarks.bd import bd_quality, bd_rate  # noqa: E402
 from benchmarks.metrics import psnr  # noqa: E402

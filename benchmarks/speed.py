@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,22 +38,12 @@ from PIL import Image  # noqa: E402
 from aec.images import list_images  # noqa: E402
 from aec.timing import Stopwatch, stage  # noqa: E402
 from aec.train.data import DEFAULT_KODAK  # noqa: E402
+from aec.train.export import describe_hardware  # noqa: E402
 from benchmarks import adapters  # noqa: E402
 
 STAGES = ("read", "g_a", "h_a", "z coding", "h_s", "slice networks", "y coding", "g_s", "write")
 # Settings of each peer near aec's default rate on Kodak (about 0.75 bpp), from benchmarks/results.
 PEERS = {"avif": 60, "heic": 70, "webp": 80, "jxl": 85}
-
-
-def describe_machine() -> str:
-    """This machine's core count and CPU model, as /proc/cpuinfo names it."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{os.cpu_count()}-core {cpu}"
 
 
 def median(values: list[float]) -> float:
@@ -194,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-               "machine": describe_machine(),
+               "machine": describe_hardware(),
                "torch": torch.__version__, "images": len(paths), "runs": args.runs, "quality": args.quality,
                "threads": {}}
     with tempfile.TemporaryDirectory() as folder:

@@ -185,7 +185,7 @@ class Codec:
                 HxWx3 or HxWx4. Only the first frame of an animated image is coded (with a UserWarning); wider
                 input is reduced to 8 bits with a ``PrecisionWarning``.
             quality: within the model's range (``quality_range``); None: the model's default. Not with a target.
-            effort: 0 (one pass, the default) to ``aec.refine.MAX_EFFORT``: higher refines the latents longer for fewer bits
+            effort: 0 (one pass, the default) to ``aec.config.MAX_EFFORT``: higher refines the latents longer for fewer bits
                 at the same quality (``aec.refine``; the levels are in ``EFFORT_ITERATIONS``).
             target_size, target_bpp, target_psnr: search the quality (at this effort) for a file of about this
                 many bytes (within 2 %), bits per pixel, or PSNR in dB on the RGB planes (within 0.05 dB); a target

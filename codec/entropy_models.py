@@ -37,8 +37,8 @@ ONE = 1 << FRAC_BITS  # one real unit in the fixed point of the integer networks
 
 
 def check_symbols(symbols: torch.Tensor) -> None:
-    """Refuse symbols that no honest image produces (they would not fit the coder's int32)."""
-    if symbols.numel() and symbols.abs().max() >= SYMBOL_LIMIT:
+    """Refuse symbols that no honest image produces: not finite, or too large for the coder's int32."""
+    if symbols.numel() and not (torch.isfinite(symbols).all() and symbols.abs().max() < SYMBOL_LIMIT):
         raise InputError("the image drives the model out of its numeric range; it cannot be coded")
 
 

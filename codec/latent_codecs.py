@@ -38,7 +38,7 @@ from .bitstream.entropy import symbol_checksum
 from .config import ModelConfig
 from .context import ChannelSliceContext
 from .entropy_models import ONE, FactorizedPrior, GaussianIndexedEntropyModel, check_symbols
-from .errors import FormatError, InputError
+from .errors import FormatError
 from .layers import INPUT_LIMIT, round_ste
 from .tiling import tiled
 from .timing import stage
@@ -185,8 +185,7 @@ class ChannelSliceLatentCodec(nn.Module):
             with stage("h_a"):
                 z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
         z_symbols = torch.floor(z.double() + 0.5)
-        if not torch.isfinite(y).all():
-            raise InputError("the image drives the model out of its numeric range; it cannot be coded")
+        check_symbols(y)
         check_symbols(z_symbols)
         with stage("z coding"):
             z_payload, z_coded = self.prior.compress(z_symbols)

@@ -19,7 +19,6 @@ import math
 
 import torch
 
-from .config import EFFORT_ITERATIONS, MAX_EFFORT, check_effort  # noqa: F401  (the levels live with the config)
 from .latent_codecs import Rounding
 
 REFINE_TILE = 512  # pixels, a multiple of the 64-pixel z grid

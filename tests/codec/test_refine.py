@@ -7,7 +7,8 @@ import torch
 from aec import InputError
 from aec.config import TINY
 from aec.model import AECModel
-from aec.refine import EFFORT_ITERATIONS, MAX_EFFORT, interpolated_lambda, sga_rounding, temperature
+from aec.config import EFFORT_ITERATIONS, MAX_EFFORT
+from aec.refine import interpolated_lambda, sga_rounding, temperature
 from tests.conftest import smooth_image
 
 
