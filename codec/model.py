@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from .config import ModelConfig
-from .latent_codecs import ChannelSliceLatentCodec, CodedLatents
+from .latent_codecs import ChannelSliceLatentCodec, CodedLatents, Rounding
 from .refine import refine_latents
 from .registry import register
 from .tiling import tiled
@@ -85,13 +85,19 @@ class AECModel(nn.Module):
         return table[(quality.long() - 1).clamp(0, len(table) - 1)]
 
     # ------------------------------------------------------------------------------------------------ training
-    def forward(self, x: torch.Tensor, quality: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Training/validation pass: x_hat and per-sample bits of y and z (see ChannelSliceLatentCodec.forward)."""
+    def forward(self, x: torch.Tensor, quality: torch.Tensor, rounding: Rounding | None = None) -> dict[str, torch.Tensor]:
+        """Training/validation pass: x_hat and per-sample bits of y and z (see ChannelSliceLatentCodec.forward, which
+        takes the rounding)."""
         gain, inverse_gain = self.gains(quality)
         y = self.g_a(x).float() * gain[:, :, None, None]
-        latents = self.latent_codec(y)
+        latents = self.latent_codec(y, rounding=rounding)
         x_hat = self.g_s(latents.y_hat * inverse_gain[:, :, None, None])
         return {"x_hat": x_hat, "y_bits": latents.y_bits, "z_bits": latents.z_bits}
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """The parameters only the encoder uses (g_a, h_a, the gains): training them alone leaves every decoded
+        file as it was, so a model trained so decodes with its parent's decoder."""
+        return [*self.g_a.parameters(), *self.latent_codec.h_a.parameters(), self.log_gains]
 
     # -------------------------------------------------------------------------------------------------- coding
     def place(self, device: torch.device | str) -> "AECModel":

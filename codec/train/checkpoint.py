@@ -73,7 +73,16 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
     model.to(dist.device).train()
     if dist.device.type == "cpu" or args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    trained = getattr(args, "train_only", "all")
+    if trained == "encoder":
+        encoder = {id(p) for p in model.encoder_parameters()}
+        for p in model.parameters():
+            p.requires_grad_(id(p) in encoder)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    resumed_as = checkpoint.get("args", {}).get("train_only", "all")
+    if "optimizer" in checkpoint and resumed_as != trained:
+        raise SystemExit(f"{path} trained --train-only {resumed_as}; resume it with that, or start a new run dir "
+                         f"from a model file (--init)")
     if "optimizer" in checkpoint:
         optimizer.load_state_dict(checkpoint["optimizer"])
     ema = EMA(model, args.ema_decay, checkpoint.get("ema")) if args.ema_decay and dist.main else None

@@ -52,6 +52,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema-decay", type=float, default=0.999,
                    help="decay of the exponential moving average of the weights, updated after every step; "
                         "validation and --export use the average (default 0.999; 0 turns it off)")
+    p.add_argument("--train-only", choices=("all", "encoder"), default="all",
+                   help="encoder: train g_a, h_a and the gains alone, the decoder frozen bit for bit, so the model "
+                        "decodes every file as its parent does (Adam starts afresh)")
+    p.add_argument("--rounding", choices=("noise", "hard"), default="noise",
+                   help="the rate's quantization proxy: additive uniform noise (default), or hard rounding with "
+                        "straight-through gradients, as the coder rounds (for fine-tuning an encoder, after Guo et "
+                        "al. 2021, \"soft then hard\")")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--channels-last", action="store_true", help="also on CUDA (always on for CPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -25,8 +25,9 @@ class EMA:
 
     @torch.no_grad()
     def update(self) -> None:
-        torch._foreach_lerp_(list(self.average.parameters()), [p.detach() for p in self.source.parameters()],
-                             1.0 - self.decay)
+        """Average the trained parameters; frozen ones (--train-only) stay bit for bit as they are."""
+        pairs = [(a, p) for a, p in zip(self.average.parameters(), self.source.parameters()) if p.requires_grad]
+        torch._foreach_lerp_([a for a, _ in pairs], [p.detach() for _, p in pairs], 1.0 - self.decay)
 
     @torch.no_grad()
     def module(self) -> torch.nn.Module:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..layers import round_ste
 from .checkpoint import TrainingState, save_checkpoint, start_state
 from .data import CropSampler, load_pool, load_validation
 from .distributed import Distributed
@@ -20,6 +21,12 @@ from .progress import Progress
 from .validation import ValidationLog, validate
 
 BAD_STEPS_IN_A_ROW = 20  # non-finite losses or gradients in a row that stop the run
+
+
+def hard_rounding(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """--rounding hard: the rate and the synthesis both see the rounded values (straight-through gradients)."""
+    rounded = round_ste(values)
+    return rounded, rounded
 
 
 def learning_rate(step: int, args: argparse.Namespace) -> float:
@@ -54,6 +61,7 @@ class Trainer:
         self.device = dist.device
         self.autocast = args.bf16 and self.device.type in ("cpu", "cuda")
         self.channels_last = self.device.type == "cpu" or args.channels_last
+        self.rounding = hard_rounding if getattr(args, "rounding", "noise") == "hard" else None
         run_dir = Path(args.run_dir)
         self.checkpoint_path = run_dir / "checkpoint.pt"
         self.progress = Progress(run_dir / "log.csv", state.step, args.steps, args.log_every) if dist.main else None
@@ -92,7 +100,7 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         quality = torch.randint(1, len(model.config.lambdas) + 1, (args.batch,), device=self.device)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            out = self.forward(x, quality)
+            out = self.forward(x, quality, rounding=self.rounding)
         mse = ((out["x_hat"].float() - x) ** 2).mean(dim=(1, 2, 3))
         bpp = (out["y_bits"] + out["z_bits"]) / (x.shape[2] * x.shape[3])
         loss = (model.lambdas_for(quality) * 255**2 * mse + bpp).mean()

@@ -166,3 +166,30 @@ def test_export_writes_the_ema_weights_unless_raw_is_asked_for(tmp_path):
         manifest = json.loads((tmp_path / "manifest.json").read_text())["models"]
     assert manifest["test-ema"]["training"]["ema_decay"] == 0.5 and manifest["test-raw"]["training"]["ema_decay"] == 0
     assert manifest["test-ema"]["sha256"] != manifest["test-raw"]["sha256"]
+
+
+def test_an_encoder_only_fine_tune_keeps_the_decoder_bit_for_bit(tmp_path):
+    """--train-only encoder --rounding hard (soft then hard): g_a, h_a and the gains move, nothing a decoder reads
+    does, so the parent's decoder decodes the child's latents to the same pixels; its checkpoint resumes only so."""
+    _images(tmp_path, 2)
+    main(_args(tmp_path, 2) + ["--val-every", "100"])
+    main(["--run-dir", str(tmp_path / "run"), "--export", "test-parent", "--weights-dir", str(tmp_path)])
+    parent, _, _ = load_model("test-parent", tmp_path)
+    child_args = [a.replace(str(tmp_path / "run"), str(tmp_path / "child")) for a in _args(tmp_path, 3)]
+    child_args = [a for a in child_args if a != "--config"]
+    del child_args[child_args.index(json.dumps(TINY.to_dict()))]
+    main(child_args + ["--init", str(tmp_path / "test-parent.safetensors"), "--train-only", "encoder",
+                       "--rounding", "hard", "--lr", "1e-2", "--ema-decay", "0.5", "--val-every", "100"])
+    main(["--run-dir", str(tmp_path / "child"), "--export", "test-child", "--weights-dir", str(tmp_path)])
+    child, _, _ = load_model("test-child", tmp_path)
+    encoder = {name for name, p in child.named_parameters() if any(p is q for q in child.encoder_parameters())}
+    assert any(name.startswith("g_a.") for name in encoder) and "log_gains" in encoder
+    parent_state, child_state = parent.state_dict(), child.state_dict()
+    assert all(torch.equal(parent_state[k], child_state[k]) for k in parent_state if k not in encoder)
+    assert any(not torch.equal(parent_state[k], child_state[k]) for k in encoder)
+    x = torch.from_numpy(smooth_image(64, 128, seed=7)).permute(2, 0, 1)[None].contiguous()
+    coded = child.compress(x, 2.0)
+    arguments = (coded.z_payload, coded.y_payload, 2.0, 64, 128, coded.checksum)
+    assert torch.equal(parent.decompress(*arguments), child.decompress(*arguments))
+    with pytest.raises(SystemExit, match="--train-only encoder"):
+        main(child_args + ["--steps", "4"])  # resumed without --train-only encoder: Adam's state would not fit
