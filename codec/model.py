@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from .config import ModelConfig
 from .latent_codecs import ChannelSliceLatentCodec, CodedLatents, Rounding
+from .progress import part, shares
 from .refine import refine_latents
 from .registry import register
 from .tiling import tiled
@@ -35,6 +36,12 @@ LATENT_STRIDE = 16
 # synthesis tile in float32 holds about what a 24-pixel one did in float64, and recomputes a quarter instead of a third.
 ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 32
 SYNTHESIS_TILE, SYNTHESIS_MARGIN = 32, 2
+# Each stage's share of an image's coding time, for progress (aec.progress): milliseconds per Kodak image on one
+# thread (benchmarks/results/speed.md): encode g_a 358, the latents (h_a, z, h_s, slices) 309; decode the latents 307,
+# g_s 325; a refinement step about a second (README, Encoder effort).
+ENCODE_MS = {"g_a": 358.0, "latents": 309.0}
+DECODE_MS = {"latents": 307.0, "g_s": 325.0}
+REFINEMENT_STEP_MS = 1000.0
 
 # Model files of this architecture name their tensors as the first release wrote them, before the latent codec had
 # a module of its own ("h_a.0.weight", "scale_table"); checkpoints of that time do too. Both layouts load.
@@ -149,7 +156,7 @@ class AECModel(nn.Module):
         def synthesis(part: torch.Tensor) -> torch.Tensor:
             return self.g_s(part.to(device).contiguous(memory_format=torch.channels_last)).float().cpu()
 
-        with stage("g_s"):
+        with stage("g_s"), part(*shares(DECODE_MS)["g_s"]):
             return tiled(synthesis, y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE).clamp(0, 1)
 
     @torch.no_grad()
@@ -164,27 +171,31 @@ class AECModel(nn.Module):
         """
         device = self.device
         gain, _ = self.gains(torch.tensor([quality], device=self.log_gains.device))
+        parts = shares({"g_a": ENCODE_MS["g_a"], "refinement": iterations * REFINEMENT_STEP_MS,
+                        "latents": ENCODE_MS["latents"]})
 
         def analysis(part: torch.Tensor) -> torch.Tensor:
             part = part.to(device)
             part = part.float().div(255) if part.dtype == torch.uint8 else part.float()
             return self.g_a(part).float().cpu()
 
-        with stage("g_a"):
+        with stage("g_a"), part(*parts["g_a"]):
             y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, LATENT_STRIDE))
         y = y * gain.cpu()[:, :, None, None]
-        if not iterations:
-            return self.latent_codec.compress(y)
-        with stage("refinement"), torch.enable_grad():
-            y, z = refine_latents(self, x, y, quality, iterations, valid)
-        return self.latent_codec.compress(y, z)
+        z = None
+        if iterations:
+            with stage("refinement"), part(*parts["refinement"]), torch.enable_grad():
+                y, z = refine_latents(self, x, y, quality, iterations, valid)
+        with part(*parts["latents"]):
+            return self.latent_codec.compress(y, z)
 
     @torch.no_grad()
     def decompress(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
                    checksum: int | None = None) -> torch.Tensor:
         """Decode padded dimensions (height, width multiples of 64) back to a (1, 3, H, W) CPU image in [0, 1]."""
-        y_hat = self.latent_codec.decompress(z_payload, y_payload, height // LATENT_STRIDE, width // LATENT_STRIDE,
-                                             checksum)
+        with part(*shares(DECODE_MS)["latents"]):
+            y_hat = self.latent_codec.decompress(z_payload, y_payload, height // LATENT_STRIDE,
+                                                 width // LATENT_STRIDE, checksum)
         return self._synthesize(y_hat, quality)
 
 

@@ -13,10 +13,14 @@ from fractions import Fraction
 
 import torch
 
+from .progress import tick
+
 
 def tiled(network: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int, margin: int,
           scale: Fraction | int = 1) -> torch.Tensor:
     """Apply ``network`` to overlapping tiles of x (N, C, H, W) and stitch the interiors.
+
+    Each tile done ticks the progress of the enclosing part (``aec.progress``).
 
     Args:
         tile, margin: tile size and margin in input pixels.
@@ -28,16 +32,17 @@ def tiled(network: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile
         return network(x)
     scale = Fraction(scale)
     out = None
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            bottom, right = min(top + tile, height), min(left + tile, width)
-            t0, l0 = max(top - margin, 0), max(left - margin, 0)
-            t1, l1 = min(bottom + margin, height), min(right + margin, width)
-            piece = network(x[..., t0:t1, l0:l1])
-            if out is None:
-                out = piece.new_empty(*piece.shape[:-2], int(height * scale), int(width * scale))
-            rows = slice(int((top - t0) * scale), int((bottom - t0) * scale))
-            cols = slice(int((left - l0) * scale), int((right - l0) * scale))
-            out[..., int(top * scale):int(bottom * scale), int(left * scale):int(right * scale)] = \
-                piece[..., rows, cols]
+    tiles = [(top, left) for top in range(0, height, tile) for left in range(0, width, tile)]
+    for done, (top, left) in enumerate(tiles, 1):
+        bottom, right = min(top + tile, height), min(left + tile, width)
+        t0, l0 = max(top - margin, 0), max(left - margin, 0)
+        t1, l1 = min(bottom + margin, height), min(right + margin, width)
+        piece = network(x[..., t0:t1, l0:l1])
+        if out is None:
+            out = piece.new_empty(*piece.shape[:-2], int(height * scale), int(width * scale))
+        rows = slice(int((top - t0) * scale), int((bottom - t0) * scale))
+        cols = slice(int((left - l0) * scale), int((right - l0) * scale))
+        out[..., int(top * scale):int(bottom * scale), int(left * scale):int(right * scale)] = \
+            piece[..., rows, cols]
+        tick(done, len(tiles))
     return out
