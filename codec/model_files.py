@@ -163,6 +163,11 @@ def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, dir
     old = manifest["models"].get(model_id)
     if old is not None and old.get("released") and old["sha256"] != sha256:
         raise InputError(f"model id {model_id!r} is released with other weights; choose a new id")
+    if old is not None and old.get("released") and "quality_scale" in old:
+        if entry.get("quality_scale", old["quality_scale"])["anchors"] != old["quality_scale"]["anchors"]:
+            raise InputError(f"model {model_id!r} is released with another quality scale; a released scale never "
+                             "changes (a model id and a quality keep meaning the same file)")
+        entry = {**entry, "quality_scale": old["quality_scale"]}
     architecture = file_metadata(Path(directory) / file_name).get("architecture")
     manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": architecture, **entry}
     previous = manifest.get("default")

@@ -63,6 +63,13 @@ def export(args: argparse.Namespace) -> None:
     }
     if args.results:
         entry["results"] = json.loads(Path(args.results).read_text())
+        # benchmarks/manifest_results.py computes the 0-100 scale from the same run; it belongs to the entry itself
+        scale = entry["results"].pop("quality_scale", None)
+        if scale is not None:
+            entry["quality_scale"] = scale
+    if args.release and "quality_scale" not in entry:
+        raise SystemExit("error: a released model needs its 0-100 quality scale: give --results made by "
+                         "python benchmarks/manifest_results.py from an rd.py run that measured jpeg420")
     update_manifest(args.export, file_name, digest, entry, directory)
     print(f"exported {directory / file_name} (sha256 {digest}) at step {state['step']}, "
           f"{'EMA' if averaged else 'raw'} weights")
