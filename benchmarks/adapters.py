@@ -254,7 +254,10 @@ def aec_sweep(trained: Sequence[float]) -> tuple[float, ...]:
 
 
 def make_aec(threads: int, weights: str | None = None, effort: int = 0) -> Adapter:
-    """aec through its public API only: Codec(), compress(array, quality=, effort=), decompress_array().
+    """aec through its public API only: Codec(), compress(array, model_quality=, effort=), decompress_array().
+
+    At the model's own qualities (``model_quality``: 1 to 6 for the shipped models, as earlier results were measured),
+    not the 0-100 scale, which is calibrated from these very curves (``benchmarks/quality_scale.py``).
 
     effort > 0 is the adapter `aec-eN` (label "aec effort N"), so that one run can draw a curve per effort.
     """
@@ -268,7 +271,7 @@ def make_aec(threads: int, weights: str | None = None, effort: int = 0) -> Adapt
     torch.set_num_threads(threads)
     try:
         model = Codec(weights=weights) if weights else Codec()
-        trained = tuple(model.qualities)
+        trained = tuple(model.model_qualities)
     except Exception as error:  # noqa: BLE001
         raise CodecUnavailable(f"Codec({weights or ''}) failed ({type(error).__name__}: {error})") from error
     versions = {
@@ -282,9 +285,9 @@ def make_aec(threads: int, weights: str | None = None, effort: int = 0) -> Adapt
         name=f"aec-e{effort}" if effort else "aec",
         label=f"aec effort {effort}" if effort else "aec",
         qualities=aec_sweep(trained),
-        encode=lambda array, quality: model.compress(array, quality=float(quality), effort=effort),
+        encode=lambda array, quality: model.compress(array, model_quality=float(quality), effort=effort),
         decode=model.decompress_array,
-        quality_meaning=f"aec quality, trained points {list(trained)}",
+        quality_meaning=f"aec model quality (its own scale, not 0-100), trained points {list(trained)}",
         quality_range=(min(trained), max(trained)),
         integer_quality=False,
         versions=versions,

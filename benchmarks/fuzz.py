@@ -42,7 +42,7 @@ def seeds(codec) -> list[bytes]:
             image = image[:, :, 0]
         elif layout == 2:
             image = np.dstack([image[:, :, 0], image[:, :, 1]])
-        files.append(codec.compress(image, quality=float(rng.uniform(1, 3))))
+        files.append(codec.compress(image, model_quality=float(rng.uniform(1, 3))))
     return files
 
 

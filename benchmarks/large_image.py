@@ -26,7 +26,7 @@ from aec import Codec
 codec = Codec(weights={weights!r}) if {weights!r} else Codec()
 start = time.perf_counter()
 if {step!r} == "compress":
-    data = codec.compress({source!r}, quality={quality!r})
+    data = codec.compress({source!r}, model_quality={quality!r})
     open({target!r}, "wb").write(data)
 else:
     image = codec.decompress({source!r})

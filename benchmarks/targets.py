@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         raise SystemExit(f"error: no images in {args.images_dir}")
     print(f"model {codec.model_id}, effort {args.effort}, target " + (f"{args.bpp} bpp" if args.bpp else f"{args.psnr} dB"))
-    print("\n| image | quality | reached | within tolerance | seconds |\n|---|---|---|---|---|")
+    print("\n| image | quality (model quality) | reached | within tolerance | seconds |\n|---|---|---|---|---|")
     met, seconds = 0, []
     for path in paths:
         started = time.perf_counter()
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             reached = f"{result.psnr:.3f} dB"
         seconds.append(time.perf_counter() - started)
         met += bool(result.target_met)
-        print(f"| {path.name} | {result.header.quality:g} | {reached} | {'yes' if result.target_met else 'no'} | "
+        print(f"| {path.name} | {result.quality:g} ({result.header.quality:g}) | {reached} | {'yes' if result.target_met else 'no'} | "
               f"{seconds[-1]:.1f} |", flush=True)
     print(f"\n{met} of {len(paths)} within tolerance; median {statistics.median(seconds):.1f} s per image")
     return 0

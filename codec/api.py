@@ -7,6 +7,7 @@ import os
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import BinaryIO, Union
 
 import numpy as np
@@ -24,22 +25,30 @@ from .inputs import input_limit, read_path, read_stream
 from .model import STRIDE, AECModel
 from .metrics import psnr
 from .model_files import WEIGHTS_DIR, load_model, load_model_file, read_manifest
+from .manifest import quality_scale as _released_scale
+from .quality_scale import DEFAULT_QUALITY, HIGHEST, LOWEST, QualityScale, check_number
+from .progress import part, reporting
 from .rate_control import search_quality
 from .config import EFFORT_ITERATIONS, check_effort
 
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+ProgressCallback = Callable[[float], None]
+PROBE_SHARE = 0.7  # progress with a target: each probe of the search takes 0.3 of what is left
 
 
 @dataclass(frozen=True)
 class EncodeResult:
-    """One compressed image: the bytes, their header (with the quality coded), the rate and the effort.
+    """One compressed image: the bytes, their header, the quality, the rate and the effort.
 
-    With a target (size, bits per pixel or PSNR), ``target_met`` says whether the result is within its tolerance
+    ``quality`` is on the 0-100 scale: the one asked for, else (a model quality or a target) the one of the model
+    quality coded (``QualityScale.describe``); ``header.quality`` is the model quality coded, in hundredths. With a
+    target (size, bits per pixel or PSNR), ``target_met`` says whether the result is within its tolerance
     (2 % of the size, 0.05 dB) and ``psnr`` is the PSNR measured for a PSNR target; both are None otherwise.
     """
 
     data: bytes
     header: Header
+    quality: float
     bits_per_pixel: float
     estimated_bits: float
     effort: int = 0
@@ -93,6 +102,7 @@ class Codec:
         self.device = torch.device(device)
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self._models: dict[str, tuple[AECModel, bytes]] = {}
+        self._scales: dict[str, QualityScale] = {}
         self._from_file = weights is not None
         self._weights = None if weights is None else os.fspath(weights)
         self._expected_tags: dict[str, bytes] = {}  # set by unpickling: the tags the original codec used
@@ -113,6 +123,9 @@ class Codec:
                                      f"was pickled (tag {expected.hex()}); install the same aec in every process")
         model.place(self.device)
         self._models[model_id] = (model, tag)
+        # The released scale of these weights (a --weights copy of a released model too), else 0-100 linearly.
+        qualities = model.config.qualities
+        self._scales[model_id] = _released_scale(model_id, digest) or QualityScale.linear(qualities[0], qualities[-1])
         return model_id
 
     def __getstate__(self) -> dict:
@@ -145,12 +158,19 @@ class Codec:
         return self._models[self.model_id][0]
 
     @property
-    def qualities(self) -> tuple[float, ...]:
+    def model_qualities(self) -> tuple[float, ...]:
+        """The model qualities the encoding model was trained at (1 to 6 for the shipped models)."""
         return self.model.config.qualities
 
     @property
-    def quality_range(self) -> tuple[float, float]:
-        return self.qualities[0], self.qualities[-1]
+    def model_quality_range(self) -> tuple[float, float]:
+        """The lowest and highest model quality (the model's own scale, as the header stores it)."""
+        return self.model_qualities[0], self.model_qualities[-1]
+
+    @property
+    def quality_scale(self) -> QualityScale:
+        """How the 0-100 quality maps onto the encoding model's range (its manifest entry's, else linear)."""
+        return self._scales[self.model_id]
 
     def _model_for(self, header: Header) -> AECModel:
         if self._from_file and header.model_id not in self._models:
@@ -167,15 +187,30 @@ class Codec:
 
     @property
     def default_quality(self) -> float:
-        return self.model.config.default_quality
+        """The quality (0-100) encode uses when none is given: 75, as cwebp's."""
+        return DEFAULT_QUALITY
 
-    def check_quality(self, quality: float | None = None) -> float:
-        """The quality encode would code at (the default when None); InputError if the model does not take it."""
-        return self.model.config.check_quality(quality, self.model_id)
+    def check_quality(self, quality: float | None = None, *, model_quality: float | None = None) -> float:
+        """The model quality encode would code at, in hundredths as the header stores it: ``quality`` (0 to 100,
+        the default 75 when None) through the model's ``quality_scale``, or ``model_quality`` as it is; InputError
+        for both, a bool or str, or a value out of range."""
+        if model_quality is not None:
+            if quality is not None:
+                raise InputError("give quality (0 to 100) or model_quality (the model's own scale), not both")
+            coded = self.model.config.check_quality(model_quality, self.model_id)
+        else:
+            scale = self.quality_scale
+            low, high = scale.model_range
+            quality = DEFAULT_QUALITY if quality is None else quality
+            coded = scale.model_quality(check_number(
+                quality, "quality", LOWEST, HIGHEST, f"give 0 to 100 (higher: larger file, better image; default "
+                f"{DEFAULT_QUALITY:g}), which model {self.model_id} maps onto its qualities {low:g} to {high:g}"))
+        return round(coded * 100) / 100
 
-    def encode(self, image: ImageLike, quality: float | None = None, *, effort: int = 0,
-               target_size: int | None = None, target_bpp: float | None = None, target_psnr: float | None = None,
-               strip: bool = False) -> EncodeResult:
+    def encode(self, image: ImageLike, quality: float | None = None, *, model_quality: float | None = None,
+               effort: int = 0, target_size: int | None = None, target_bpp: float | None = None,
+               target_psnr: float | None = None, strip: bool = False,
+               progress: Callable[[float], None] | None = None) -> EncodeResult:
         """Compress an image and return the bytes with their header, rate and effort.
 
         Args:
@@ -184,35 +219,44 @@ class Codec:
                 L, LA, RGB, RGBA, P, CMYK, I;16, I, F) or a uint8 (or uint16) numpy array HxW, HxWx1, HxWx2,
                 HxWx3 or HxWx4. Only the first frame of an animated image is coded (with a UserWarning); wider
                 input is reduced to 8 bits with a ``PrecisionWarning``.
-            quality: within the model's range (``quality_range``); None: the model's default. Not with a target.
+            quality: 0 to 100 (higher: larger file, better image; fractions allowed), mapped onto the model's own
+                range by its ``quality_scale`` (roughly matching libjpeg's PSNR at the same number, for the shipped
+                models); None: 75 (``default_quality``). Not with model_quality or a target.
+            model_quality: the model's own scale instead (``model_quality_range``, 1 to 6 for the shipped models), as
+                the header stores it, in hundredths: for benchmarks and for files that must match earlier ones.
             effort: 0 (one pass, the default) to ``aec.config.MAX_EFFORT``: higher refines the latents longer for fewer bits
                 at the same quality (``aec.refine``; the levels are in ``EFFORT_ITERATIONS``).
-            target_size, target_bpp, target_psnr: search the quality (at this effort) for a file of about this
+            target_size, target_bpp, target_psnr: search the model quality (at this effort) for a file of about this
                 many bytes (within 2 %), bits per pixel, or PSNR in dB on the RGB planes (within 0.05 dB); a target
                 out of reach gives the nearest end of the range, with ``target_met`` False.
             strip: leave out the ICC profile and EXIF block (they are kept by default).
+            progress: called with the fraction done, from 0 to 1 (1 once, at the end), as the image's tiles and
+                latent slices are coded (a target's search calls it per probe).
 
         Returns:
-            EncodeResult: ``data`` (the .aec bytes), ``header`` (with the quality coded, in hundredths),
-            ``bits_per_pixel``, ``estimated_bits``, ``effort``; ``target_met`` and ``psnr`` with a target.
+            EncodeResult: ``data`` (the .aec bytes), ``header`` (with the model quality coded, in hundredths),
+            ``quality`` (0-100), ``bits_per_pixel``, ``estimated_bits``, ``effort``; ``target_met`` and ``psnr``
+            with a target.
 
         Raises:
             InputError: an input of another type (None, a torch tensor, ...), an unreadable or empty image, one over
-                the pixel limit (``max_pixels``), a quality that is not a number (bool and str are refused) or out
-                of range, a bad effort or target.
+                the pixel limit (``max_pixels``), a quality or model quality that is not a number (bool and str are
+                refused) or out of range, both of them, a bad effort or target.
             ModelMismatchError: the default model cannot be loaded.
         """
         effort = check_effort(effort)
         targets = {name: value for name, value in (("target_size", target_size), ("target_bpp", target_bpp),
                                                    ("target_psnr", target_psnr)) if value is not None}
-        if len(targets) > 1 or (targets and quality is not None):
-            raise InputError("give one of quality, target size, target bits per pixel or target PSNR")
+        if len(targets) > 1 or (targets and (quality is not None or model_quality is not None)):
+            raise InputError("give one of quality, model quality, target size, target bits per pixel or target PSNR")
         for name, value in targets.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
                 raise InputError(f"{name.replace('_', ' ')} must be a positive number, got {value!r}")
+        coded_at, asked = 0.0, None  # the model quality to code at, and the quality (0-100) asked for, if any
         if not targets:
-            # The header stores hundredths: code at the quality the decoder will use.
-            quality = round(self.check_quality(quality) * 100) / 100
+            # The header stores hundredths: code at the model quality the decoder will use.
+            coded_at = self.check_quality(quality, model_quality=model_quality)
+            asked = float(self.default_quality if quality is None else quality) if model_quality is None else None
         source = images.load(image, self.max_pixels, strip)
         height, width = source.rgb.shape[:2]
         # Kept as uint8 (edge-padded): the model converts tile by tile, so big photos stay small in memory.
@@ -228,35 +272,46 @@ class Codec:
                             layout=source.layout, symbol_checksum=coded.checksum, coder_version=CODER_VERSION,
                             version=lowest_version(sections))
             data = pack(header, sections)
-            return EncodeResult(data, header, 8 * len(data) / (width * height), coded.estimated_bits, effort)
+            described = self.quality_scale.describe(at) if asked is None else asked
+            return EncodeResult(data, header, described, 8 * len(data) / (width * height), coded.estimated_bits,
+                                effort)
 
         if not targets:
-            return code(quality)
+            with reporting(progress):
+                return code(coded_at)
         (name, target), = targets.items()
         results: dict[float, EncodeResult] = {}
         psnrs: dict[float, float] = {}
 
         def measure(at: float) -> float:
-            results[at] = result = code(at)
-            if name == "target_psnr":
-                psnrs[at] = _coded_psnr(self.decompress_array(result.data), source.rgb)
-                return psnrs[at]
+            # Probe k of the search is the share [1 - 0.7^k, 1 - 0.7^(k+1)] of the progress: how many probes a
+            # target takes is not known in advance (the search stops within the tolerance, after 12 at most).
+            probe = len(results)
+            with part(1 - PROBE_SHARE ** probe, 1 - PROBE_SHARE ** (probe + 1)):
+                with part(0.0, 0.5 if name == "target_psnr" else 1.0):
+                    results[at] = result = code(at)
+                if name == "target_psnr":
+                    with part(0.5, 1.0):
+                        psnrs[at] = _coded_psnr(self.decompress_array(result.data), source.rgb)
+                    return psnrs[at]
             return len(result.data) if name == "target_size" else result.bits_per_pixel
 
-        low, high = self.quality_range
-        found = search_quality(measure, float(target), low, high, relative=name != "target_psnr")
+        low, high = self.model_quality_range
+        with reporting(progress):
+            found = search_quality(measure, float(target), low, high, relative=name != "target_psnr")
         return replace(results[found.quality], target_met=found.met, psnr=psnrs.get(found.quality))
 
-    def compress(self, image: ImageLike, quality: float | None = None, *, effort: int = 0,
-                 strip: bool = False) -> bytes:
+    def compress(self, image: ImageLike, quality: float | None = None, *, model_quality: float | None = None,
+                 effort: int = 0, strip: bool = False, progress: ProgressCallback | None = None) -> bytes:
         """Compress an image to .aec bytes.
 
         Args:
             image: a path, an encoded image's bytes, a binary file, a PIL image or a uint8 numpy array (see
                 ``encode``).
-            quality: a number in ``quality_range`` (1 to 6 for the shipped model; fractions allowed), None for the
-                model's default.
+            quality: 0 to 100 (fractions allowed), mapped onto the model's range by its ``quality_scale``; None:
+                75. model_quality: the model's own scale instead (1 to 6 for the shipped models); not both.
             effort: 0 to ``aec.config.MAX_EFFORT``. strip: leave out the ICC profile and EXIF block.
+            progress: called with the fraction done, 0 to 1 (see ``encode``).
 
         Returns:
             bytes: the .aec file.
@@ -265,27 +320,30 @@ class Codec:
             InputError: an unusable image, quality or effort (see ``encode``); other ``AECError`` subclasses for a
                 model that cannot be loaded.
         """
-        return self.encode(image, quality, effort=effort, strip=strip).data
+        return self.encode(image, quality, model_quality=model_quality, effort=effort, strip=strip,
+                           progress=progress).data
 
-    def _decode(self, data: DataLike) -> tuple[np.ndarray, Header, dict[str, bytes]]:
+    def _decode(self, data: DataLike, progress: ProgressCallback | None) -> tuple[np.ndarray, Header, dict[str, bytes]]:
         header, sections = parse(_read_bytes(data, self.max_pixels), max_pixels=self.max_pixels)
         check_coder_version(header.coder_version)
         payloads = {s.kind: s.payload for s in sections}
         model = self._model_for(header)
         height = header.height + (-header.height) % STRIDE
         width = header.width + (-header.width) % STRIDE
-        with self._lock:
+        with self._lock, reporting(progress):
             x_hat = model.decompress(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
                                      header.symbol_checksum)
         x_hat = x_hat[0, :, :header.height, :header.width]
         rgb = torch.round(x_hat * 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
         return images.assemble(rgb, header.layout, payloads), header, payloads
 
-    def decompress_array(self, data: DataLike) -> np.ndarray:
+    def decompress_array(self, data: DataLike, *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Decode .aec data to a numpy array.
 
         Args:
             data: .aec bytes (bytes, bytearray, memoryview), a path or a binary file object.
+            progress: called with the fraction done, from 0 to 1 (1 once, at the end), as the latent slices and
+                the synthesis tiles are decoded.
 
         Returns:
             numpy.ndarray: uint8, HxWx3 RGB, HxW gray, HxWx2 gray+alpha or HxWx4 RGBA, as the file was coded.
@@ -296,10 +354,11 @@ class Codec:
             UnsupportedVersionError: a format or entropy-coder version this aec does not read.
             ModelMismatchError: the model or weights the file names are not installed (or not this codec's).
         """
-        return self._decode(data)[0]
+        return self._decode(data, progress)[0]
 
-    def decode(self, data: DataLike) -> DecodeResult:
-        """Decode .aec data (bytes, a path or a binary file) to a PIL image with the file's header.
+    def decode(self, data: DataLike, *, progress: ProgressCallback | None = None) -> DecodeResult:
+        """Decode .aec data (bytes, a path or a binary file) to a PIL image with the file's header; ``progress`` as
+        for ``decompress_array``.
 
         Returns:
             DecodeResult: ``image`` (PIL, mode L, LA, RGB or RGBA; ICC profile and EXIF in ``image.info``) and
@@ -309,11 +368,12 @@ class Codec:
             AECError: as ``decompress_array`` (InputError, FormatError, UnsupportedVersionError,
                 ModelMismatchError).
         """
-        array, header, payloads = self._decode(data)
+        array, header, payloads = self._decode(data, progress)
         return DecodeResult(images.to_pil(array, header.layout, payloads), header)
 
-    def decompress(self, data: DataLike) -> Image.Image:
-        """Decode .aec data (bytes, a path or a binary file) to a PIL image.
+    def decompress(self, data: DataLike, *, progress: ProgressCallback | None = None) -> Image.Image:
+        """Decode .aec data (bytes, a path or a binary file) to a PIL image; ``progress`` as for
+        ``decompress_array``.
 
         Returns:
             PIL.Image.Image: mode L, LA, RGB or RGBA, as the file was coded; ICC profile and EXIF in its info.
@@ -321,7 +381,7 @@ class Codec:
         Raises:
             AECError: as ``decompress_array``.
         """
-        return self.decode(data).image
+        return self.decode(data, progress=progress).image
 
 
 _default: Codec | None = None
@@ -337,15 +397,20 @@ def default_codec() -> Codec:
         return _default
 
 
-def compress(image: ImageLike, quality: float | None = None, *, effort: int = 0, strip: bool = False) -> bytes:
+def compress(image: ImageLike, quality: float | None = None, *, model_quality: float | None = None,
+             effort: int = 0, strip: bool = False, progress: ProgressCallback | None = None) -> bytes:
     """Compress an image with the default model (loaded once per process).
 
     Args:
         image: a path, an encoded image's bytes (PNG, JPEG, ... as bytes, bytearray or memoryview), a binary file
             object, a PIL image or a uint8 numpy array HxW[xC]; see ``Codec.encode``.
-        quality: a number (int or float, not bool or str) in the model's range, 1 to 6 for the shipped model;
-            None: its default, 4.
+        quality: a number (int or float, not bool or str) from 0 to 100, higher for a larger file and a better
+            image; None: 75. Mapped onto the model's own range by its scale in the manifest (roughly libjpeg's
+            PSNR at the same number).
+        model_quality: the model's own scale instead (1 to 6 for the shipped models, as the header stores it);
+            not with quality.
         effort: 0 (default, one pass) to 5. strip: leave out the ICC profile and EXIF block.
+        progress: called with the fraction done, from 0 to 1, while the image is coded.
 
     Returns:
         bytes: the .aec file.
@@ -354,7 +419,8 @@ def compress(image: ImageLike, quality: float | None = None, *, effort: int = 0,
         InputError: an input of another type, an unreadable image, a quality or effort the model does not take.
         ModelMismatchError: the default model cannot be loaded.
     """
-    return default_codec().compress(image, quality, effort=effort, strip=strip)
+    return default_codec().compress(image, quality, model_quality=model_quality, effort=effort, strip=strip,
+                                    progress=progress)
 
 
 def decompress(data: DataLike) -> Image.Image:

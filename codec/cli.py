@@ -41,6 +41,13 @@ ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP", "AVIF", "JPEG2000", "TGA", "IC
                            "QOI"})
 # Formats whose Pillow writer takes an ICC profile and an EXIF block.
 METADATA_FORMATS = frozenset({"PNG", "TIFF", "JPEG", "WEBP", "AVIF"})
+# -j by default (no -j): one worker per core once the inputs hold this much work, else 1. `python benchmarks/jobs.py
+# --image ../shared/data/kodak/kodim01.png` on this 2-core CPU, beside training: a -j worker starts (spawn, import
+# torch, load r5) in 1.07 s and encodes 1.73 s per megapixel on its thread, so two workers pay their start from about
+# 2 x 1.07 s of coding, 1.2 megapixels (three Kodak images). Whole commands on 2 Kodak images took 7 s with -j 2
+# against 12 s with -j 1 (8 images: 11.6 s against 25.2 s), the machine loaded by other jobs too.
+AUTO_JOBS_MEGAPIXELS = 1.5
+AUTO_JOBS_FILES = 64  # this many files are taken to hold enough work (each also costs a read, a write and an fsync)
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 # Pillow reads back a PNG text chunk (the ICC profile's iCCP among them) of at most this many bytes inflated.
@@ -224,9 +231,11 @@ def _output_options(command: Callable) -> Callable:
             click.option("-r", "--recursive", is_flag=True,
                          help="Descend into folders given as IN; with -o DIR their subfolders are kept under DIR."),
             click.option("-j", "--jobs", type=_Number("a whole number of worker processes, 0 for one per core",
-                                                       integer=True, low=0, high=1024), default=1, metavar="N",
-                         help="Code N files at once in worker processes (0: one per CPU core; default 1, this "
-                              "process). Each worker loads the model."),
+                                                       integer=True, low=0, high=1024), metavar="N",
+                         help="Code N files at once in worker processes, each loading the model (0: one per CPU "
+                              "core; 1: this process only). Default: one per core when the inputs hold enough "
+                              f"work to pay the workers' start ({AUTO_JOBS_MEGAPIXELS:g} megapixels or more, or "
+                              f"{AUTO_JOBS_FILES} files), else 1."),
             click.option("-v", "--verbose", is_flag=True, help="Per-file statistics on stderr."),
             click.option("--quiet", is_flag=True, help="Print nothing but errors (no summary, no progress bar)."),
         )
@@ -244,9 +253,12 @@ def _max_pixels_option(command: Callable) -> Callable:
 
 @main.command(epilog=COMPRESS_EPILOG, short_help="Compress images (PNG, JPEG, WebP, ...) to .aec files.")
 @click.argument("inputs", nargs=-1, required=True, metavar="IN...")
-@click.option("-q", "--quality", type=_Number("a number in the model's range, e.g. 1 to 6"), metavar="Q",
-              help="Quality within the model's range, e.g. 1 to 6 (higher: larger file, better image); "
-                   "default: the model's own (4 for the shipped model).")
+@click.option("-q", "--quality", type=_Number("a quality from 0 to 100", low=0, high=100), metavar="Q",
+              help="Quality 0-100 (higher: larger file, better image; fractions allowed) [default: 75]. Each model "
+                   "maps it onto its own scale, about libjpeg's PSNR at the same number.")
+@click.option("--model-quality", type=_Number("a number in the model's range, e.g. 1 to 6"), metavar="MQ",
+              help="The model's own quality scale instead of -q (1 to 6 for the shipped models), as the file's "
+                   "header stores it.")
 @_output_options
 @click.option("--model", "model_id", metavar="ID", help="Installed model id (default: the shipped default model).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
@@ -268,7 +280,8 @@ def _max_pixels_option(command: Callable) -> Callable:
 @_max_pixels_option
 @click.pass_context
 def compress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, recursive: bool,
-             jobs: int, verbose: bool, quiet: bool, quality: float | None, model_id: str | None, weights: str | None, effort: int,
+             jobs: int | None, verbose: bool, quiet: bool, quality: float | None, model_quality: float | None,
+             model_id: str | None, weights: str | None, effort: int,
              target_size: int | None, target_bpp: float | None, target_psnr: float | None, strip: bool,
              max_pixels: int | None) -> None:
     """Compress images (PNG, JPEG, ...) to .aec files; IN may be '-' for stdin.
@@ -282,9 +295,9 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
     _check_arguments(inputs, output, verbose, quiet, recursive)
     targets = {name: value for name, value in (("target_size", target_size), ("target_bpp", target_bpp),
                                                ("target_psnr", target_psnr)) if value is not None}
-    if len(targets) > 1 or (targets and quality is not None):
-        raise click.UsageError("give one of -q, --target-size, --target-bpp and --target-psnr")
-    codecs = _Codecs(model_id, weights, max_pixels, encoding=True, jobs=_jobs(jobs, len(inputs)))
+    if len(targets) + (quality is not None) + (model_quality is not None) > 1:
+        raise click.UsageError("give one of -q, --model-quality, --target-size, --target-bpp and --target-psnr")
+    codecs = _Codecs(model_id, weights, max_pixels, encoding=True, jobs=_jobs(jobs, inputs))
     settings: dict[str, Any] = {}
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
@@ -292,27 +305,28 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         if not data:
             raise CliError(f"{_input_name(source)} is empty: not an image")
         codec = codecs.get()
-        if not settings:  # a quality the model does not take fails every input: say so once and stop
+        if not settings and model_quality is not None:  # a quality the model does not take fails every input: once
             try:
-                settings["quality"] = None if targets else codec.check_quality(quality)
+                settings["checked"] = codec.check_quality(model_quality=model_quality)
             except AECError as error:
-                raise click.BadParameter(str(error), param_hint="'-q' / '--quality'") from None
+                raise click.BadParameter(str(error), param_hint="'--model-quality'") from None
         # The bytes already read, not the path: a pipe such as <(curl ...) cannot be read twice.
         try:
-            result = codec.encode(_named_buffer(data, _input_name(source)), quality=settings["quality"],
-                                  effort=effort, strip=strip, **targets)
+            result = codec.encode(_named_buffer(data, _input_name(source)), quality=quality,
+                                  model_quality=model_quality, effort=effort, strip=strip, **targets,
+                                  **console.image_progress(source, "compressing"))
         except AECError as error:
             raise CliError(_named(source, error)) from None
         if result.target_met is False:
             (name, value), = targets.items()
             console.say(f"aec: warning: {_input_name(source)}: {name.replace('_', ' ')} {value:g} is out of reach; "
-                        f"coded at the nearest quality, {result.header.quality:g}")
+                        f"coded at the nearest quality, {_quality(result)}")
         _write_output(target, result.data, force=force)
         seconds = time.perf_counter() - started
         header, bpp = result.header, result.bits_per_pixel
         size = f"{header.width}x{header.height}"
         if verbose:
-            console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {header.quality:g}, "
+            console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {_quality(result)}, "
                         f"effort {result.effort}, {len(data)} -> {len(result.data)} bytes, {bpp:.3f} bpp"
                         + (f", {result.psnr:.2f} dB" if result.psnr is not None else "") + f", {seconds:.2f} s")
         elif console.summaries and target != STDIO:
@@ -334,7 +348,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
 @_max_pixels_option
 @click.pass_context
 def decompress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, recursive: bool,
-               jobs: int, verbose: bool, quiet: bool, format_name: str | None, weights: str | None, max_pixels: int | None) -> None:
+               jobs: int | None, verbose: bool, quiet: bool, format_name: str | None, weights: str | None, max_pixels: int | None) -> None:
     """Decompress .aec files to PNG, JPEG, WebP, ... (the format OUT's suffix names); IN may be '-' for stdin.
 
     Without -o, photo.aec is written as photo.png next to it; reading stdin writes a PNG to stdout. With -r, a
@@ -353,7 +367,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             _output_format(output, forced)
         except CliError as error:
             raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
-    codecs = _Codecs(None, weights, max_pixels, encoding=False, jobs=_jobs(jobs, len(inputs)))
+    codecs = _Codecs(None, weights, max_pixels, encoding=False, jobs=_jobs(jobs, inputs))
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
         started = time.perf_counter()
@@ -367,7 +381,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
         codec = codecs.get()
         try:
             # Without --weights the codec loads the model each file names (never the default model first).
-            result = codec.decode(data)
+            result = codec.decode(data, **console.image_progress(source, "decompressing"))
         except AECError as error:
             raise CliError(_named(source, error)) from None
         except OSError as error:  # the model files this file names cannot be read
@@ -461,7 +475,7 @@ def _describe(name: str, data: bytes, header: Any, sections: Sequence[Any]) -> s
         f"  file size       {len(data)} bytes",
         f"  format version  {header.version[0]}.{header.version[1]}",
         f"  model           {header.model_id} (weights tag {bytes(header.weights_tag).hex()})",
-        f"  quality         {header.quality:g}",
+        f"  quality         {_header_quality(header)}",
         f"  size            {header.width} x {header.height}",
         f"  layout          {header.layout}",
         f"  bits per pixel  {8 * len(data) / pixels:.4f}",
@@ -526,7 +540,8 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
     -j N, N inputs are worked on at once (threads here, the coding in N worker processes), reported in input order.
     """
     several = len(inputs) > 1
-    console = _Console(summaries=not quiet and not several, verbose=verbose, quiet=quiet)
+    console = _Console(summaries=not quiet and not several, verbose=verbose, quiet=quiet,
+                       image_line=not several and not quiet and codecs.jobs == 1 and _is_terminal(sys.stderr))
     written: dict[str, str] = {}  # target (normalised) -> the input it was written from in this run
     threads = concurrent.futures.ThreadPoolExecutor(codecs.jobs) if codecs.jobs > 1 else None
     pending: collections.deque = collections.deque()  # (source, future), at most 2 N: bounded memory
@@ -586,6 +601,7 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
                 target, data = prepared
                 if threads is None:
                     attempt(source, lambda: work_on(source, target, data))
+                    console.clear_line()
                     continue
                 pending.append((source, threads.submit(_holding_lines, work, source, data, target, console)))
                 while len(pending) >= 2 * codecs.jobs or (pending and pending[0][1].done()):
@@ -608,10 +624,12 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
 class _Console:
     """Messages on stderr; clears the progress bar's line before printing over it."""
 
-    def __init__(self, summaries: bool, verbose: bool, quiet: bool = False):
+    def __init__(self, summaries: bool, verbose: bool, quiet: bool = False, image_line: bool = False):
         self.summaries = summaries
         self.verbose = verbose
         self.quiet = quiet
+        self.image_line = image_line  # a progress line within the one image, redrawn in place (a terminal only)
+        self._line_drawn = False
         self.failed = 0
         self.done = 0
         self.bytes_in = 0
@@ -632,14 +650,39 @@ class _Console:
             finally:
                 self._bar = None
 
+    def image_progress(self, source: str, label: str) -> dict[str, Callable[[float], None]]:
+        """The codec's ``progress`` option: a line '<name>: compressing 42 %' redrawn on stderr as one big image is
+        coded, when stderr is a terminal and there is a single input; {} (no option) otherwise."""
+        if not self.image_line:
+            return {}
+        name, shown = _input_name(source), [-1]
+
+        def draw(fraction: float) -> None:
+            percent = int(fraction * 100)
+            if percent != shown[0]:
+                shown[0] = percent
+                with _SAY_LOCK:
+                    click.echo(f"\r\033[K{name}: {label} {percent:3d} %", err=True, nl=False)
+                    self._line_drawn = True
+
+        return {"progress": draw}
+
+    def clear_line(self) -> None:
+        """Take the progress line of one image off the terminal (nothing if none is drawn)."""
+        with _SAY_LOCK:
+            if self._line_drawn:
+                click.echo("\r\033[K", err=True, nl=False)
+                self._line_drawn = False
+
     def say(self, message: str) -> None:
         if getattr(_HELD, "lines", None) is not None:  # a -j worker thread: held for the main thread
             _HELD.lines.append(message)
             return
         with _SAY_LOCK:
-            visible = self._bar is not None
-            click.echo(("\r\033[K" if visible else "") + message, err=True)
-            if visible:
+            clear = self._bar is not None or self._line_drawn
+            self._line_drawn = False  # a line said over the image's progress line ends it (the coding is done)
+            click.echo(("\r\033[K" if clear else "") + message, err=True)
+            if self._bar is not None:
                 self._bar.render_progress()
 
     def error(self, message: str) -> None:
@@ -837,9 +880,56 @@ class _Codecs:
         return _PooledCodec(codec, self.jobs) if self.jobs > 1 else codec
 
 
-def _jobs(jobs: int, inputs: int) -> int:
-    """Worker processes for -j: 0 is one per core; never more than the inputs."""
-    return max(1, min(jobs or os.cpu_count() or 1, inputs))
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _jobs(jobs: int | None, inputs: Sequence[str]) -> int:
+    """Worker processes for -j: 0 is one per core, None (no -j) chooses (``_auto_jobs``); never more than the inputs."""
+    wanted = _auto_jobs(inputs) if jobs is None else jobs or _cores()
+    return max(1, min(wanted, len(inputs)))
+
+
+def _auto_jobs(inputs: Sequence[str]) -> int:
+    """One worker per core when the inputs' coding outweighs the start of the workers, else 1 (this process).
+
+    A worker pays a start (spawn, import torch, load the model: ``AUTO_JOBS_MEGAPIXELS``), and splitting the work
+    over the cores pays it back once the inputs hold about that many megapixels. Many files are taken to hold
+    that many; for a few, the pixels are read from their headers (Pillow's, or the .aec container's).
+    """
+    cores = _cores()
+    if cores < 2 or len(inputs) < 2:
+        return 1
+    if len(inputs) >= AUTO_JOBS_FILES:
+        return cores
+    pixels = 0
+    for source in inputs:  # headers only, and only until there is enough
+        pixels += _pixels(source)
+        if pixels >= AUTO_JOBS_MEGAPIXELS * 1e6:
+            return cores
+    return 1
+
+
+def _pixels(source: str) -> int:
+    """width * height from a file's header (0 if it cannot be read: stdin, not an image, ...)."""
+    if source == STDIO or not os.path.isfile(source):  # a device or a pipe is read once, when it is coded
+        return 0
+    try:
+        with open(source, "rb") as handle:
+            if handle.read(len(MAGIC)) == MAGIC:
+                header = parse(read_path(source, input_limit(DEFAULT_MAX_PIXELS), magic=MAGIC),
+                               max_pixels=_NO_PIXEL_LIMIT)[0]
+                return header.width * header.height
+            from PIL import Image
+
+            with Image.open(source) as image:  # the header only
+                return image.width * image.height
+    except Exception:  # noqa: BLE001  (the input's own failure is reported when it is coded)
+        return 0
 
 
 class _PooledCodec:
@@ -858,8 +948,8 @@ class _PooledCodec:
                                                             initializer=_start_worker,
                                                             initargs=(pickle.dumps(codec),))
 
-    def check_quality(self, quality: float | None) -> float:
-        return self._codec.check_quality(quality)
+    def check_quality(self, quality: float | None = None, *, model_quality: float | None = None) -> float:
+        return self._codec.check_quality(quality, model_quality=model_quality)
 
     def encode(self, image: Any, **options: Any) -> Any:
         return self._call("encode", image, **options)
@@ -1091,6 +1181,25 @@ def _normalise(path: str) -> str:
 
 # ----------------------------------------------------------------------------------------------------------
 # Messages
+
+
+def _quality(result: Any) -> str:
+    """An EncodeResult's quality for a message: '75 (model quality 5.24)'."""
+    return f"{result.quality:g} (model quality {result.header.quality:g})"
+
+
+def _header_quality(header: Any) -> str:
+    """A header's quality for `aec info`: '75 (model quality 5.24)', the 0-100 value where the manifest has the
+    model's scale (torch-free)."""
+    from .manifest import described_quality
+
+    try:
+        quality = described_quality(header.model_id, header.weights_tag, header.quality)
+    except AECError:
+        quality = None
+    if quality is None:
+        return f"model quality {header.quality:g} (no 0-100 scale here for model {header.model_id})"
+    return f"{quality:g} (model quality {header.quality:g})"
 
 
 def _named(source: str, error: Exception) -> str:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import numbers
 from dataclasses import dataclass
 
 from .errors import InputError
+from .quality_scale import check_number
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Sizes of the transforms and entropy model, and the rate-distortion trade-offs it was trained for.
 
-    Quality q in [1, len(lambdas)] selects lambdas[q - 1]; fractional qualities interpolate the gain vectors.
+    Model quality q in [1, len(lambdas)] selects lambdas[q - 1]; fractional ones interpolate the gain vectors. (Users
+    give 0 to 100, mapped onto this range per model: ``aec.quality_scale``.)
     """
 
     N: int = 128  # width of the analysis/synthesis transforms
@@ -40,30 +40,14 @@ class ModelConfig:
     def qualities(self) -> tuple[float, ...]:
         return tuple(float(q) for q in range(1, len(self.lambdas) + 1))
 
-    @property
-    def default_quality(self) -> float:
-        """The quality used when none is asked for: just above the middle of the range."""
-        return float(len(self.lambdas) // 2 + 1)
-
-    def check_quality(self, quality: float | None, model_id: str | None = None) -> float:
-        """The quality to code at: `quality`, or the default when None; InputError if this model cannot take it.
-
-        The one check of a user's quality (the API and the CLI rely on it); model_id names the model in the message.
-        """
-        if quality is None:
-            return self.default_quality
+    def check_quality(self, quality: float, model_id: str | None = None) -> float:
+        """A model quality (this model's own scale, as the header stores it) as a float; InputError if this model
+        cannot take it. The one check of a model quality (the 0-100 scale maps onto it: ``aec.quality_scale``);
+        model_id names the model in the message."""
         low, high = self.qualities[0], self.qualities[-1]
-        takes = (f"{f'model {model_id}' if model_id else 'the model'} takes qualities from {low:g} to {high:g} "
+        takes = (f"{f'model {model_id}' if model_id else 'the model'} takes model qualities from {low:g} to {high:g} "
                  f"(trained at {', '.join(f'{q:g}' for q in self.qualities)})")
-        # A bool is an int to Python and a string converts with float(): both are mistakes, not qualities.
-        if isinstance(quality, bool) or not isinstance(quality, numbers.Real):
-            raise InputError(f"quality {quality!r} is not a number ({type(quality).__name__}): {takes}")
-        value = float(quality)
-        if math.isnan(value):
-            raise InputError(f"quality nan is not a number: {takes}")
-        if not low <= value <= high:
-            raise InputError(f"quality {value:g} is out of range: {takes}")
-        return value
+        return check_number(quality, "model quality", low, high, takes)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

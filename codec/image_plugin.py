@@ -4,11 +4,13 @@
     >>> from PIL import Image
     >>> image = Image.open("photo.aec")             # the header only: size, mode, ICC profile and EXIF
     >>> image.load()                                # decodes (imports torch and loads the file's model now)
-    >>> image.save("copy.aec", quality=2.5)         # aec's quality scale (1 to 6 for the shipped model)
+    >>> image.save("copy.aec", quality=75)          # 0 to 100, as for JPEG and WebP (model_quality=: the model's own)
 
 Opening reads and checks the container (bitstream only, no torch); the image is decoded, with the model the file
 names, when Pillow first needs its pixels. Saving codes with the default model, or ``model=ID``; it takes
-``quality=``, ``effort=`` and ``strip=`` as ``aec.compress`` does. Pillow has no plugin entry point, so importing aec
+``quality=`` (0 to 100, default 75), ``model_quality=``, ``effort=`` and ``strip=`` as ``aec.compress`` does. The
+image's info gives ``aec_model`` and ``aec_model_quality`` from the header, and ``aec_quality`` (0-100) where the
+manifest has the model's scale. Pillow has no plugin entry point, so importing aec
 registers the format.
 """
 
@@ -20,6 +22,7 @@ from PIL import Image, ImageFile
 
 from .bitstream import DEFAULT_MAX_PIXELS, MAGIC, parse
 from .images import metadata  # numpy and Pillow, no torch
+from .manifest import described_quality  # JSON, no torch
 from .inputs import input_limit, read_stream
 
 FORMAT = "AEC"
@@ -47,7 +50,10 @@ class AecImageFile(ImageFile.ImageFile):
         self._size = (header.width, header.height)
         self._mode = header.layout
         self.info.update(metadata({section.kind: section.payload for section in sections}))
-        self.info["aec_model"], self.info["aec_quality"] = header.model_id, header.quality
+        self.info["aec_model"], self.info["aec_model_quality"] = header.model_id, header.quality
+        quality = described_quality(header.model_id, header.weights_tag, header.quality)
+        if quality is not None:
+            self.info["aec_quality"] = quality
         self.tile = []
 
     def load(self) -> Any:
@@ -66,8 +72,8 @@ def _save(image: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     from .api import Codec, default_codec  # imports torch: only when an image is coded
 
     codec = Codec(options["model"]) if options.get("model") else default_codec()
-    fp.write(codec.compress(image, options.get("quality"), effort=options.get("effort", 0),
-                            strip=bool(options.get("strip", False))))
+    fp.write(codec.compress(image, options.get("quality"), model_quality=options.get("model_quality"),
+                            effort=options.get("effort", 0), strip=bool(options.get("strip", False))))
 
 
 def register() -> None:

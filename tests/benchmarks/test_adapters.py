@@ -77,17 +77,18 @@ def test_aec_is_skipped_when_its_package_does_not_import(monkeypatch):
 
 
 class FakeCodec:
-    """Stands in for aec's public API: Codec(weights=), qualities, model_id, compress, decompress_array."""
+    """Stands in for aec's public API: Codec(weights=), model_qualities, model_id, compress, decompress_array."""
 
     def __init__(self, weights=None):
         if weights == "missing.safetensors":
             raise FileNotFoundError(weights)
         self.weights = weights
-        self.qualities = (1.0, 2.0, 4.0)
+        self.model_qualities = (1.0, 2.0, 4.0)
         self.model_id = "fake-model"
 
-    def compress(self, image, quality, effort=0):
-        return bytes([int(quality * 10), effort]) + np.asarray(image).tobytes()
+    def compress(self, image, quality=None, *, model_quality=None, effort=0):
+        assert quality is None  # the benchmarks code at the model's own qualities
+        return bytes([int(model_quality * 10), effort]) + np.asarray(image).tobytes()
 
     def decompress_array(self, data):
         return np.frombuffer(data[2:], dtype=np.uint8).reshape(48, 64, 3)

@@ -99,6 +99,9 @@ def test_quick_run_writes_every_output(tmp_path):
     assert [p["quality"] for p in results["per_quality"]] == summary["codecs"]["jpeg444"]["qualities"]
     assert sorted(results["bd_vs_measured"]) == sorted(row["anchor"] for row in bd_rows if row["bd_rate_psnr"])
     assert results["dataset"] == "images (2 images)" and results["median_encode_ms"] >= 0
+    scale = results["quality_scale"]  # the codec under test's 0-100 scale, calibrated against jpeg420 of this run
+    lowest, highest = min(results_q := [p["quality"] for p in results["per_quality"]]), max(results_q)
+    assert scale["reference"] == "jpeg420" and (scale["anchors"]["0"], scale["anchors"]["100"]) == (lowest, highest)
 
 
 def test_missing_aec_is_a_message_not_a_crash(tmp_path, monkeypatch, capsys):
@@ -178,19 +181,20 @@ def test_peak_memory_of_a_codec_comes_from_a_fresh_process(tmp_path):
 
 
 class JpegBackedCodec:
-    """A stand-in for aec's Codec with the public API, coding through JPEG (quality q -> JPEG quality 15 q)."""
+    """A stand-in for aec's Codec with the public API, coding through JPEG (model quality q -> JPEG quality 15 q)."""
 
-    qualities = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+    model_qualities = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
     model_id = "jpeg-backed-test-model"
 
     def __init__(self, weights=None):
         self.weights = weights
 
-    def compress(self, image, quality, effort=0):
+    def compress(self, image, quality=None, *, model_quality=None, effort=0):
         import io
 
+        assert quality is None  # the benchmark codes at the model's own qualities
         buffer = io.BytesIO()
-        Image.fromarray(np.asarray(image)).save(buffer, "JPEG", quality=int(15 * quality), subsampling=0)
+        Image.fromarray(np.asarray(image)).save(buffer, "JPEG", quality=int(15 * model_quality), subsampling=0)
         return buffer.getvalue()
 
     def decompress_array(self, data):

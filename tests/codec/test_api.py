@@ -16,7 +16,7 @@ from tests.conftest import smooth_image
 @pytest.mark.parametrize("height,width", [(1, 1), (17, 5), (65, 129)])
 def test_round_trip_keeps_the_size(tiny_codec, height, width):
     image = smooth_image(height, width)
-    data = tiny_codec.compress(image, quality=2)
+    data = tiny_codec.compress(image, quality=50)
     decoded = tiny_codec.decompress_array(data)
     assert decoded.shape == (height, width, 3) and decoded.dtype == np.uint8
     header = read_header(data)
@@ -27,15 +27,15 @@ def test_every_input_form_gives_the_same_bytes(tiny_codec, tmp_path):
     array = smooth_image(40, 50, seed=3)
     path = tmp_path / "in.png"
     Image.fromarray(array).save(path)
-    from_array = tiny_codec.compress(array, 2)
-    assert tiny_codec.compress(Image.fromarray(array), 2) == from_array
-    assert tiny_codec.compress(path, 2) == from_array
-    assert tiny_codec.compress(str(path), 2) == from_array
+    from_array = tiny_codec.compress(array, 50)
+    assert tiny_codec.compress(Image.fromarray(array), 50) == from_array
+    assert tiny_codec.compress(path, 50) == from_array
+    assert tiny_codec.compress(str(path), 50) == from_array
     with open(path, "rb") as handle:
-        assert tiny_codec.compress(handle, 2) == from_array
+        assert tiny_codec.compress(handle, 50) == from_array
     encoded = path.read_bytes()
     for form in (encoded, bytearray(encoded), memoryview(encoded), io.BytesIO(encoded)):
-        assert tiny_codec.compress(form, 2) == from_array, type(form)
+        assert tiny_codec.compress(form, 50) == from_array, type(form)
 
 
 @pytest.mark.parametrize("value, fragment", [
@@ -47,7 +47,7 @@ def test_every_input_form_gives_the_same_bytes(tiny_codec, tmp_path):
 ])
 def test_an_input_of_a_type_aec_does_not_take_is_an_input_error(tiny_codec, value, fragment):
     with pytest.raises(InputError) as refused:
-        tiny_codec.compress(value, 2)
+        tiny_codec.compress(value, 50)
     assert fragment in str(refused.value)
     if value is not None and not isinstance(value, bytes):
         assert "a path, an encoded image's bytes" in str(refused.value)
@@ -61,7 +61,7 @@ def test_decoding_data_of_a_type_aec_does_not_take_is_an_input_error(tiny_codec,
 
 def test_bytes_that_are_no_image_are_refused_not_taken_as_a_path(tiny_codec):
     with pytest.raises(InputError, match="<bytes>: not a readable image"):
-        tiny_codec.compress(b"\x89PNG\r\n\x1a\n and then nothing", 2)
+        tiny_codec.compress(b"\x89PNG\r\n\x1a\n and then nothing", 50)
 
 
 @pytest.mark.parametrize("quality", [True, False, "2", "high", b"2"])
@@ -76,10 +76,10 @@ def test_an_animated_input_warns_that_only_its_first_frame_is_coded(tiny_codec, 
     buffer = io.BytesIO()
     frames[0].save(buffer, format=image_format, save_all=True, append_images=frames[1:])
     with pytest.warns(UserWarning, match=r"animated \(3 frames\); aec codes only the first frame"):
-        data = tiny_codec.compress(buffer.getvalue(), 2)
+        data = tiny_codec.compress(buffer.getvalue(), 50)
     still = io.BytesIO()
     Image.open(io.BytesIO(buffer.getvalue())).save(still, format=image_format)  # the first frame, alone
-    assert data == tiny_codec.compress(still.getvalue(), 2)
+    assert data == tiny_codec.compress(still.getvalue(), 50)
 
 
 def test_public_functions_document_types_ranges_returns_and_exceptions():
@@ -95,7 +95,7 @@ def test_public_functions_document_types_ranges_returns_and_exceptions():
 
 
 def test_decompress_accepts_bytes_path_and_file(tiny_codec, tmp_path):
-    data = tiny_codec.compress(smooth_image(20, 30), 1.5)
+    data = tiny_codec.compress(smooth_image(20, 30), 25)
     path = tmp_path / "x.aec"
     path.write_bytes(data)
     reference = tiny_codec.decompress_array(data)
@@ -105,33 +105,99 @@ def test_decompress_accepts_bytes_path_and_file(tiny_codec, tmp_path):
 
 def test_encoding_is_deterministic(tiny_codec):
     image = smooth_image(33, 47, seed=5)
-    assert tiny_codec.compress(image, 2.25) == tiny_codec.compress(image, 2.25)
+    assert tiny_codec.compress(image, 62.5) == tiny_codec.compress(image, 62.5)
 
 
-def test_fractional_quality_is_stored_and_used(tiny_codec):
-    data = tiny_codec.compress(smooth_image(64, 64), 2.37)
+def test_fractional_model_quality_is_stored_and_used(tiny_codec):
+    data = tiny_codec.compress(smooth_image(64, 64), model_quality=2.37)
     assert read_header(data).quality == pytest.approx(2.37)
     tiny_codec.decompress_array(data)
 
 
-@pytest.mark.parametrize("quality", [0.5, 3.5, float("nan"), float("inf"), "high"])
-def test_quality_outside_the_range_is_refused(tiny_codec, quality):
-    with pytest.raises(InputError, match="quality") as refused:
+def test_quality_0_to_100_maps_onto_the_models_range(tiny_codec):
+    # The tiny model has no scale in the manifest: 0-100 linearly onto its qualities 1 to 3.
+    image = smooth_image(16, 16)
+    for quality, model_quality in ((0, 1.0), (25, 1.5), (50, 2.0), (68.5, 2.37), (100, 3.0)):
+        result = tiny_codec.encode(image, quality)
+        assert result.header.quality == pytest.approx(model_quality) and result.quality == quality
+        assert result.data == tiny_codec.compress(image, model_quality=model_quality)
+    assert tiny_codec.default_quality == 75.0
+    assert tiny_codec.encode(image).header.quality == 2.5 == tiny_codec.check_quality()
+    assert tiny_codec.encode(image, model_quality=1.25).quality == 12.5  # the 0-100 value of a model quality
+
+
+def test_a_shipped_model_codes_a_quality_at_its_released_anchor():
+    # r5's scale puts JPEG's quality 50 at model quality 3.86 (tests/codec/test_quality_scale.py holds the anchors).
+    codec = aec.Codec("aec-sc192-r5")
+    assert codec.check_quality(50) == 3.86 and codec.check_quality(0) == 1.0 and codec.check_quality(100) == 6.0
+    assert codec.check_quality() == round((4.94 + (6.0 - 4.94) * 10 / 35) * 100) / 100  # 75: between 65 and 100
+
+
+@pytest.mark.parametrize("quality", [-0.5, 100.5, float("nan"), float("inf"), -float("inf")])
+def test_quality_outside_0_to_100_is_refused_naming_the_range(tiny_codec, quality):
+    with pytest.raises(InputError, match="give 0 to 100") as refused:
         tiny_codec.compress(smooth_image(8, 8), quality)
+    assert "quality" in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("model_quality", [0.5, 3.5, float("nan"), float("inf"), "high", True])
+def test_model_quality_outside_the_models_range_is_refused(tiny_codec, model_quality):
+    with pytest.raises(InputError, match="model quality") as refused:
+        tiny_codec.compress(smooth_image(8, 8), model_quality=model_quality)
     with pytest.raises(InputError) as checked:
-        tiny_codec.model.config.check_quality(quality, "test-tiny")
+        tiny_codec.model.config.check_quality(model_quality, "test-tiny")
     assert str(refused.value) == str(checked.value)  # the one check, with the model's name
 
 
+def test_quality_and_model_quality_together_are_refused(tiny_codec):
+    with pytest.raises(InputError, match="not both"):
+        tiny_codec.compress(smooth_image(8, 8), 50, model_quality=2)
+    with pytest.raises(InputError, match="give one of"):
+        tiny_codec.encode(smooth_image(8, 8), model_quality=2, target_bpp=1.0)
+
+
+def _strictly_rising_to_one(reported: list[float]) -> None:
+    assert reported[0] == 0.0 and reported[-1] == 1.0, reported
+    assert all(b > a for a, b in zip(reported, reported[1:])), reported
+    assert reported.count(1.0) == 1
+
+
+def test_progress_rises_through_the_tiles_and_slices_to_done(tiny_codec):
+    image = smooth_image(80, 1100)  # wider than a g_a tile (512 px) and a g_s tile (32 latents): 3 of each
+    encoding, decoding = [], []
+    result = tiny_codec.encode(image, 50, progress=encoding.append)
+    assert result.data == tiny_codec.compress(image, 50)  # reporting changes nothing coded
+    _strictly_rising_to_one(encoding)
+    assert len(encoding) >= 2 + 3 + 2  # 0, the g_a tiles, the slices (two in the tiny model), ..., 1
+    assert np.array_equal(tiny_codec.decompress_array(result.data, progress=decoding.append),
+                          tiny_codec.decompress_array(result.data))
+    _strictly_rising_to_one(decoding)
+    assert len(decoding) >= 2 + 2 + 3
+
+
+@pytest.mark.parametrize("target", [{"target_bpp": 2.0}, {"target_psnr": 30.0}])
+def test_progress_of_a_target_search_rises_over_its_probes(tiny_codec, target):
+    reported = []
+    tiny_codec.encode(smooth_image(32, 48), progress=reported.append, **target)
+    _strictly_rising_to_one(reported)
+
+
+def test_no_progress_is_reported_for_a_failed_encode(tiny_codec):
+    reported = []
+    with pytest.raises(InputError):
+        tiny_codec.encode(b"not an image", progress=reported.append)
+    assert 1.0 not in reported
+
+
 def test_encode_returns_the_header_and_rate_of_its_bytes(tiny_codec):
-    result = tiny_codec.encode(smooth_image(8, 16), 2.5)
+    result = tiny_codec.encode(smooth_image(8, 16), 75)
     assert result.header == read_header(result.data)
     assert result.bits_per_pixel == 8 * len(result.data) / 128
 
 
 def test_decode_returns_the_image_with_the_files_header(tiny_codec):
     rgba = np.dstack([smooth_image(6, 10), np.arange(60, dtype=np.uint8).reshape(6, 10)])
-    data = tiny_codec.compress(rgba, 2)
+    data = tiny_codec.compress(rgba, 50)
     result = tiny_codec.decode(data)
     assert isinstance(result, aec.DecodeResult)
     assert result.header == read_header(data)
@@ -144,11 +210,11 @@ def test_decode_returns_the_image_with_the_files_header(tiny_codec):
                                            ("RGBA", (6, 10, 4))])
 def test_decompress_array_has_one_channel_per_stored_plane(tiny_codec, layout, shape):
     image = Image.fromarray(smooth_image(6, 10)).convert(layout)
-    assert tiny_codec.decompress_array(tiny_codec.compress(image, 2)).shape == shape
+    assert tiny_codec.decompress_array(tiny_codec.compress(image, 50)).shape == shape
 
 
 def test_decoding_loads_only_the_model_the_file_names(tiny_codec, installed_tiny):
-    data = tiny_codec.compress(smooth_image(8, 8), 2)
+    data = tiny_codec.compress(smooth_image(8, 8), 50)
     codec = aec.Codec()
     assert installed_tiny == []  # no model until one is needed
     codec.decode(data)
@@ -158,7 +224,7 @@ def test_decoding_loads_only_the_model_the_file_names(tiny_codec, installed_tiny
 
 def test_encoding_loads_the_default_model_when_first_needed(installed_tiny):
     codec = aec.Codec()
-    assert codec.check_quality(None) == codec.default_quality
+    assert codec.check_quality(None) == codec.check_quality(codec.default_quality)
     codec.compress(smooth_image(8, 8))
     assert installed_tiny == [None]
 
@@ -186,7 +252,7 @@ def test_pixel_limit_is_enforced(tiny_weights):
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "magic", "payload"])
 def test_damaged_files_raise_an_aec_error(tiny_codec, damage):
-    data = bytearray(tiny_codec.compress(smooth_image(64, 64), 2))
+    data = bytearray(tiny_codec.compress(smooth_image(64, 64), 50))
     if damage == "empty":
         data = bytearray()
     elif damage == "truncated":
@@ -210,7 +276,7 @@ def test_a_file_from_other_weights_is_refused(tiny_codec, tmp_path):
     other_path = tmp_path / "other.safetensors"
     save_model(AECModel(TINY).eval(), other_path, "test-tiny")
     other = aec.Codec(weights=other_path)
-    data = other.compress(smooth_image(32, 32), 2)
+    data = other.compress(smooth_image(32, 32), 50)
     with pytest.raises(ModelMismatchError, match="other weights"):
         tiny_codec.decompress_array(data)
 
@@ -230,7 +296,7 @@ def test_a_file_from_another_entropy_coder_version_is_refused_not_decoded(tiny_c
     from aec import UnsupportedVersionError
     from aec.bitstream import CODER_VERSION, pack, parse
 
-    data = tiny_codec.compress(smooth_image(20, 20), 2)
+    data = tiny_codec.compress(smooth_image(20, 20), 50)
     header, sections = parse(data)
     assert header.coder_version == CODER_VERSION
     other = pack(replace(header, coder_version=(CODER_VERSION[0], CODER_VERSION[1] + 1)), sections)
@@ -243,10 +309,10 @@ def test_a_codec_that_decoded_a_default_model_file_encodes_without_loading_it_ag
     from aec import api
 
     monkeypatch.setattr(api, "read_manifest", lambda: {"default": "test-tiny"})
-    data = tiny_codec.compress(smooth_image(16, 16), 2)
+    data = tiny_codec.compress(smooth_image(16, 16), 50)
     codec = aec.Codec()
     codec.decompress_array(data)
-    codec.compress(smooth_image(16, 16), 2)
+    codec.compress(smooth_image(16, 16), 50)
     assert installed_tiny == ["test-tiny"]
 
 
@@ -273,7 +339,7 @@ def test_a_64_byte_decode_bomb_is_refused_before_any_work_in_proportion_to_its_s
     def never(*args):
         raise AssertionError("the hyper synthesis ran: the bomb was decoded")
 
-    bomb = _with(tiny_codec.compress(smooth_image(8, 8), 2), size=(side, side), ZHYP=b"", YLAT=b"")
+    bomb = _with(tiny_codec.compress(smooth_image(8, 8), 50), size=(side, side), ZHYP=b"", YLAT=b"")
     assert len(bomb) == 61  # 64 with the 12-character id of a shipped model
     monkeypatch.setattr(ChannelSliceLatentCodec, "_hyper_features", never)
     with pytest.raises(FormatError, match="the YLAT section ends early"):
@@ -289,7 +355,7 @@ def test_a_truncated_latent_stream_is_refused_as_such_not_decoded_from_zeros(tin
 
 @pytest.mark.parametrize("kind", ["ZHYP", "YLAT"])
 def test_data_after_the_last_symbol_of_a_stream_is_refused(tiny_codec, kind):
-    data = tiny_codec.compress(smooth_image(64, 64), 2)
+    data = tiny_codec.compress(smooth_image(64, 64), 50)
     payload = {s.kind: s.payload for s in aec.bitstream.parse(data)[1]}[kind]
     with pytest.raises(FormatError, match=f"the {kind} section has data after its last symbol"):
         tiny_codec.decompress_array(_with(data, **{kind: payload + bytes(8)}))
@@ -299,17 +365,17 @@ def test_the_pixel_limit_counts_the_padding_to_64_both_ways(tiny_weights, tiny_c
     strip = smooth_image(1, 100)  # 100 pixels, coded as 64 x 128
     limited = aec.Codec(weights=tiny_weights, max_pixels=64 * 100)
     with pytest.raises(InputError, match=r"100x1 \(coded padded to 128x64 = 8192 pixels\) exceeds the pixel limit"):
-        limited.compress(strip, 2)
+        limited.compress(strip, 50)
     with pytest.raises(FormatError, match="over the limit of 6400"):
-        limited.decompress_array(tiny_codec.compress(strip, 2))
-    assert aec.Codec(weights=tiny_weights, max_pixels=128 * 64).decompress_array(tiny_codec.compress(strip, 2)).shape \
+        limited.decompress_array(tiny_codec.compress(strip, 50))
+    assert aec.Codec(weights=tiny_weights, max_pixels=128 * 64).decompress_array(tiny_codec.compress(strip, 50)).shape \
         == (1, 100, 3)
 
 
 def test_an_rgb_file_with_an_alpha_section_is_refused(tiny_codec):
     import zlib
 
-    data = tiny_codec.compress(smooth_image(8, 8), 2)
+    data = tiny_codec.compress(smooth_image(8, 8), 50)
     header, sections = aec.bitstream.parse(data)
     forged = aec.bitstream.pack(header, [*sections, aec.bitstream.Section("ALPH", zlib.compress(bytes(64)))])
     with pytest.raises(FormatError, match="layout is RGB .no alpha. but it has an ALPH section"):
@@ -343,7 +409,7 @@ def test_reads_are_bounded_devices_refused_and_endless_streams_cut(tiny_weights)
 
 
 def _compress_in_worker(codec, image):
-    return codec.compress(image, 2)
+    return codec.compress(image, 50)
 
 
 def test_a_codec_pickles_and_a_spawned_process_pool_writes_the_same_bytes(tiny_codec):
@@ -352,9 +418,9 @@ def test_a_codec_pickles_and_a_spawned_process_pool_writes_the_same_bytes(tiny_c
     from concurrent.futures import ProcessPoolExecutor
 
     pictures = [smooth_image(16 + 8 * i, 24, seed=i) for i in range(3)]
-    expected = [tiny_codec.compress(picture, 2) for picture in pictures]
+    expected = [tiny_codec.compress(picture, 50) for picture in pictures]
     copy = pickle.loads(pickle.dumps(tiny_codec))
-    assert copy.model_id == tiny_codec.model_id and [copy.compress(p, 2) for p in pictures] == expected
+    assert copy.model_id == tiny_codec.model_id and [copy.compress(p, 50) for p in pictures] == expected
     assert np.array_equal(copy.decompress_array(expected[0]), tiny_codec.decompress_array(expected[0]))
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         assert list(pool.map(_compress_in_worker, [tiny_codec] * 3, pictures)) == expected
@@ -375,7 +441,7 @@ def test_a_default_codec_pickles_without_loading_a_model(installed_tiny):
     codec = aec.Codec()
     copy = pickle.loads(pickle.dumps(codec))
     assert installed_tiny == []  # nothing loaded by pickling either side
-    data = copy.compress(smooth_image(8, 8), 2)
+    data = copy.compress(smooth_image(8, 8), 50)
     assert installed_tiny == [None] and aec.read_header(data).model_id == "test-tiny"
 
 
@@ -387,10 +453,10 @@ def test_a_dask_local_cluster_compresses_a_folder_to_the_same_bytes_as_one_proce
     for i in range(4):
         Image.fromarray(smooth_image(16 + 4 * i, 20, seed=i)).save(folder / f"{i}.png")
     paths = sorted(str(path) for path in folder.iterdir())
-    expected = [tiny_codec.compress(path, 2) for path in paths]
+    expected = [tiny_codec.compress(path, 50) for path in paths]
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=50) as cluster, distributed.Client(cluster) as client:
-        futures = client.map(tiny_codec.compress, paths, quality=2)
+        futures = client.map(tiny_codec.compress, paths, quality=50)
         assert client.gather(futures) == expected
         workers = client.run(os.getpid)  # two worker processes, none of them this one
         assert len(set(workers.values())) == 2 and os.getpid() not in workers.values()

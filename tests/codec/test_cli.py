@@ -71,7 +71,7 @@ def aec_data(tiny_codec) -> bytes:
     """A valid 17x5 .aec file written by the tiny model, shared by the decode and corruption tests."""
     from tests.conftest import smooth_image
 
-    return tiny_codec.compress(smooth_image(5, 17, 3), quality=2)
+    return tiny_codec.compress(smooth_image(5, 17, 3), quality=50)
 
 
 @pytest.fixture
@@ -160,6 +160,33 @@ def test_a_progress_bar_is_drawn_only_on_a_terminal(tmp_path, weights, monkeypat
     result = run("compress", *sources, "-o", tmp_path, *weights)
     assert_ok(result)
     assert "compressing" in result.stderr and "2 of 2 files compressed" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+def test_one_big_image_shows_its_progress_on_a_terminal_only(tmp_path, weights, monkeypatch, tiny_codec, command):
+    source = write_png(tmp_path / "big.png", 80, 1100)  # three g_a and g_s tiles, two slices in the tiny model
+    if command == "decompress":
+        (tmp_path / "big.aec").write_bytes(tiny_codec.compress(Image.open(source), 50))
+        source = tmp_path / "big.aec"
+    label = f"{command}ing"
+    plain = run(command, source, "-o", tmp_path / "plain.out.png" if command == "decompress" else tmp_path / "a.aec",
+                *weights)
+    assert_ok(plain)
+    assert "%" not in plain.stderr and "\r" not in plain.stderr  # off a terminal: the summary line only
+    assert len(plain.stderr.splitlines()) == 1
+
+    monkeypatch.setattr(cli, "_is_terminal", lambda stream: stream is sys.stderr)
+    shown = run(command, source, "-o", tmp_path / "shown.out.png" if command == "decompress" else tmp_path / "b.aec",
+                *weights)
+    assert_ok(shown)
+    # Each redraw starts with a carriage return (and an erase-line code, which click leaves out off a real terminal).
+    pieces = shown.stderr.replace("\033[K", "").split("\r")
+    drawn = [int(piece.split(f"{label} ")[1].rstrip(" %")) for piece in pieces if f"{label} " in piece]
+    assert drawn[0] == 0 and drawn[-1] == 100 and len(drawn) >= 4, shown.stderr
+    assert drawn == sorted(set(drawn))  # rising, each percentage drawn once
+    summary = pieces[-1]  # the line is cleared before the summary is said
+    assert "%" not in summary and summary.strip() == plain.stderr.strip().replace("plain", "shown").replace(
+        "a.aec", "b.aec")
 
 
 def test_several_inputs_need_an_existing_folder(tmp_path):
@@ -483,23 +510,44 @@ def test_recursive_needs_files_below_the_folder_and_o_a_folder(tmp_path, weights
 
 
 @pytest.mark.parametrize("quality, fragment",
-                         [(q, f"quality {q} is out of range") for q in ("0", "3.5", "99", "-1", "inf", "-inf")]
-                         + [("nan", "quality nan is not a number")])
-def test_quality_out_of_range_names_the_valid_range(tmp_path, weights, quality, fragment):
+                         [(q, f"{q} is out of range") for q in ("-1", "100.5", "101", "1000")]
+                         + [(q, f"{q} is not a finite number") for q in ("inf", "-inf", "nan")])
+def test_quality_out_of_0_to_100_names_the_range(tmp_path, weights, quality, fragment):
     source = write_png(tmp_path / "photo.png", 4, 4)
     result = run("compress", source, "-q", quality, *weights)
-    assert_usage_error(result, "'-q' / '--quality'", fragment,
-                       "model test-tiny takes qualities from 1 to 3 (trained at 1, 2, 3)")
+    assert_usage_error(result, "'-q' / '--quality'", fragment, "give a quality from 0 to 100")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
 
 
-def test_a_quality_the_model_does_not_take_stops_at_the_first_of_several_inputs(tmp_path, weights):
+@pytest.mark.parametrize("quality, model_quality", [("0", "1"), ("50", "2"), ("100", "3"), ("75", "2.5")])
+def test_quality_0_to_100_codes_at_the_models_own_quality(tmp_path, weights, quality, model_quality):
+    source = write_png(tmp_path / "photo.png", 8, 8)
+    assert_ok(run("compress", source, "-q", quality, "-o", tmp_path / "a.aec", *weights))
+    assert_ok(run("compress", source, "--model-quality", model_quality, "-o", tmp_path / "b.aec", *weights))
+    assert (tmp_path / "a.aec").read_bytes() == (tmp_path / "b.aec").read_bytes()
+    assert parse((tmp_path / "a.aec").read_bytes())[0].quality == float(model_quality)
+
+
+def test_the_default_quality_is_75(tmp_path, weights):
+    source = write_png(tmp_path / "photo.png", 8, 8)
+    assert_ok(run("compress", source, "-o", tmp_path / "a.aec", *weights))
+    assert_ok(run("compress", source, "-q", 75, "-o", tmp_path / "b.aec", *weights))
+    assert (tmp_path / "a.aec").read_bytes() == (tmp_path / "b.aec").read_bytes()
+
+
+def test_a_model_quality_the_model_does_not_take_stops_at_the_first_of_several_inputs(tmp_path, weights):
     sources = [write_png(tmp_path / f"img{i}.png", 4, 4, seed=i) for i in range(3)]
     folder = tmp_path / "out"
     folder.mkdir()
-    result = run("compress", *sources, "-q", 9, "-o", folder, "--quiet", *weights)
-    assert_usage_error(result, "quality 9 is out of range")  # once, not once per input
+    result = run("compress", *sources, "--model-quality", 9, "-o", folder, "--quiet", *weights)
+    assert_usage_error(result, "'--model-quality'", "model quality 9 is out of range",  # once, not once per input
+                       "model test-tiny takes model qualities from 1 to 3 (trained at 1, 2, 3)")
     assert list(folder.iterdir()) == []
+
+
+def test_quality_and_model_quality_together_are_a_usage_error(tmp_path, weights):
+    result = run("compress", write_png(tmp_path / "a.png", 4, 4), "-q", 50, "--model-quality", 2, *weights)
+    assert result.exit_code == 2 and "give one of -q, --model-quality" in result.stderr
 
 
 def test_compress_parses_nothing_and_decompress_judges_the_file_before_the_codec_parses_it(tmp_path, weights,
@@ -520,7 +568,7 @@ def test_compress_parses_nothing_and_decompress_judges_the_file_before_the_codec
     assert_ok(result)
     assert parsed == []  # the size and rate come from the API's EncodeResult, not from re-reading the bytes
     size = (tmp_path / "photo.aec").stat().st_size
-    assert "16x8, quality 2, " in result.stderr and f"{8 * size / 128:.3f} bpp" in result.stderr
+    assert "16x8, quality 75 (model quality 2.5), " in result.stderr and f"{8 * size / 128:.3f} bpp" in result.stderr
     assert_ok(run("decompress", tmp_path / "photo.aec", "-o", tmp_path / "back.png"))  # the model the file names
     # The CLI's own parse refuses a bad file before torch or a model is loaded; it reads nothing from the result.
     assert parsed == ["aec.cli.parse", "aec.api.parse"]
@@ -607,12 +655,19 @@ def test_info_describes_the_header_and_sections(tmp_path, aec_data):
     assert f"file size       {len(aec_data)} bytes" in text
     assert "format version  1.0" in text
     assert f"model           {header.model_id} (weights tag {header.weights_tag.hex()})" in text
-    assert "quality         2" in text
+    assert "quality         model quality 2 (no 0-100 scale here for model test-tiny)" in text
     assert "size            17 x 5" in text
     assert "layout          RGB" in text
     assert f"bits per pixel  {8 * len(aec_data) / 85:.4f}" in text
     for section in sections:
         assert f"{section.kind}" in text and f"{len(section.payload)} bytes" in text
+
+
+def test_info_gives_the_0_to_100_quality_of_a_shipped_models_file():
+    vector = REPO / "tests" / "vectors" / "aec-sc192-r5_rgb_64x48.aec"  # coded at model quality 1
+    result = run("info", vector)
+    assert_ok(result)
+    assert "quality         0 (model quality 1)" in result.stdout
 
 
 def test_info_reports_bad_files_and_goes_on(tmp_path, aec_data):
@@ -868,7 +923,7 @@ def test_an_effort_beyond_the_levels_is_a_usage_error(tmp_path, weights):
 
 def test_a_target_size_picks_the_quality_and_verbose_reports_it(tmp_path, weights, tiny_codec):
     source = write_png(tmp_path / "photo.png", 64, 96, 2)
-    middle = len(tiny_codec.compress(Image.open(source), 2))
+    middle = len(tiny_codec.compress(Image.open(source), 50))
     result = run("compress", source, "-v", "--target-size", middle, *weights)
     assert_ok(result)
     assert abs((tmp_path / "photo.aec").stat().st_size - middle) <= 0.02 * middle
@@ -962,7 +1017,8 @@ def test_info_help_gives_only_the_exit_reasons_of_info():
 
 
 @pytest.mark.parametrize("option, value, fragment", [
-    ("-q", "abc", "'abc' is not a number; give a number in the model's range"),
+    ("-q", "abc", "'abc' is not a number; give a quality from 0 to 100"),
+    ("--model-quality", "abc", "'abc' is not a number; give a number in the model's range"),
     ("--target-size", "inf", "'inf' is not a whole number; give a whole number of bytes"),
     ("--target-bpp", "inf", "inf is not a finite number; give a number of bits per pixel"),
     ("--target-psnr", "nan", "nan is not a finite number; give a PSNR in dB"),
@@ -1017,8 +1073,23 @@ def test_jobs_must_be_a_whole_number_and_never_exceed_the_inputs(tmp_path):
     source = write_png(tmp_path / "a.png", 4, 4)
     assert_usage_error(run("compress", source, "-j", "x"), "'x' is not a whole number")
     assert_usage_error(run("compress", source, "-j", "-1"), "-1 is out of range")
-    assert cli._jobs(8, 3) == 3 and cli._jobs(1, 5) == 1
-    assert cli._jobs(0, 10 ** 6) == (os.cpu_count() or 1)
+    assert cli._jobs(8, ["a"] * 3) == 3 and cli._jobs(1, ["a"] * 5) == 1
+    assert cli._jobs(0, ["a"] * 10 ** 3) == cli._cores()
+
+
+def test_jobs_by_default_start_workers_only_for_enough_work(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_cores", lambda: 4)
+    small = [str(write_png(tmp_path / f"s{i}.png", 64, 64, seed=i)) for i in range(3)]
+    assert cli._jobs(None, small[:1]) == 1  # one input: never a worker
+    assert cli._jobs(None, small) == 1  # 12,288 pixels: not worth a worker's start
+    Image.new("RGB", (1300, 1200)).save(tmp_path / "big.png")  # 1.56 megapixels, read from its header only
+    assert cli._jobs(None, [*small, str(tmp_path / "big.png")]) == 4
+    assert cli._jobs(None, ["missing.png"] * (cli.AUTO_JOBS_FILES - 1)) == 1  # unreadable: no pixels counted
+    assert cli._jobs(None, ["missing.png"] * cli.AUTO_JOBS_FILES) == 4  # many files: enough work
+    assert cli._jobs(None, ["-", "-"]) == 1  # stdin is read once, when it is coded
+    monkeypatch.setattr(cli, "_cores", lambda: 1)
+    assert cli._jobs(None, [*small, str(tmp_path / "big.png")]) == 1
+    assert "-j" in run("compress", "--help").stdout and "megapixels" in run("compress", "--help").stdout
 
 
 def test_workers_that_cannot_load_the_model_stop_the_command_in_one_line(tmp_path, installed_tiny):

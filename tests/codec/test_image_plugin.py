@@ -27,9 +27,9 @@ def test_importing_aec_registers_the_format_with_pillow():
 
 def test_save_and_open_round_trip_as_the_api_does(tmp_path, installed_tiny):
     rgba = np.dstack([smooth_image(20, 30, seed=2), np.arange(600, dtype=np.uint8).reshape(20, 30)])
-    Image.fromarray(rgba, "RGBA").save(tmp_path / "x.aec", quality=1.5)  # the format from the suffix
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "x.aec", quality=25)  # the format from the suffix
     data = (tmp_path / "x.aec").read_bytes()
-    assert aec.read_header(data).quality == 1.5
+    assert aec.read_header(data).quality == 1.5  # 0-100 linearly onto the tiny model's 1 to 3
     expected = aec.decompress_array(data)
     with Image.open(tmp_path / "x.aec") as opened:
         assert (opened.format, opened.mode, opened.size) == ("AEC", "RGBA", (30, 20))
@@ -42,21 +42,32 @@ def test_save_to_a_stream_takes_the_format_name_and_aec_options(installed_tiny):
     gray = Image.fromarray(smooth_image(16, 16, seed=1)).convert("L")
     gray.info["icc_profile"] = b"a profile"
     buffer = io.BytesIO()
-    gray.save(buffer, "AEC", quality=2, effort=0)
+    gray.save(buffer, "AEC", quality=50, effort=0)
     with Image.open(io.BytesIO(buffer.getvalue())) as opened:
         assert opened.mode == "L" and opened.info["icc_profile"] == b"a profile"
-        assert opened.info["aec_quality"] == 2
+        assert opened.info["aec_model_quality"] == 2
+        assert "aec_quality" not in opened.info  # the tiny model has no 0-100 scale in the manifest
+    native = io.BytesIO()
+    gray.save(native, "AEC", model_quality=2, effort=0)
+    assert native.getvalue() == buffer.getvalue()
     stripped = io.BytesIO()
-    gray.save(stripped, "AEC", quality=2, strip=True)
+    gray.save(stripped, "AEC", quality=50, strip=True)
     assert len(stripped.getvalue()) < len(buffer.getvalue())
     with pytest.raises(InputError, match="not a number"):
         gray.save(io.BytesIO(), "AEC", quality="high")
 
 
+def test_a_shipped_models_file_opens_with_its_0_to_100_quality():
+    vector = Path(__file__).resolve().parents[1] / "vectors" / "aec-sc192-r5_rgb_64x48.aec"  # model quality 1
+    with Image.open(vector) as opened:
+        assert opened.info["aec_model"] == "aec-sc192-r5" and opened.info["aec_model_quality"] == 1.0
+        assert opened.info["aec_quality"] == 0.0
+
+
 def test_open_reads_the_header_and_decodes_only_when_the_pixels_are_needed(tmp_path, tiny_codec, monkeypatch):
     from aec import api
 
-    data = tiny_codec.compress(smooth_image(9, 13), 2)
+    data = tiny_codec.compress(smooth_image(9, 13), 50)
     calls = []
     monkeypatch.setattr(api, "default_codec", lambda: calls.append(1) or tiny_codec)
     opened = Image.open(io.BytesIO(data))
@@ -65,21 +76,21 @@ def test_open_reads_the_header_and_decodes_only_when_the_pixels_are_needed(tmp_p
 
 
 def test_a_damaged_file_is_refused_as_aec_refuses_it(tiny_codec):
-    data = bytearray(tiny_codec.compress(smooth_image(9, 13), 2))
+    data = bytearray(tiny_codec.compress(smooth_image(9, 13), 50))
     data[-1] ^= 0xFF
     with pytest.raises(FormatError):
         Image.open(io.BytesIO(bytes(data)))
 
 
 def test_compressing_an_aec_file_is_refused(tiny_codec):
-    data = tiny_codec.compress(smooth_image(9, 13), 2)
+    data = tiny_codec.compress(smooth_image(9, 13), 50)
     with pytest.raises(InputError, match="already an .aec file"):
-        tiny_codec.compress(data, 2)
+        tiny_codec.compress(data, 50)
 
 
 def test_import_aec_and_opening_an_aec_file_import_no_torch(tmp_path, tiny_codec):
     path = tmp_path / "x.aec"
-    path.write_bytes(tiny_codec.compress(smooth_image(9, 13), 2))
+    path.write_bytes(tiny_codec.compress(smooth_image(9, 13), 50))
     code = ("import sys, aec\n"
             "from PIL import Image\n"
             "image = Image.open(sys.argv[1])\n"

@@ -72,9 +72,30 @@ def test_transforms_are_stored_in_float16_and_decode_like_float32(tmp_path):
     decoded = {}
     for name, path in (("half", half), ("full", full)):
         codec = Codec(weights=path)
-        decoded[name] = codec.decompress_array(codec.compress(image, quality=2)).astype(int)
+        decoded[name] = codec.decompress_array(codec.compress(image, quality=50)).astype(int)
     # float16 storage moves a decoded pixel by at most a level or two, never more
     assert np.abs(decoded["half"] - decoded["full"]).max() <= 2
+
+
+def test_a_released_quality_scale_never_changes(tiny_weights, tmp_path):
+    target = tmp_path / "tiny.safetensors"
+    target.write_bytes(tiny_weights.read_bytes())
+    digest = sha256_file(target)
+    scale = {"anchors": {"0": 1.0, "50": 1.5, "100": 3.0}}
+    update_manifest("test-tiny", "tiny.safetensors", digest, {"released": True, "quality_scale": scale}, tmp_path)
+    update_manifest("test-tiny", "tiny.safetensors", digest, {"released": True}, tmp_path)  # a refresh keeps it
+    assert json.loads((tmp_path / "manifest.json").read_text())["models"]["test-tiny"]["quality_scale"] == scale
+    with pytest.raises(aec.InputError, match="released scale never changes"):
+        update_manifest("test-tiny", "tiny.safetensors", digest,
+                        {"released": True, "quality_scale": {"anchors": {"0": 1.0, "100": 3.0}}}, tmp_path)
+
+
+def test_a_released_model_file_given_as_weights_keeps_its_released_scale():
+    from aec.model_files import WEIGHTS_DIR
+    from aec.quality_scale import QualityScale
+
+    codec = aec.Codec(weights=WEIGHTS_DIR / "aec-sc192-r5.safetensors")
+    assert codec.quality_scale == aec.Codec("aec-sc192-r5").quality_scale != QualityScale.linear(1, 6)
 
 
 def test_releasing_a_new_default_retires_all_but_the_model_before_it(tiny_weights, tmp_path):

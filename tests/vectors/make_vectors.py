@@ -41,7 +41,7 @@ def main() -> None:
             image = np.dstack([image, image[:, :, 1]])
         elif layout == "L":
             image = image[:, :, 0]
-        data = codec.compress(image, quality)
+        data = codec.compress(image, model_quality=quality)  # the model's own scale, as the index records
         (HERE / file_name).write_bytes(data)
         pixels = codec.decompress_array(data)
         Image.fromarray(pixels).save(HERE / f"{file_name[:-4]}.png")
