@@ -63,33 +63,57 @@ Exit codes:
   0    success
   1    an input failed (unreadable, not an image, corrupt .aec, output exists, ...);
        with several inputs, aec keeps going and exits 1 if any failed
-  2    usage error (unknown option, bad option value: a quality the model does not
-       take, a --model or --weights that cannot be loaded)
+  2    usage error (unknown option, bad option value: a quality outside 0-100, a
+       --model-quality the model does not take, a --model or --weights that
+       cannot be loaded)
   130  interrupted (Ctrl-C); no partial output file is left behind"""
 
+MAIN_USAGE = """\b
+  aec compress [-q 0-100] [-o OUT] [-f] IN...   images (PNG, JPEG, WebP, ...) -> .aec
+  aec decompress [-o OUT] [-f] IN...            .aec -> PNG, or the format OUT names
+  aec info FILE...                              what a file's header says
+  aec models                                    the installed models"""
+
 MAIN_EPILOG = f"""\b
+Common options (compress and decompress):
+  -q Q         quality 0-100, higher: larger file, better image (default 75)
+  -o OUT       output file, '-' for stdout, or a folder for several inputs
+  -f           overwrite an existing output
+  -r           folders: the images (or .aec files) below them
+  -j N         N worker processes (default: one per core for enough work)
+  -v, --quiet  per-file statistics, or nothing but errors, on stderr
+
+\b
 Examples:
   aec compress photo.png                 writes photo.aec next to photo.png
-  aec compress -q 5 a.png b.png -o out/  several files into an existing folder
+  aec compress -q 50 *.png -o out/       several files into an existing folder
   aec decompress photo.aec               writes photo.png
+  aec decompress photo.aec -o photo.jpg  any format Pillow writes, by suffix
   aec decompress photo.aec -o - | feh -  decoded PNG on stdout
   cat photo.png | aec compress - > photo.aec
   aec info photo.aec                     what the header says, without decoding
   aec models                             the installed models, the default marked
 
-Run 'aec COMMAND --help' for the options of each command.
+Run 'aec COMMAND --help' for all the options of a command.
 
 {EXIT_CODES}"""
 
 COMPRESS_EPILOG = f"""\b
 Examples:
-  aec compress photo.png                 writes photo.aec
-  aec compress -q 2 photo.png -o small.aec
-  aec compress *.png -o archive/         several files into an existing folder
-  aec compress -r photos/ -o archive/    every image below photos/, its subfolders kept
-  aec compress -j 0 *.png -o archive/    one worker process per core
+  aec compress photo.png                        writes photo.aec (quality 75)
+  aec compress -q 50 photo.png -o small.aec     quality 0-100: lower, smaller
+  aec compress --target-size 40000 photo.png    about 40 kB (the quality searched)
+  aec compress --model-quality 4 photo.png      the model's own scale (1-6)
+  aec compress *.png -o archive/                several files into an existing folder
+  aec compress -r photos/ -o archive/           every image below photos/, subfolders kept
+  aec compress -j 0 *.png -o archive/           one worker process per core
   aec compress - < photo.png > photo.aec
   aec compress --weights my.safetensors photo.png
+
+Quality 0-100 means what it does to libjpeg, roughly: each model maps it onto its own scale
+so that its mean PSNR on the Kodak images matches JPEG's at the same number (weights/manifest.json
+has each model's anchors); a released model's scale never changes. On a terminal, one image
+shows its progress while it is coded.
 
 An existing output is kept unless -f is given; outputs are written to a temporary file and renamed,
 so a failed or interrupted run never leaves a partial file. A device or a pipe (-o /dev/null, a FIFO)
@@ -154,10 +178,11 @@ class FatalError(CliError):
 # Commands
 
 
-@click.group(name="aec", context_settings=CONTEXT_SETTINGS, epilog=MAIN_EPILOG)
+@click.group(name="aec", context_settings=CONTEXT_SETTINGS, epilog=MAIN_EPILOG,
+             help=f"aec: a learned image codec (.png and friends <-> .aec).\n\n{MAIN_USAGE}")
 @click.version_option(__version__, "-V", "--version", prog_name="aec", message="%(prog)s %(version)s")
 def main() -> None:
-    """aec: a learned image codec (.png and friends <-> .aec)."""
+    """aec: a learned image codec (.png and friends <-> .aec); ``aec --help`` gives the usage."""
     warnings.showwarning = _show_warning
 
 
@@ -237,7 +262,8 @@ def _output_options(command: Callable) -> Callable:
                               f"work to pay the workers' start ({AUTO_JOBS_MEGAPIXELS:g} megapixels or more, or "
                               f"{AUTO_JOBS_FILES} files), else 1."),
             click.option("-v", "--verbose", is_flag=True, help="Per-file statistics on stderr."),
-            click.option("--quiet", is_flag=True, help="Print nothing but errors (no summary, no progress bar)."),
+            click.option("--quiet", is_flag=True,
+                         help="Print nothing but errors (no summary, no progress bar or progress line)."),
         )
     ):
         command = option(command)

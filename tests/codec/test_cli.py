@@ -11,6 +11,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import click
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -1006,6 +1007,31 @@ def test_help_lists_every_command_with_its_whole_description():
     for name, command in main.commands.items():
         assert command.short_help and f"{name.ljust(10)}  {command.short_help}\n" in text, name
         assert not command.short_help.endswith("..."), name
+
+
+def test_help_reads_like_cwebps_and_zstds_a_usage_per_command_common_options_and_examples():
+    text = run("--help").stdout
+    for synopsis in ("aec compress [-q 0-100] [-o OUT] [-f] IN...", "aec decompress [-o OUT] [-f] IN...",
+                     "aec info FILE...", "aec models"):
+        assert synopsis in text, synopsis
+    common = text.split("Common options", 1)[1].split("Examples:", 1)[0]
+    for option in ("-q Q", "-o OUT", "-f ", "-r ", "-j N", "--quiet"):
+        assert option in common, option
+    assert "quality 0-100" in common and "default 75" in common
+    examples = text.split("Examples:", 1)[1].split("Run 'aec COMMAND --help'", 1)[0]
+    assert sum(line.strip().startswith(("aec ", "cat ")) for line in examples.splitlines()) >= 6
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress", "info", "models"])
+def test_every_option_is_described_with_its_type_and_range(command):
+    text = " ".join(run(command, "--help").stdout.split())  # click wraps long lines
+    for param in main.commands[command].params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert param.help and param.help.rstrip()[-1] in ".)]", param.name  # a whole sentence
+            assert " ".join(param.help.split())[:40] in text, param.name
+    if command == "compress":
+        for fragment in ("Quality 0-100", "[default: 75]", "Encoder effort 0-5", "megapixels", "Examples:"):
+            assert fragment in text, fragment
 
 
 def test_info_help_gives_only_the_exit_reasons_of_info():
