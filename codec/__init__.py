@@ -1,7 +1,7 @@
 """aec: a learned image codec.
 
     >>> import aec
-    >>> data = aec.compress("photo.png", quality=4)
+    >>> data = aec.compress("photo.png", quality=75)  # 0 to 100 (model_quality=: the model's own scale)
     >>> image = aec.decompress(data)          # a PIL image
     >>> array = aec.decompress_array(data)    # a numpy array
     >>> header = aec.read_header(data)        # model id, quality, size, without decoding
@@ -21,7 +21,7 @@ from . import image_plugin as _image_plugin
 
 _image_plugin.register()  # Image.open("x.aec") and image.save("x.aec", quality=...) in Pillow; imports no torch
 
-__version__ = "0.3.0"  # 0.3.0: aec-sc192-r5 the default, r3 retired (0.2.0 decodes it); 0.2.0: one `aec` namespace, r1 and r2 retired (0.1.0 decodes them)
+__version__ = "0.4.0"  # 0.4.0: quality is 0-100 (model_quality= the old 1-6 scale); 0.3.0: aec-sc192-r5 the default, r3 retired (0.2.0 decodes it); 0.2.0: one `aec` namespace, r1 and r2 retired (0.1.0 decodes them)
 
 _API = {"Codec", "EncodeResult", "DecodeResult", "compress", "decompress", "decompress_array", "read_header"}
 
