@@ -56,7 +56,7 @@ def measure(codec, images: list[np.ndarray], efforts: list[int], qualities: list
             bpps, psnrs = [], []
             for array in images:
                 started = time.perf_counter()
-                result = codec.encode(array, quality, effort=effort)
+                result = codec.encode(array, model_quality=quality, effort=effort)
                 seconds.append(time.perf_counter() - started)
                 decoded = codec.decompress_array(result.data)
                 bpps.append(result.bits_per_pixel)
