@@ -8,7 +8,7 @@ from aec import InputError
 from aec.config import TINY
 from aec.model import AECModel
 from aec.config import EFFORT_ITERATIONS, MAX_EFFORT
-from aec.refine import interpolated_lambda, sga_rounding, temperature
+from aec.refine import interpolated_lambda, rounding_at, sga_rounding, temperature
 from tests.conftest import smooth_image
 
 
@@ -33,9 +33,16 @@ def test_sga_rounds_to_a_neighbouring_integer_in_the_cold_limit():
     assert set(cold[:, 3].round().tolist()) <= {2.0, 3.0}
 
 
-def test_temperature_anneals_from_one_half_to_a_tenth_of_it():
-    assert temperature(0, 100) == 0.5 and temperature(20, 100) == 0.5
-    assert temperature(100, 100) == pytest.approx(0.05) and temperature(60, 100) < temperature(40, 100)
+def test_the_steps_start_unrounded_then_anneal_from_one_half_to_a_tenth_of_it():
+    assert temperature(0, 10) is None and temperature(2, 10) is None and temperature(3, 10) == 0.5  # 30 % relaxed
+    assert temperature(19, 100) is None and temperature(20, 100) == 0.5  # ... at most 20 steps
+    assert temperature(99, 100) == pytest.approx(0.05)
+    assert temperature(60, 100) < temperature(40, 100)
+    assert temperature(0, 1) == 0.5  # a single step is an SGA step
+    generator = torch.Generator().manual_seed(0)
+    values = torch.tensor([0.3, -1.7])
+    assert torch.equal(rounding_at(0, 100, generator)(values)[0], values)
+    assert not torch.equal(rounding_at(20, 100, generator)(values)[0], values)
 
 
 def test_fractional_qualities_interpolate_lambda_log_linearly():
@@ -59,10 +66,17 @@ def test_refinement_lowers_the_rate_distortion_cost_of_the_coded_file(trained_is
 
 def test_effort_gives_a_file_every_decoder_reads_and_is_deterministic(tiny_codec):
     image = smooth_image(70, 90, 4)
-    first = tiny_codec.encode(image, 2, effort=1)
-    assert first.effort == 1 and first.data == tiny_codec.compress(image, 2, effort=1)
+    first = tiny_codec.encode(image, model_quality=2, effort=1)
+    assert first.effort == 1 and first.data == tiny_codec.compress(image, model_quality=2, effort=1)
     assert tiny_codec.decompress_array(first.data).shape == (70, 90, 3)  # the decoder needs nothing new
-    assert tiny_codec.compress(image, 2, effort=0) == tiny_codec.compress(image, 2)
+    assert tiny_codec.compress(image, model_quality=2, effort=0) == tiny_codec.compress(image, model_quality=2)
+
+
+def test_refinement_steps_move_the_progress(tiny_codec):
+    fractions = []
+    tiny_codec.encode(smooth_image(70, 90, 4), model_quality=2, effort=1, progress=fractions.append)
+    assert fractions == sorted(set(fractions)) and fractions[0] == 0 and fractions[-1] == 1
+    assert len(fractions) >= EFFORT_ITERATIONS[1]  # a tick per step, beside those of the tiles and slices
 
 
 @pytest.mark.parametrize("effort", [-1, MAX_EFFORT + 1, 1.5, True, "2"])
