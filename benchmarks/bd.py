@@ -111,3 +111,34 @@ def bd_quality(
 ) -> BDResult:
     """BD-PSNR (or BD of any quality in dB) of the test curve against the anchor (positive: better at equal rate)."""
     return _delta(anchor_rate, anchor_quality, test_rate, test_quality, method, on_rate=False)
+
+
+def compare_runs(anchor_csv: str, test_csv: str, codec: str = "aec") -> tuple[BDResult, BDResult]:
+    """BD-rate and BD-PSNR of one codec's curve in a `benchmarks/rd.py` run (its curves.csv) against the same codec's
+    curve in another run: how a model release compares with the one before it."""
+    import csv
+
+    def curve(path: str) -> tuple[list[float], list[float]]:
+        with open(path, newline="") as handle:
+            rows = sorted((float(r["bpp"]), float(r["psnr"])) for r in csv.DictReader(handle) if r["codec"] == codec)
+        if not rows:
+            raise SystemExit(f"error: no {codec!r} rows in {path}")
+        return [bpp for bpp, _ in rows], [psnr for _, psnr in rows]
+
+    anchor, test = curve(anchor_csv), curve(test_csv)
+    return bd_rate(*anchor, *test), bd_quality(*anchor, *test)
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python benchmarks/bd.py", description=compare_runs.__doc__)
+    parser.add_argument("anchor", help="the earlier run's curves.csv (e.g. from `git show REV:benchmarks/results/curves.csv`)")
+    parser.add_argument("test", help="the later run's curves.csv")
+    parser.add_argument("--codec", default="aec")
+    args = parser.parse_args()
+    rate, quality = compare_runs(args.anchor, args.test, args.codec)
+    print(f"BD-rate {rate.value:+.2f} %  BD-PSNR {quality.value:+.3f} dB" if rate.value is not None
+          and quality.value is not None else f"not comparable: {rate.reason or quality.reason}")
+    sys.exit(0)

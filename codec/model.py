@@ -153,8 +153,8 @@ class AECModel(nn.Module):
         y_hat = (y_hat * inverse_gain.double().cpu()[:, :, None, None]).float()
         device = next(self.g_s.parameters()).device
 
-        def synthesis(part: torch.Tensor) -> torch.Tensor:
-            return self.g_s(part.to(device).contiguous(memory_format=torch.channels_last)).float().cpu()
+        def synthesis(piece: torch.Tensor) -> torch.Tensor:
+            return self.g_s(piece.to(device).contiguous(memory_format=torch.channels_last)).float().cpu()
 
         with stage("g_s"), part(*shares(DECODE_MS)["g_s"]):
             return tiled(synthesis, y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE).clamp(0, 1)
@@ -174,10 +174,10 @@ class AECModel(nn.Module):
         parts = shares({"g_a": ENCODE_MS["g_a"], "refinement": iterations * REFINEMENT_STEP_MS,
                         "latents": ENCODE_MS["latents"]})
 
-        def analysis(part: torch.Tensor) -> torch.Tensor:
-            part = part.to(device)
-            part = part.float().div(255) if part.dtype == torch.uint8 else part.float()
-            return self.g_a(part).float().cpu()
+        def analysis(piece: torch.Tensor) -> torch.Tensor:
+            piece = piece.to(device)
+            piece = piece.float().div(255) if piece.dtype == torch.uint8 else piece.float()
+            return self.g_a(piece).float().cpu()
 
         with stage("g_a"), part(*parts["g_a"]):
             y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, LATENT_STRIDE))

@@ -82,3 +82,15 @@ def test_unknown_interpolation_is_an_error():
 def test_format_signs_and_units():
     assert bd.BDResult(-12.345).format(" %") == "-12.3 %"
     assert bd.BDResult(0.5).format(" dB", 2) == "+0.50 dB"
+
+
+def test_compare_runs_reads_one_codecs_curve_from_two_rd_runs(tmp_path):
+    header = "codec,quality,bpp,psnr\n"
+    (tmp_path / "old.csv").write_text(header + "".join(f"aec,{q},{r},{p}\n" for q, (r, p) in enumerate(zip(RATE, PSNR)))
+                                      + "jpeg420,50,9.0,20.0\n")
+    faster = [r * 0.9 for r in RATE]
+    (tmp_path / "new.csv").write_text(header + "".join(f"aec,{q},{r},{p}\n" for q, (r, p) in enumerate(zip(faster, PSNR))))
+    rate, quality = bd.compare_runs(str(tmp_path / "old.csv"), str(tmp_path / "new.csv"))
+    assert rate.value == pytest.approx(-10.0, abs=1e-6) and quality.value > 0
+    with pytest.raises(SystemExit, match="no 'webp' rows"):
+        bd.compare_runs(str(tmp_path / "old.csv"), str(tmp_path / "new.csv"), codec="webp")
