@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
@@ -189,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
                "threads": {}}
     with tempfile.TemporaryDirectory() as folder:
         for threads in (int(t) for t in args.threads.split(",")):
-            torch.set_num_threads(threads)
-            entry = {"aec": aec_in_process(paths, args.runs, args.quality, args.weights),
-                     "peers": peers_in_process(paths, args.runs, threads)}
+            torch.set_num_threads(threads)  # the encoder's float transforms
+            with threadpool_limits(threads):  # numpy's BLAS: the decoder and the exact path (aec.ops)
+                entry = {"aec": aec_in_process(paths, args.runs, args.quality, args.weights),
+                         "peers": peers_in_process(paths, args.runs, threads)}
             if not args.no_process:
                 entry["process"] = whole_process(paths, args.runs, threads, args.quality, Path(folder), args.weights)
             results["threads"][str(threads)] = entry

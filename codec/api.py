@@ -8,10 +8,9 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from collections.abc import Callable
-from typing import BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, Union
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .bitstream import (CODER_VERSION, DEFAULT_MAX_PIXELS, MAGIC, Header, Section, check_coder_version,
@@ -22,14 +21,19 @@ from .bitstream import read_header as _read_header
 from . import images
 from .images import ImageLike
 from .inputs import input_limit, read_path, read_stream
-from .model import STRIDE, AECModel
+from .decoder import STRIDE, Decoder, load_decoder
 from .metrics import psnr
-from .model_files import WEIGHTS_DIR, load_model, load_model_file, read_manifest
+from .manifest import WEIGHTS_DIR, read_manifest
 from .manifest import quality_scale as _released_scale
 from .quality_scale import DEFAULT_QUALITY, HIGHEST, LOWEST, QualityScale, check_number
 from .progress import part, reporting
 from .rate_control import search_quality
 from .config import EFFORT_ITERATIONS, check_effort
+
+if TYPE_CHECKING:  # torch is imported when a model is loaded to encode, never to decode
+    import torch
+
+    from .model import AECModel
 
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 ProgressCallback = Callable[[float], None]
@@ -88,7 +92,8 @@ class Codec:
     """Loads a model once and codes many images with it; thread-safe (one image at a time).
 
     Without model_id or weights, the default model is loaded only when encode needs it: decoding loads just the
-    models that the files name.
+    models that the files name, and only their decoders (``aec.decoder``: numpy, no torch, on the CPU whatever the
+    device). Encoding imports torch and runs the float transforms on ``device``.
 
     A Codec pickles (for a process pool or a distributed engine): what travels is the model id, the weights file's
     path, the device and the pixel limit, with the weights tag of each model it had loaded. The copy re-opens the
@@ -99,9 +104,10 @@ class Codec:
 
     def __init__(self, model_id: str | None = None, *, weights: str | os.PathLike | None = None,
                  device: str | torch.device = "cpu", max_pixels: int | None = None):
-        self.device = torch.device(device)
+        self._device = device
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self._models: dict[str, tuple[AECModel, bytes]] = {}
+        self._decoders: dict[str, tuple[Decoder, bytes]] = {}
         self._scales: dict[str, QualityScale] = {}
         self._from_file = weights is not None
         self._weights = None if weights is None else os.fspath(weights)
@@ -110,17 +116,22 @@ class Codec:
         self._loading = threading.Lock()
         self._model_id = self._load(model_id, weights) if model_id is not None or weights is not None else None
 
+    @property
+    def device(self) -> torch.device:
+        """Where encoding runs the float transforms."""
+        import torch
+
+        return torch.device(self._device)
+
     def _load(self, model_id: str | None, weights: str | os.PathLike | None = None) -> str:
         """Load the model file `weights`, else the installed model_id (the default when None); returns its id."""
+        from .model_files import load_model, load_model_file  # imports torch: encoding needs it
+
         if weights is not None:
             model, model_id, digest = load_model_file(Path(weights))
         else:
             model, model_id, digest = load_model(model_id)
-        tag = bytes.fromhex(digest[:8])
-        expected = self._expected_tags.get(model_id)
-        if expected is not None and expected != tag:
-            raise ModelMismatchError(f"model {model_id!r} here has other weights (tag {tag.hex()}) than the codec that "
-                                     f"was pickled (tag {expected.hex()}); install the same aec in every process")
+        tag = self._checked_tag(model_id, digest)
         model.place(self.device)
         self._models[model_id] = (model, tag)
         # The released scale of these weights (a --weights copy of a released model too), else 0-100 linearly.
@@ -128,11 +139,21 @@ class Codec:
         self._scales[model_id] = _released_scale(model_id, digest) or QualityScale.linear(qualities[0], qualities[-1])
         return model_id
 
+    def _checked_tag(self, model_id: str, digest: str) -> bytes:
+        """The weights tag of a model file's sha256; ModelMismatchError if a pickled codec used other weights."""
+        tag = bytes.fromhex(digest[:8])
+        expected = self._expected_tags.get(model_id)
+        if expected is not None and expected != tag:
+            raise ModelMismatchError(f"model {model_id!r} here has other weights (tag {tag.hex()}) than the codec that "
+                                     f"was pickled (tag {expected.hex()}); install the same aec in every process")
+        return tag
+
     def __getstate__(self) -> dict:
         """What a copy in another process needs to re-open the same models (not the models, nor the locks)."""
-        return {"model_id": self._model_id, "weights": self._weights, "device": str(self.device),
+        return {"model_id": self._model_id, "weights": self._weights, "device": str(self._device),
                 "max_pixels": self.max_pixels,
-                "tags": {**self._expected_tags, **{name: tag for name, (_, tag) in self._models.items()}}}
+                "tags": {**self._expected_tags, **{name: tag for name, (_, tag) in self._decoders.items()},
+                         **{name: tag for name, (_, tag) in self._models.items()}}}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(None, device=state["device"], max_pixels=state["max_pixels"])  # loads nothing yet
@@ -172,18 +193,25 @@ class Codec:
         """How the 0-100 quality maps onto the encoding model's range (its manifest entry's, else linear)."""
         return self._scales[self.model_id]
 
-    def _model_for(self, header: Header) -> AECModel:
+    def _decoder_for(self, header: Header) -> Decoder:
+        """The decoder of the model a file names: from the loaded model if there is one (a --weights file), else from
+        the installed model file, without torch."""
         if self._from_file and header.model_id not in self._models:
             raise ModelMismatchError(f"the file was written with model {header.model_id!r}, "
                                      f"but this codec holds only {self.model_id!r}")
         with self._loading:
-            if header.model_id not in self._models:
-                self._load(header.model_id)
-        model, tag = self._models[header.model_id]
+            if header.model_id not in self._decoders:
+                if header.model_id in self._models:
+                    model, tag = self._models[header.model_id]
+                    self._decoders[header.model_id] = (model.decoder(), tag)
+                else:
+                    decoder, model_id, digest = load_decoder(header.model_id)
+                    self._decoders[header.model_id] = (decoder, self._checked_tag(model_id, digest))
+        decoder, tag = self._decoders[header.model_id]
         if tag != header.weights_tag:
             raise ModelMismatchError(f"the file was written with other weights for model {header.model_id!r} "
                                      f"(tag {header.weights_tag.hex()}, installed {tag.hex()})")
-        return model
+        return decoder
 
     @property
     def default_quality(self) -> float:
@@ -261,6 +289,8 @@ class Codec:
         height, width = source.rgb.shape[:2]
         # Kept as uint8 (edge-padded): the model converts tile by tile, so big photos stay small in memory.
         padded = np.pad(source.rgb, ((0, (-height) % STRIDE), (0, (-width) % STRIDE), (0, 0)), mode="edge")
+        import torch
+
         x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
         model, tag = self._models[self.model_id]
 
@@ -327,14 +357,14 @@ class Codec:
         header, sections = parse(_read_bytes(data, self.max_pixels), max_pixels=self.max_pixels)
         check_coder_version(header.coder_version)
         payloads = {s.kind: s.payload for s in sections}
-        model = self._model_for(header)
+        decoder = self._decoder_for(header)
         height = header.height + (-header.height) % STRIDE
         width = header.width + (-header.width) % STRIDE
         with self._lock, reporting(progress):
-            x_hat = model.decompress(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
-                                     header.symbol_checksum)
-        x_hat = x_hat[0, :, :header.height, :header.width]
-        rgb = torch.round(x_hat * 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+            x_hat = decoder.decode(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
+                                   header.symbol_checksum)
+        x_hat = x_hat[:, :header.height, :header.width]
+        rgb = np.ascontiguousarray(np.round(x_hat * 255).astype(np.uint8).transpose(1, 2, 0))
         return images.assemble(rgb, header.layout, payloads), header, payloads
 
     def decompress_array(self, data: DataLike, *, progress: ProgressCallback | None = None) -> np.ndarray:

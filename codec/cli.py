@@ -889,7 +889,7 @@ class _Codecs:
             self._codec.close()
 
     def _load(self) -> Any:
-        from .api import Codec  # imports torch: only once a file is really to be coded
+        from .api import Codec  # numpy, PIL and the coder; torch only to encode
 
         try:
             codec = Codec(self._model_id, weights=self._weights, max_pixels=self._max_pixels)
@@ -969,6 +969,10 @@ class _PooledCodec:
         import multiprocessing
 
         self._codec = codec
+        # N workers, one core each: more threads per worker would only fight for the cores. The variables reach the
+        # workers' BLAS (numpy's, torch's) as they start, before either is loaded.
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[variable] = "1"
         # spawn, not fork: torch's thread pools do not survive a fork, and the workers start the same on every system.
         self._pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                                             initializer=_start_worker,
@@ -1007,9 +1011,8 @@ _WORKER_FAILURE: str | None = None
 def _start_worker(pickled_codec: bytes) -> None:
     """Open the codec in a -j worker: unpickled here, so that a model it cannot load is one message, no traceback."""
     global _WORKER_CODEC, _WORKER_FAILURE
-    import torch
-
-    torch.set_num_threads(1)  # N workers, one core each: more threads per worker would only fight for the cores
+    if "torch" in sys.modules:  # (a decoding worker never imports it; an encoding one has OMP_NUM_THREADS=1)
+        sys.modules["torch"].set_num_threads(1)
     try:
         _WORKER_CODEC = pickle.loads(pickled_codec)
     except (AECError, OSError) as error:

@@ -4,7 +4,7 @@ The latent y (M channels) is split into S slices. Slice i is coded with a zero-m
 residual round(y_i - mu_i), where mu_i and the scale index come from the hyper features and the already decoded
 slices 0..i-1. After decoding, a latent residual prediction (LRP) from the same inputs plus slice i itself is
 added to y_hat_i. Every network here is integer (``IntConv2d``), so the means, scale indexes and the y_hat that
-later slices see are bit-exact on every machine.
+later slices see are bit-exact on every machine (``aec.exact`` evaluates them).
 
     hyper ----+------------------+--------------------+
               |                  |                    |
@@ -19,9 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .layers import FRAC_BITS, IntConv2d, IntSequential
-
-LRP_LIMIT = 0.5
+from .exact import LRP_LIMIT
+from .layers import IntConv2d, IntSequential
 
 
 def parameter_net(cin: int, width: int, slice_channels: int) -> IntSequential:
@@ -55,6 +54,6 @@ class ChannelSliceContext(nn.Module):
         return mean, index
 
     @staticmethod
-    def clamp_residual(out: torch.Tensor, exact: bool) -> torch.Tensor:
-        limit = LRP_LIMIT * (2**FRAC_BITS if exact else 1)
-        return out.clamp(-limit, limit)
+    def clamp_residual(out: torch.Tensor) -> torch.Tensor:
+        """The float pass's LRP clamp (``aec.exact`` applies the same one in fixed point)."""
+        return out.clamp(-LRP_LIMIT, LRP_LIMIT)

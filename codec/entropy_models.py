@@ -27,13 +27,12 @@ import torch.nn.functional as F
 from .bitstream.entropy import CategoricalTables, SymbolDecoder, SymbolEncoder
 from .bitstream.tables import pmf_to_counts, scale_table
 from .errors import InputError
-from .layers import FRAC_BITS, round_ste
+from .layers import round_ste
 
 LIKELIHOOD_FLOOR = 1e-9
 TABLE_PRECISION = 16
 ESCAPE_BITS = 32.0  # an escaped z costs its escape bin plus two 16-bit digits
 SYMBOL_LIMIT = 1 << 30  # larger symbols mean the image drove the model out of its numeric range
-ONE = 1 << FRAC_BITS  # one real unit in the fixed point of the integer networks
 
 
 def check_symbols(symbols: torch.Tensor) -> None:
@@ -110,6 +109,9 @@ class FactorizedPrior(nn.Module):
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         super()._load_from_state_dict(*args, **kwargs)
         self._tables = None  # new counts: the coding tables are rebuilt on next use
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_tables": None}  # constriction's models do not pickle; a copy rebuilds them
 
     @property
     def tables(self) -> CategoricalTables:
@@ -203,11 +205,6 @@ class GaussianIndexedEntropyModel(nn.Module):
         return -torch.log2(self.likelihood(residual, sigma)).sum(dim=(1, 2, 3))
 
     # -------------------------------------------------------------------------------------------------- coding
-    def coding_index(self, index_fixed: torch.Tensor) -> torch.Tensor:
-        """Table index from an integer network's fixed-point output: round half up, clamp to the table."""
-        index = torch.floor((index_fixed + ONE // 2) / ONE)
-        return index.clamp(0, self.levels - 1).to(torch.int64)
-
     def table_bits(self, symbols: torch.Tensor, index: torch.Tensor) -> float:
         """Bits the coder's model assigns to integer symbols under table entries ``index``."""
         sigma = self.scale_table[index]

@@ -16,12 +16,12 @@ coded in channel slices with latent residual prediction (Minnen & Singh 2020):
     y_hat = y_hat_0 .. y_hat_S-1
 
 Everything that decides a coded probability (h_s, the slice networks, LRP, the z tables, the scale table) is an
-integer network or table evaluated in float64 on the CPU, so encoder and decoder agree bit for bit on every machine,
-thread count and device; this module is where ``docs/bitstream.md``'s "Model probability path" is implemented. Only
-h_a, a float network that the decoder never runs, goes to the codec's device.
+integer network or table, evaluated by ``aec.exact`` in numpy on the CPU (``exact_path()``), so encoder and decoder
+agree bit for bit on every machine, thread count and device; the decoder (``aec.decoder``) runs the same code without
+torch. Only h_a, a float network that the decoder never runs, goes to the codec's device.
 
 The two slice loops are the two faces of one computation: ``forward`` (training, real-valued, differentiable, rates
-from noise or rounding) and ``compress``/``decompress`` (coding, fixed point, exact), which share ``_code_slices``.
+from noise or rounding) and ``compress``/``decompress`` (coding, fixed point, exact: ``ExactLatentPath.code_slices``).
 """
 
 from __future__ import annotations
@@ -37,24 +37,16 @@ import torch.nn as nn
 from .bitstream.entropy import symbol_checksum
 from .config import ModelConfig
 from .context import ChannelSliceContext
-from .entropy_models import ONE, FactorizedPrior, GaussianIndexedEntropyModel, check_symbols
-from .errors import FormatError
-from .layers import INPUT_LIMIT, round_ste
-from .progress import part, tick
+from .entropy_models import FactorizedPrior, GaussianIndexedEntropyModel, check_symbols
+from .exact import HYPER_SHARE, HYPER_STRIDE, INPUT_LIMIT, ONE, ExactLatentPath
+from .layers import round_ste
+from .progress import part
 from .tiling import tiled
 from .timing import stage
 from .transforms import hyper_analysis, hyper_synthesis
 
-HYPER_STRIDE = 4  # h_a's stride relative to y
-# Tiles and margins (in each network's input pixels) for bounded memory on big photos. Each margin covers the
-# network's receptive-field radius: h_a 7 latent px, h_s under 2 z px, slice and LRP networks 2 latent px
-# (tests/codec/test_tiling.py checks that tiled and whole-image results agree).
+# h_a's tiles and margin (in latent pixels): the margin covers its receptive-field radius, 7 latent px.
 HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN = 128, 8
-HYPER_TILE, HYPER_MARGIN = 32, 2
-CONTEXT_TILE, CONTEXT_MARGIN = 64, 2
-# The hyperprior's share (h_a, z coding, h_s) of the latents' coding time, for progress (aec.progress): about 26 of
-# 309 ms encoding a Kodak image, 22 of 307 decoding (benchmarks/results/speed.md); the slices take the rest.
-HYPER_SHARE = 0.08
 
 
 # How the float pass rounds: values -> (values the rate is measured on, values the synthesis and context see).
@@ -127,7 +119,7 @@ class ChannelSliceLatentCodec(nn.Module):
                 y_bits = y_bits + self.gaussian.bits(residual_rate, sigma)
                 y_hat = residual_hat + mean
                 lrp = self.context.residuals[i](torch.cat([support, y_hat], dim=1))
-                y_hats.append(y_hat + self.context.clamp_residual(lrp, exact=False))
+                y_hats.append(y_hat + self.context.clamp_residual(lrp))
         return LatentRates(torch.cat(y_hats, dim=1), y_bits, z_bits)
 
     def _default_rounding(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,49 +133,31 @@ class ChannelSliceLatentCodec(nn.Module):
             for layer in net:
                 layer.freeze()
         self.prior.freeze()
+        self._exact = None
         self.check_exact()
 
     def integer_networks(self) -> list[nn.Module]:
         return [self.h_s, *self.context.networks()]
 
+    def exact_path(self) -> ExactLatentPath:
+        """The frozen probability path as the coder runs it (``aec.exact``), built once from the integer buffers."""
+        if getattr(self, "_exact", None) is None:
+            self._exact = ExactLatentPath(self.h_s.exact(), [net.exact() for net in self.context.params],
+                                          [net.exact() for net in self.context.residuals],
+                                          self.gaussian.scale_table.numpy(), self.prior.tables)
+        return self._exact
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._exact = None  # new integer weights: the exact path is rebuilt on next use
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_exact": None}  # a copy (the trainer's EMA) rebuilds its own coder state
+
     def check_exact(self) -> None:
         """Prove from the integer weights that no partial sum of the probability path can reach 2**53."""
         for net in self.integer_networks():
-            net.check_exact(float(INPUT_LIMIT))
-
-    def _hyper_features(self, z_symbols: torch.Tensor) -> torch.Tensor:
-        z_int = (z_symbols.double() * ONE).clamp(-INPUT_LIMIT, INPUT_LIMIT)
-        with stage("h_s"), part(HYPER_SHARE / 2, HYPER_SHARE):
-            return tiled(self.h_s.forward_exact, z_int, HYPER_TILE, HYPER_MARGIN, HYPER_STRIDE)
-
-    def _code_slices(self, hyper: torch.Tensor,
-                     code_slice: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """The exact slice loop; ``code_slice(i, mean_fixed, index)`` codes (or decodes) slice i's symbols and
-        returns them. Returns y_hat in fixed point (integer-valued float64, ``ONE`` per unit)."""
-        with part(HYPER_SHARE, 1.0):
-            return self._slice_loop(hyper, code_slice)
-
-    def _slice_loop(self, hyper: torch.Tensor,
-                    code_slice: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        context: list[torch.Tensor] = []
-        y_hat_fixed: list[torch.Tensor] = []
-        for i in range(self.slices):
-            support = torch.cat([hyper, *context], dim=1)
-            with stage("slice networks"), part(i / self.slices, (i + 0.5) / self.slices):
-                params = tiled(self.context.params[i].forward_exact, support, CONTEXT_TILE, CONTEXT_MARGIN)
-            mean_fixed, index_fixed = self.context.split_params(params)
-            with stage("y coding"):
-                symbols = code_slice(i, mean_fixed, self.gaussian.coding_index(index_fixed))
-            y_fixed = symbols.double() * ONE + mean_fixed
-            y_ctx = y_fixed.clamp(-INPUT_LIMIT, INPUT_LIMIT)
-            with stage("slice networks"), part((i + 0.5) / self.slices, (i + 1) / self.slices):
-                lrp = tiled(self.context.residuals[i].forward_exact, torch.cat([support, y_ctx], dim=1),
-                            CONTEXT_TILE, CONTEXT_MARGIN)
-            y_fixed = y_fixed + self.context.clamp_residual(lrp, exact=True)
-            y_hat_fixed.append(y_fixed)
-            context.append(y_fixed.clamp(-INPUT_LIMIT, INPUT_LIMIT))
-            tick(i + 1, self.slices)
-        return torch.cat(y_hat_fixed, dim=1)
+            net.check_exact()
 
     @torch.no_grad()
     def compress(self, y: torch.Tensor, z: torch.Tensor | None = None) -> CodedLatents:
@@ -202,18 +176,20 @@ class ChannelSliceLatentCodec(nn.Module):
             z_bits = float(self.prior.table_bits(z_symbols.to(torch.int64)))
 
         encoder = self.gaussian.encoder()
-        y_slices = y.chunk(self.slices, dim=1)
+        y_slices = [piece[0].double().numpy() for piece in y.chunk(self.slices, dim=1)]
         coded: list[np.ndarray] = []
         y_bits = 0.0
 
-        def code_slice(i: int, mean_fixed: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        def code_slice(i: int, mean_fixed: np.ndarray, index: np.ndarray) -> np.ndarray:
             nonlocal y_bits
-            symbols = torch.floor(y_slices[i].double() - mean_fixed / ONE + 0.5)
-            coded.append(self.gaussian.encode(encoder, symbols, index))
-            y_bits += self.gaussian.table_bits(symbols, index)
-            return symbols
+            symbols = torch.from_numpy(np.floor(y_slices[i] - mean_fixed / ONE + 0.5))
+            indexes = torch.from_numpy(index)
+            coded.append(self.gaussian.encode(encoder, symbols, indexes))
+            y_bits += self.gaussian.table_bits(symbols, indexes)
+            return symbols.numpy()
 
-        self._code_slices(self._hyper_features(z_symbols), code_slice)
+        path = self.exact_path()
+        path.code_slices(path.hyper_features(z_symbols[0].numpy()), code_slice)
         checksum = symbol_checksum(z_coded, *coded)
         return CodedLatents(z_payload, encoder.finish(), checksum, z_bits + y_bits)
 
@@ -221,24 +197,6 @@ class ChannelSliceLatentCodec(nn.Module):
     def decompress(self, z_payload: bytes, y_payload: bytes, height: int, width: int,
                    checksum: int | None = None) -> torch.Tensor:
         """Decode the latent of (height, width) latent pixels (multiples of 4); returns y_hat (1, M, h, w) as
-        float64 real values. A checksum mismatch (corrupt file, other weights) raises FormatError, and so does a
-        payload too short for the symbols of this size (before any work in proportion to the size), or one with
-        data after them."""
-        decoder = self.gaussian.decoder(y_payload, name="the YLAT section")
-        decoder.expect(self.latent_channels * height * width)
-        with stage("z coding"):
-            z_symbols, z_coded = self.prior.decompress(z_payload, height // HYPER_STRIDE, width // HYPER_STRIDE,
-                                                       name="the ZHYP section")
-        decoded: list[np.ndarray] = []
-
-        def code_slice(i: int, mean_fixed: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-            symbols = self.gaussian.decode(decoder, index)
-            decoded.append(symbols)
-            return torch.from_numpy(symbols.astype(np.float64))
-
-        y_hat_fixed = self._code_slices(self._hyper_features(z_symbols), code_slice)
-        decoder.finish()
-        if checksum is not None and symbol_checksum(z_coded, *decoded) != checksum:
-            raise FormatError("decoded symbols do not match the file's checksum: the file is corrupt or was "
-                              "written with different model weights")
-        return y_hat_fixed / ONE
+        float64 real values; FormatError for a corrupt payload (``ExactLatentPath.decode``)."""
+        y_hat = self.exact_path().decode(z_payload, y_payload, height, width, checksum)
+        return torch.from_numpy(y_hat).unsqueeze(0)

@@ -1,16 +1,7 @@
-"""Building blocks: GDN, and the fixed-point integer convolutions of the probability path.
+"""Building blocks: GDN, and the integer convolutions of the probability path as they train.
 
-The integer layers follow Ballé, Johnston & Minnen, "Integer networks for data compression with
-latent-variable models" (ICLR 2019), in a form that is trained quantization-aware in float32 and evaluated
-exactly in float64 at coding time:
-
-    acc = conv(x_int, W_int) + B_int          every term an integer, |acc| < 2**53
-    y_int = floor((acc + 2**(WF-1)) / 2**WF)  a rounding right shift
-    y_int = clamp(y_int, 0, ACT_MAX)          hidden layers only (a bounded ReLU)
-
-Activations carry ``FRAC_BITS`` fractional bits (x = x_int / 2**FRAC_BITS) and weights ``WEIGHT_BITS``
-(w = W_int / 2**WEIGHT_BITS). Because every partial sum is an integer below 2**53, float64 arithmetic is exact
-and the result does not depend on summation order, thread count, memory format or machine.
+``IntConv2d`` is trained quantization-aware in float32 (Ballé, Johnston & Minnen, ICLR 2019) and frozen into integer
+weights, which ``aec.exact`` evaluates exactly, in numpy, at coding time (see there for the arithmetic).
 """
 
 from __future__ import annotations
@@ -19,12 +10,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-FRAC_BITS = 8
-WEIGHT_BITS = 12
-ACT_MAX = (1 << 14) - 1  # hidden activations lie in [0, 64) in real units
+from .exact import ACT_MAX, FRAC_BITS, INPUT_LIMIT, WEIGHT_BITS, IntegerLayer, IntegerNetwork
+
+__all__ = ["ACT_MAX", "FRAC_BITS", "INPUT_LIMIT", "WEIGHT_BITS", "GDN", "IntConv2d", "IntSequential", "conv", "deconv",
+           "round_ste"]
+
 WEIGHT_LIMIT = 8.0  # |w| < 8, so |W_int| <= 2**15
-INPUT_LIMIT = 1 << 22  # integer inputs (z_hat, y_hat in fixed point) are clamped to +-2**14 real units
-EXACT_LIMIT = float(1 << 53)
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -66,9 +57,8 @@ def deconv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.ConvTran
 class IntConv2d(nn.Module):
     """A convolution with integer weights and activations, trained quantization-aware, evaluated exactly.
 
-    ``forward`` works on real values (x = x_int / 2**FRAC_BITS) for training; ``forward_exact`` works on the
-    integers themselves in float64 and is what the coder runs. Both compute the same function, the first up
-    to float32 rounding.
+    ``forward`` works on real values (x = x_int / 2**FRAC_BITS) for training; ``exact()`` gives the frozen integer
+    layer the coder runs (``aec.exact``). Both compute the same function, the first up to float32 rounding.
     """
 
     def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, transpose: bool = False,
@@ -116,36 +106,19 @@ class IntConv2d(nn.Module):
         self.weight.copy_(self.weight_int.float() / 2.0**WEIGHT_BITS)
         self.bias.copy_((self.bias_int.double() / 2.0 ** (FRAC_BITS + WEIGHT_BITS)).float())
 
-    def output_bound(self, input_bound: float) -> float:
-        """Largest |acc| any input with |x_int| <= input_bound can produce (exactness needs it below 2**53)."""
-        w = self.weight_int.double().abs()
-        # For a transposed convolution each output sums over at most all taps of every input channel.
-        per_output = w.sum(dim=(0, 2, 3)) if self.transpose else w.sum(dim=(1, 2, 3))
-        return float((per_output * input_bound + self.bias_int.double().abs()).max())
-
-    @torch.no_grad()
-    def forward_exact(self, x_int: torch.Tensor) -> torch.Tensor:
-        """The integer layer on integer-valued float64 input; returns integer-valued float64."""
-        acc = self._conv(x_int.double(), self.weight_int.double(), self.bias_int.double())
-        y = torch.floor((acc + 2.0 ** (WEIGHT_BITS - 1)) / 2.0**WEIGHT_BITS)
-        if self.activation:
-            y = y.clamp(0.0, float(ACT_MAX))
-        return y
+    def exact(self) -> IntegerLayer:
+        """The frozen integers as the coder's layer (``aec.exact``)."""
+        if self.stride != (2 if self.transpose else 1):
+            raise ValueError("aec.exact evaluates stride-1 convolutions and stride-2 transposed ones")
+        return IntegerLayer(self.weight_int.numpy(), self.bias_int.numpy(), self.transpose, self.activation)
 
 
 class IntSequential(nn.Sequential):
-    """A stack of IntConv2d layers with an exact twin of its forward pass."""
+    """A stack of IntConv2d layers; ``exact()`` is its frozen twin for coding."""
 
-    def forward_exact(self, x_int: torch.Tensor) -> torch.Tensor:
-        for layer in self:
-            x_int = layer.forward_exact(x_int)
-        return x_int
+    def exact(self) -> IntegerNetwork:
+        return IntegerNetwork([layer.exact() for layer in self])
 
-    def check_exact(self, input_bound: float) -> None:
-        """Raise if some input within ``input_bound`` could push a partial sum past 2**53."""
-        bound = input_bound
-        for layer in self:
-            acc = layer.output_bound(bound)
-            if acc >= EXACT_LIMIT:
-                raise ValueError(f"integer layer can reach |acc| = {acc:.3g} >= 2**53: not exact")
-            bound = float(ACT_MAX) if layer.activation else acc / 2.0**WEIGHT_BITS + 1
+    def check_exact(self, input_bound: float = float(INPUT_LIMIT)) -> None:
+        """Raise ValueError if some input within ``input_bound`` could push a partial sum past 2**53."""
+        self.exact().check_exact(input_bound)

@@ -1,7 +1,9 @@
-"""The model manifest (weights/manifest.json), read without torch: `aec models` and `aec info` need no model."""
+"""The model manifest (weights/manifest.json) and the checks of a model file, without torch: `aec models`, `aec info`
+and the decoder (``aec.decoder``) need no torch."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,10 +11,12 @@ from . import weights as _shipped
 from .errors import ModelMismatchError
 from .quality_scale import QualityScale
 
-__all__ = ["WEIGHTS_DIR", "MANIFEST", "read_manifest", "quality_scale", "described_quality"]
+__all__ = ["WEIGHTS_DIR", "MANIFEST", "SHIPPED_RELEASES", "read_manifest", "locate_model", "checked_model_file",
+           "sha256_file", "file_metadata", "quality_scale", "described_quality"]
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
+SHIPPED_RELEASES = 2  # the default model and the one released before it (aec.model_files)
 
 
 def read_manifest(directory: Path = WEIGHTS_DIR) -> dict:
@@ -23,6 +27,58 @@ def read_manifest(directory: Path = WEIGHTS_DIR) -> dict:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ModelMismatchError(f"model manifest {path} is unreadable: {error}") from None
+
+
+def locate_model(model_id: str | None, directory: Path = WEIGHTS_DIR) -> tuple[str, dict]:
+    """(model id, manifest entry) of an installed model (the default when None); ModelMismatchError for one that is
+    retired (naming the aec version that decodes its files) or not installed."""
+    manifest = read_manifest(directory)
+    model_id = model_id or manifest.get("default")
+    entry = manifest.get("models", {}).get(model_id)
+    if entry is not None and entry.get("retired_after"):
+        raise ModelMismatchError(f"model {model_id!r} no longer ships with this aec (it ships the newest "
+                                 f"{SHIPPED_RELEASES} models); aec {entry['retired_after']} decodes its files")
+    if entry is None:
+        known = ", ".join(sorted(manifest.get("models", {}))) or "none"
+        raise ModelMismatchError(f"model {model_id!r} is not installed (installed: {known}); "
+                                 f"a newer aec may know it")
+    return model_id, entry
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a .safetensors file (model id, architecture, config); ModelMismatchError if unreadable."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelMismatchError(f"{Path(path).name} is not a valid .safetensors model file ({error})") from None
+
+
+def checked_model_file(path: Path, expected_sha256: str | None = None) -> tuple[str, dict[str, str]]:
+    """(sha256, metadata) of a model file, which must exist, match the expected hash when one is given, and name its
+    model id, architecture and config; ModelMismatchError otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelMismatchError(f"model file not found: {path}")
+    digest = sha256_file(path)
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise ModelMismatchError(f"model file {path.name} is corrupt or was replaced: sha256 {digest[:12]}... "
+                                 f"does not match the manifest's {expected_sha256[:12]}...; reinstall aec")
+    metadata = file_metadata(path)
+    missing = [key for key in ("model_id", "architecture", "config") if key not in metadata]
+    if missing:
+        raise ModelMismatchError(f"{path.name} is not an aec model file (its metadata lacks {', '.join(missing)})")
+    return digest, metadata
 
 
 def described_quality(model_id: str, weights_tag: bytes, model_quality: float) -> float | None:

@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from .config import ModelConfig
+from .decoder import DECODE_MS, LATENT_STRIDE, STRIDE, SYNTHESIS_MARGIN, SYNTHESIS_TILE, Decoder
 from .latent_codecs import ChannelSliceLatentCodec, CodedLatents, Rounding
 from .progress import part, shares
 from .refine import refine_latents
@@ -29,18 +30,13 @@ from .transforms import analysis, synthesis
 
 __all__ = ["AECModel", "CodedLatents", "STRIDE"]
 
-STRIDE = 64  # total stride of g_a (16) followed by h_a (4): images are padded to a multiple of it
-LATENT_STRIDE = 16
-# Coding runs the transforms in overlapping tiles (sizes in each network's input pixels) so that memory stays bounded
-# on big photos. Each margin covers the receptive-field radius: g_a 30 px, g_s under 2 latent px. A 32-latent-pixel
-# synthesis tile in float32 holds about what a 24-pixel one did in float64, and recomputes a quarter instead of a third.
+# Encoding runs g_a in overlapping tiles (in input pixels) so that memory stays bounded on big photos; the margin covers
+# its receptive-field radius, 30 px. (The synthesis tiles are aec.decoder's.)
 ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 32
-SYNTHESIS_TILE, SYNTHESIS_MARGIN = 32, 2
-# Each stage's share of an image's coding time, for progress (aec.progress): milliseconds per Kodak image on one
-# thread (benchmarks/results/speed.md): encode g_a 358, the latents (h_a, z, h_s, slices) 309; decode the latents 307,
-# g_s 325; a refinement step about a second (README, Encoder effort).
+# Each stage's share of an image's encoding time, for progress (aec.progress): milliseconds per Kodak image on one
+# thread (benchmarks/results/speed.md): g_a 358, the latents (h_a, z, h_s, slices) 309; a refinement step about a
+# second (README, Encoder effort).
 ENCODE_MS = {"g_a": 358.0, "latents": 309.0}
-DECODE_MS = {"latents": 307.0, "g_s": 325.0}
 REFINEMENT_STEP_MS = 1000.0
 
 # Model files of this architecture name their tensors as the first release wrote them, before the latent codec had
@@ -127,6 +123,10 @@ class AECModel(nn.Module):
         """Fix the coding state from the float parameters: integer weights and the z tables."""
         self.latent_codec.freeze()
 
+    def decoder(self) -> Decoder:
+        """The torch-free decoder of this model's frozen state (``aec.decoder``), as its model file would give it."""
+        return Decoder(self.config, {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()})
+
     def check_exact(self) -> None:
         self.latent_codec.check_exact()
 
@@ -147,7 +147,8 @@ class AECModel(nn.Module):
 
         Not part of the bitstream's contract (docs/bitstream.md): the symbols are exact everywhere, the pixels may
         differ by one level at rare positions between CPUs (they measured identical for 1 and 2 threads and both
-        memory formats here; against the float64 synthesis of aec 0.1, 0.001 % of values differ, by one level).
+        memory formats here; against the float64 synthesis of aec 0.1, 0.001 % of values differ, by one level). The
+        API decodes with ``aec.decoder`` instead, which needs no torch; this one runs g_s on the model's device.
         """
         _, inverse_gain = self.gains(torch.tensor([quality], device=self.log_gains.device))
         y_hat = (y_hat * inverse_gain.double().cpu()[:, :, None, None]).float()

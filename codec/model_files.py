@@ -12,7 +12,6 @@ naming that version, which decodes it. The repository stays small enough to trav
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -22,22 +21,15 @@ from safetensors.torch import load_file, save_file
 
 from .errors import InputError, ModelMismatchError
 from .layers import IntConv2d
-from .manifest import MANIFEST, WEIGHTS_DIR, read_manifest  # noqa: F401  (also re-exported, read without torch)
+# Also re-exported: the manifest and the file checks are read without torch (aec.manifest).
+from .manifest import (MANIFEST, SHIPPED_RELEASES, WEIGHTS_DIR, checked_model_file, file_metadata,  # noqa: F401
+                       locate_model, read_manifest, sha256_file)
 from .registry import architecture as _architecture
-SHIPPED_RELEASES = 2  # the default model and the one released before it
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
 # is among them (h_s and the context networks are integer; the z tables are int32).
 HALF_PRECISION_PREFIXES = ("g_a.", "g_s.", "h_a.")
 FLOAT16_MAX = 65504.0
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _integer_layer_float_keys(model: torch.nn.Module) -> set[str]:
@@ -85,32 +77,14 @@ def _same_content(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
         return False
 
 
-def file_metadata(path: Path) -> dict[str, str]:
-    """The metadata of a .safetensors file (model id, architecture, config); ModelMismatchError if unreadable."""
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ModelMismatchError(f"{Path(path).name} is not a valid .safetensors model file ({error})") from None
-
-
 def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[torch.nn.Module, str, str]:
     """Load a model file, checking its hash when one is expected. Returns (model, model_id, sha256)."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelMismatchError(f"model file not found: {path}")
-    digest = sha256_file(path)
-    if expected_sha256 is not None and digest != expected_sha256:
-        raise ModelMismatchError(f"model file {path.name} is corrupt or was replaced: sha256 {digest[:12]}... "
-                                 f"does not match the manifest's {expected_sha256[:12]}...; reinstall aec")
-    metadata = file_metadata(path)
+    digest, metadata = checked_model_file(path, expected_sha256)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelMismatchError(f"{path.name} is not a valid .safetensors model file ({error})") from None
-    if "architecture" not in metadata or "config" not in metadata or "model_id" not in metadata:
-        raise ModelMismatchError(f"{path.name} is not an aec model file (its metadata lacks "
-                                 f"{', '.join(k for k in ('model_id', 'architecture', 'config') if k not in metadata)})")
     try:
         model_class = _architecture(metadata["architecture"])
     except KeyError as error:
@@ -135,16 +109,7 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[tor
 
 def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[torch.nn.Module, str, str]:
     """Load a released model by id (the manifest's default when None), hash-checked."""
-    manifest = read_manifest(directory)
-    model_id = model_id or manifest.get("default")
-    entry = manifest.get("models", {}).get(model_id)
-    if entry is not None and entry.get("retired_after"):
-        raise ModelMismatchError(f"model {model_id!r} no longer ships with this aec (it ships the newest "
-                                 f"{SHIPPED_RELEASES} models); aec {entry['retired_after']} decodes its files")
-    if entry is None:
-        known = ", ".join(sorted(manifest.get("models", {}))) or "none"
-        raise ModelMismatchError(f"model {model_id!r} is not installed (installed: {known}); "
-                                 f"a newer aec may know it")
+    model_id, entry = locate_model(model_id, directory)
     model, file_id, digest = load_model_file(Path(directory) / entry["file"], entry["sha256"])
     if file_id != model_id:
         raise ModelMismatchError(f"{entry['file']} holds model {file_id!r}, the manifest says {model_id!r}")

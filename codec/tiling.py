@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 
-import torch
+import numpy as np
 
 from .progress import tick
 
 
-def tiled(network: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int, margin: int,
-          scale: Fraction | int = 1) -> torch.Tensor:
-    """Apply ``network`` to overlapping tiles of x (N, C, H, W) and stitch the interiors.
+def tiled(network: Callable, x, tile: int, margin: int, scale: Fraction | int = 1):
+    """Apply ``network`` to overlapping tiles of x (a torch tensor or a numpy array, (..., H, W)) and stitch the
+    interiors.
 
     Each tile done ticks the progress of the enclosing part (``aec.progress``).
 
@@ -39,7 +39,8 @@ def tiled(network: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile
         t1, l1 = min(bottom + margin, height), min(right + margin, width)
         piece = network(x[..., t0:t1, l0:l1])
         if out is None:
-            out = piece.new_empty(*piece.shape[:-2], int(height * scale), int(width * scale))
+            shape = (*piece.shape[:-2], int(height * scale), int(width * scale))
+            out = np.empty(shape, piece.dtype) if isinstance(piece, np.ndarray) else piece.new_empty(shape)
         rows = slice(int((top - t0) * scale), int((bottom - t0) * scale))
         cols = slice(int((left - l0) * scale), int((right - l0) * scale))
         out[..., int(top * scale):int(bottom * scale), int(left * scale):int(right * scale)] = \

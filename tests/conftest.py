@@ -16,6 +16,16 @@ from aec.model_files import save_model
 from benchmarks.synthetic import smooth_image  # the tests' pictures, shared with benchmarks/fuzz.py
 
 
+def frozen_tiny_model(seed: int) -> AECModel:
+    """A seeded, untrained, frozen tiny model whose z is non-trivial, as after training."""
+    torch.manual_seed(seed)
+    model = AECModel(TINY).eval()
+    with torch.no_grad():
+        model.latent_codec.h_a[-1].weight *= 10
+    model.freeze()
+    return model
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
     """A frozen, seeded, untrained tiny model saved as a .safetensors file."""
@@ -36,7 +46,8 @@ def tiny_codec(tiny_weights):
 @pytest.fixture
 def installed_tiny(tiny_weights, monkeypatch) -> list:
     """Every installed model id loads the tiny model; returns the ids that aec.api loads (None: the default)."""
-    from aec import api
+    from aec import api, model_files
+    from aec.decoder import decoder_from_file
     from aec.model_files import load_model_file
 
     loaded = []
@@ -45,7 +56,12 @@ def installed_tiny(tiny_weights, monkeypatch) -> list:
         loaded.append(model_id)
         return load_model_file(tiny_weights)
 
-    monkeypatch.setattr(api, "load_model", load_model)
+    def load_decoder(model_id=None, *args, **kwargs):
+        loaded.append(model_id)
+        return decoder_from_file(tiny_weights)
+
+    monkeypatch.setattr(model_files, "load_model", load_model)  # encoding (aec.api imports it when it loads a model)
+    monkeypatch.setattr(api, "load_decoder", load_decoder)  # decoding
     monkeypatch.setattr(api, "_default", None)  # aec.decompress gets a fresh default codec
     return loaded
 

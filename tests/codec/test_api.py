@@ -304,16 +304,19 @@ def test_a_file_from_another_entropy_coder_version_is_refused_not_decoded(tiny_c
         tiny_codec.decompress_array(other)
 
 
-def test_a_codec_that_decoded_a_default_model_file_encodes_without_loading_it_again(installed_tiny, tiny_codec,
-                                                                                     monkeypatch):
+def test_a_codec_loads_a_models_decoder_to_decode_and_the_model_to_encode_once_each(installed_tiny, tiny_codec,
+                                                                                   monkeypatch):
     from aec import api
 
     monkeypatch.setattr(api, "read_manifest", lambda: {"default": "test-tiny"})
     data = tiny_codec.compress(smooth_image(16, 16), 50)
     codec = aec.Codec()
     codec.decompress_array(data)
+    assert installed_tiny == ["test-tiny"]  # the decoder (aec.decoder: no torch)
     codec.compress(smooth_image(16, 16), 50)
-    assert installed_tiny == ["test-tiny"]
+    codec.decompress_array(data)
+    codec.compress(smooth_image(16, 16), 50)
+    assert installed_tiny == ["test-tiny", None]  # then the default model, to encode
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -334,14 +337,14 @@ def _with(data: bytes, *, size: tuple[int, int] | None = None, **payloads: bytes
 
 @pytest.mark.parametrize("side", [4096, 16384])
 def test_a_64_byte_decode_bomb_is_refused_before_any_work_in_proportion_to_its_size(tiny_codec, side, monkeypatch):
-    from aec.latent_codecs import ChannelSliceLatentCodec
+    from aec.exact import ExactLatentPath
 
     def never(*args):
         raise AssertionError("the hyper synthesis ran: the bomb was decoded")
 
     bomb = _with(tiny_codec.compress(smooth_image(8, 8), 50), size=(side, side), ZHYP=b"", YLAT=b"")
     assert len(bomb) == 61  # 64 with the 12-character id of a shipped model
-    monkeypatch.setattr(ChannelSliceLatentCodec, "_hyper_features", never)
+    monkeypatch.setattr(ExactLatentPath, "hyper_features", never)
     with pytest.raises(FormatError, match="the YLAT section ends early"):
         tiny_codec.decompress_array(bomb)
 

@@ -1,5 +1,6 @@
 """The integer layers: exact, order-independent, and equal to their quantization-aware training twin."""
 
+import numpy as np
 import torch
 
 from aec.layers import ACT_MAX, FRAC_BITS, IntConv2d, IntSequential
@@ -21,10 +22,16 @@ def _integer_input(seed: int = 1) -> torch.Tensor:
     return torch.randint(-3000, 3000, (2, 6, 9, 7), generator=generator).double()
 
 
+def _exact(net, x_int: torch.Tensor) -> torch.Tensor:
+    """The frozen network (aec.exact, numpy, one image at a time) on a batch."""
+    frozen = net.exact()
+    return torch.from_numpy(np.stack([frozen(image) for image in x_int.numpy()]))
+
+
 def test_exact_output_is_integer_and_matches_training_forward():
     net = _net()
     x_int = _integer_input()
-    exact = net.forward_exact(x_int)
+    exact = _exact(net, x_int)
     assert torch.equal(exact, exact.round())
     approx = net(x_int.float() / 2**FRAC_BITS) * 2**FRAC_BITS
     # float32 training arithmetic may land on the other side of a rounding boundary, rarely
@@ -32,23 +39,22 @@ def test_exact_output_is_integer_and_matches_training_forward():
     assert (approx.double() != exact).float().mean() < 0.02
 
 
-def test_exact_output_does_not_depend_on_threads_or_memory_format():
+def test_exact_output_equals_a_direct_float64_convolution_in_any_summation_order():
+    # aec.exact multiplies im2col matrices (and rearranges transposed kernels into phases); torch's float64 convolution
+    # sums in another order. Exact integer arithmetic makes the order irrelevant, so the two must agree bit for bit.
     net = _net()
-    x_int = _integer_input()
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = net.forward_exact(x_int)
-        torch.set_num_threads(2)
-        two = net.forward_exact(x_int.contiguous(memory_format=torch.channels_last))
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.equal(one, two)
+    x = _integer_input()
+    for layer in net:
+        acc = layer._conv(x, layer.weight_int.double(), layer.bias_int.double())
+        direct = torch.floor((acc + 2.0**11) / 2.0**12)
+        direct = direct.clamp(0, ACT_MAX) if layer.activation else direct
+        assert torch.equal(_exact(IntSequential(layer), x), direct)
+        x = direct
 
 
 def test_hidden_activations_are_bounded():
     net = _net()
-    hidden = net[0].forward_exact(_integer_input() * 100)
+    hidden = _exact(IntSequential(net[0]), _integer_input() * 100)
     assert hidden.min() >= 0 and hidden.max() <= ACT_MAX
 
 

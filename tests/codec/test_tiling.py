@@ -6,34 +6,29 @@ import numpy as np
 import pytest
 import torch
 
+import aec.exact as exact_module
 import aec.latent_codecs as latent_module
 import aec.model as model_module
 from aec.config import TINY
-from aec.model import AECModel
 from aec.tiling import tiled
-from tests.conftest import smooth_image
+from tests.conftest import frozen_tiny_model, smooth_image
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(11)
-    m = AECModel(TINY).eval()
-    with torch.no_grad():
-        m.latent_codec.h_a[-1].weight *= 10  # non-trivial z, as after training
-    m.freeze()
-    return m
+    return frozen_tiny_model(11)
 
 
 def test_integer_networks_are_bit_identical_in_tiles(model):
-    z = torch.randint(-6, 7, (1, TINY.Z, 9, 13)).double() * 256
-    whole = model.latent_codec.h_s.forward_exact(z)
-    assert torch.equal(tiled(model.latent_codec.h_s.forward_exact, z, 3, latent_module.HYPER_MARGIN, 4), whole)
-    support = whole[:, :]
-    net = model.latent_codec.context.params[0]
-    assert torch.equal(tiled(net.forward_exact, support, 5, latent_module.CONTEXT_MARGIN), net.forward_exact(support))
-    lrp = model.latent_codec.context.residuals[0]
-    support = torch.cat([support, support[:, :TINY.M // TINY.slices]], dim=1)
-    assert torch.equal(tiled(lrp.forward_exact, support, 5, latent_module.CONTEXT_MARGIN), lrp.forward_exact(support))
+    path = model.latent_codec.exact_path()
+    z = np.random.default_rng(0).integers(-6, 7, (TINY.Z, 9, 13)).astype(np.float64) * 256
+    whole = path.h_s(z)
+    assert np.array_equal(tiled(path.h_s, z, 3, exact_module.HYPER_MARGIN, 4), whole)
+    net = path.params[0]
+    assert np.array_equal(tiled(net, whole, 5, exact_module.CONTEXT_MARGIN), net(whole))
+    support = np.concatenate([whole, whole[:TINY.M // TINY.slices]])
+    lrp = path.residuals[0]
+    assert np.array_equal(tiled(lrp, support, 5, exact_module.CONTEXT_MARGIN), lrp(support))
 
 
 def test_analysis_in_tiles_matches_the_whole_image(model):
@@ -52,8 +47,8 @@ def test_decoding_in_small_tiles_gives_the_same_latents_and_pixels_within_float3
     coded = model.compress(x, 2.0)
     whole = model.decompress(coded.z_payload, coded.y_payload, 2.0, 192, 320, coded.checksum)
     monkeypatch.setattr(model_module, "SYNTHESIS_TILE", 4)
-    monkeypatch.setattr(latent_module, "CONTEXT_TILE", 5)
-    monkeypatch.setattr(latent_module, "HYPER_TILE", 1)
+    monkeypatch.setattr(exact_module, "CONTEXT_TILE", 5)
+    monkeypatch.setattr(exact_module, "HYPER_TILE", 1)
     parts = model.decompress(coded.z_payload, coded.y_payload, 2.0, 192, 320, coded.checksum)
     # The checksum held, so the integer path gave the same symbols; only the float32 synthesis sums in another order.
     assert (whole - parts).abs().max() < 1e-5

@@ -1,0 +1,180 @@
+"""The exact probability path in numpy: the integer networks and the slice loop that encoder and decoder share.
+
+Everything that decides a coded probability runs here, in one implementation for both sides, with no torch:
+
+    z_hat --h_s--> hyper;  for slice i:  (mu_i, idx_i) = params_i(hyper, y_hat_0..i-1)
+                                         sym_i  <-> range coder under scale_table[idx_i]
+                                         y_hat_i = sym_i + mu_i + lrp_i(hyper, y_hat_0..i-1, sym_i + mu_i)
+
+The integer layers follow Ballé, Johnston & Minnen, "Integer networks for data compression with latent-variable
+models" (ICLR 2019); ``aec.layers.IntConv2d`` trains them and freezes their integers, which this module evaluates:
+
+    acc = conv(x_int, W_int) + B_int          every term an integer, |acc| < 2**53
+    y_int = floor((acc + 2**(WF-1)) / 2**WF)  a rounding right shift
+    y_int = clamp(y_int, 0, ACT_MAX)          hidden layers only (a bounded ReLU)
+
+Activations carry ``FRAC_BITS`` fractional bits (x = x_int / 2**FRAC_BITS) and weights ``WEIGHT_BITS``. Because every
+partial sum is an integer below 2**53 (``IntegerNetwork.check_exact`` proves it from the weights), float64 arithmetic
+is exact and the result depends on no summation order, thread count, BLAS or machine. docs/bitstream.md's "Model
+probability path" specifies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .bitstream.entropy import CategoricalTables, SymbolDecoder, symbol_checksum
+from .errors import FormatError
+from .ops import Conv, ConvTranspose
+from .progress import part, tick
+from .tiling import tiled
+from .timing import stage
+
+FRAC_BITS = 8
+WEIGHT_BITS = 12
+ONE = 1 << FRAC_BITS  # one real unit in the fixed point of the integer networks
+ACT_MAX = (1 << 14) - 1  # hidden activations lie in [0, 64) in real units
+INPUT_LIMIT = 1 << 22  # integer inputs (z_hat, y_hat in fixed point) are clamped to +-2**14 real units
+EXACT_LIMIT = float(1 << 53)
+LRP_LIMIT = 0.5  # latent residual predictions are clamped to +-1/2
+
+HYPER_STRIDE = 4  # h_s's output resolution over its input's
+# Tiles and margins (in each network's input pixels) for bounded memory on big photos. Each margin covers the
+# network's receptive-field radius: h_s under 2 z px, slice and LRP networks 2 latent px (tests/codec/test_tiling.py
+# checks that tiled and whole-image results agree).
+HYPER_TILE, HYPER_MARGIN = 32, 2
+CONTEXT_TILE, CONTEXT_MARGIN = 64, 2
+# The hyperprior's share (h_a, z coding, h_s) of the latents' coding time, for progress (aec.progress): about 26 of
+# 309 ms encoding a Kodak image, 22 of 307 decoding (benchmarks/results/speed.md); the slices take the rest.
+HYPER_SHARE = 0.08
+
+# code_slice(i, mean_fixed, index) codes or decodes slice i's symbols under those means and table indexes and
+# returns them (float64, integer-valued).
+SliceCoder = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+
+
+def coding_index(index_fixed: np.ndarray, levels: int) -> np.ndarray:
+    """Scale-table index from a parameter network's fixed-point output: round half up, clamp to the table."""
+    index = np.floor((index_fixed + ONE // 2) / ONE)
+    return np.clip(index, 0, levels - 1).astype(np.int64)
+
+
+class IntegerLayer:
+    """One frozen integer convolution: weight_int (out, in, k, k), or (in, out, k, k) if transposed; bias_int."""
+
+    def __init__(self, weight_int: np.ndarray, bias_int: np.ndarray, transpose: bool, activation: bool):
+        self.weight_int = np.asarray(weight_int, dtype=np.int64)
+        self.bias_int = np.asarray(bias_int, dtype=np.int64)
+        self.transpose, self.activation = transpose, activation
+        weight, bias = self.weight_int.astype(np.float64), self.bias_int.astype(np.float64)
+        self.conv = ConvTranspose(weight, bias) if transpose else Conv(weight, bias)
+
+    def __call__(self, x_int: np.ndarray) -> np.ndarray:
+        """Integer-valued float64 (C, H, W) in, integer-valued float64 out."""
+        y = np.floor((self.conv(x_int) + 2.0 ** (WEIGHT_BITS - 1)) / 2.0**WEIGHT_BITS)
+        return np.clip(y, 0.0, float(ACT_MAX), out=y) if self.activation else y
+
+    def output_bound(self, input_bound: float) -> float:
+        """Largest |acc| any input with |x_int| <= input_bound can produce (exactness needs it below 2**53)."""
+        w = np.abs(self.weight_int.astype(np.float64))
+        # A transposed convolution's output sums over at most all taps of every input channel.
+        per_output = w.sum(axis=(0, 2, 3)) if self.transpose else w.sum(axis=(1, 2, 3))
+        return float((per_output * input_bound + np.abs(self.bias_int.astype(np.float64))).max())
+
+
+class IntegerNetwork:
+    """A stack of integer layers."""
+
+    def __init__(self, layers: Sequence[IntegerLayer]):
+        self.layers = list(layers)
+
+    def __call__(self, x_int: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x_int = layer(x_int)
+        return x_int
+
+    def check_exact(self, input_bound: float = float(INPUT_LIMIT)) -> None:
+        """Raise ValueError if some input within ``input_bound`` could push a partial sum past 2**53."""
+        bound = input_bound
+        for layer in self.layers:
+            acc = layer.output_bound(bound)
+            if acc >= EXACT_LIMIT:
+                raise ValueError(f"integer layer can reach |acc| = {acc:.3g} >= 2**53: not exact")
+            bound = float(ACT_MAX) if layer.activation else acc / 2.0**WEIGHT_BITS + 1
+
+
+class ExactLatentPath:
+    """The frozen probability path: h_s, the slice networks, the z tables and the scale table. Gives the hyper
+    features of z and the slice loop in fixed point (both sides), and decodes a latent from its payloads."""
+
+    def __init__(self, h_s: IntegerNetwork, params: Sequence[IntegerNetwork], residuals: Sequence[IntegerNetwork],
+                 scale_table: np.ndarray, z_tables: CategoricalTables):
+        self.h_s, self.params, self.residuals = h_s, list(params), list(residuals)
+        self.scale_table, self.z_tables = np.asarray(scale_table, dtype=np.float64), z_tables
+        self.slices, self.levels = len(self.params), len(self.scale_table)
+        self.latent_channels = sum(net.layers[-1].conv.outputs for net in self.residuals)
+
+    def networks(self) -> list[IntegerNetwork]:
+        return [self.h_s, *self.params, *self.residuals]
+
+    def check_exact(self) -> None:
+        """Prove from the integer weights that no partial sum of the probability path can reach 2**53."""
+        for network in self.networks():
+            network.check_exact()
+
+    def hyper_features(self, z_symbols: np.ndarray) -> np.ndarray:
+        """Integer z (C, h, w) -> the hyper features at the latent resolution, in fixed point."""
+        z_int = np.clip(np.asarray(z_symbols, dtype=np.float64) * ONE, -INPUT_LIMIT, INPUT_LIMIT)
+        with stage("h_s"), part(HYPER_SHARE / 2, HYPER_SHARE):
+            return tiled(self.h_s, z_int, HYPER_TILE, HYPER_MARGIN, HYPER_STRIDE)
+
+    def code_slices(self, hyper: np.ndarray, code_slice: SliceCoder) -> np.ndarray:
+        """The slice loop over hyper features (C, h, w); returns y_hat (M, h, w) in fixed point (integer-valued
+        float64, ``ONE`` per unit)."""
+        with part(HYPER_SHARE, 1.0):
+            context: list[np.ndarray] = []
+            y_hat_fixed: list[np.ndarray] = []
+            for i in range(self.slices):
+                support = np.concatenate([hyper, *context])
+                with stage("slice networks"), part(i / self.slices, (i + 0.5) / self.slices):
+                    params = tiled(self.params[i], support, CONTEXT_TILE, CONTEXT_MARGIN)
+                mean_fixed, index_fixed = np.split(params, 2)
+                with stage("y coding"):
+                    symbols = code_slice(i, mean_fixed, coding_index(index_fixed, self.levels))
+                y_fixed = symbols * ONE + mean_fixed
+                y_context = np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT)
+                with stage("slice networks"), part((i + 0.5) / self.slices, (i + 1) / self.slices):
+                    lrp = tiled(self.residuals[i], np.concatenate([support, y_context]), CONTEXT_TILE, CONTEXT_MARGIN)
+                limit = LRP_LIMIT * ONE
+                y_fixed = y_fixed + np.clip(lrp, -limit, limit)
+                y_hat_fixed.append(y_fixed)
+                context.append(np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT))
+                tick(i + 1, self.slices)
+        return np.concatenate(y_hat_fixed)
+
+    def decode(self, z_payload: bytes, y_payload: bytes, height: int, width: int,
+               checksum: int | None = None) -> np.ndarray:
+        """Decode the latent of (height, width) latent pixels (multiples of 4); returns y_hat (M, h, w) as float64 real
+        values. A checksum mismatch (corrupt file, other weights) raises FormatError, and so does a payload too short
+        for the symbols of this size (before any work in proportion to the size), or one with data after them."""
+        decoder = SymbolDecoder(y_payload, self.scale_table, name="the YLAT section")
+        decoder.expect(self.latent_channels * height * width)
+        with stage("z coding"):
+            z_decoder = SymbolDecoder(z_payload, name="the ZHYP section")
+            z_coded = z_decoder.decode_categorical(self.z_tables, (height // HYPER_STRIDE) * (width // HYPER_STRIDE))
+            z_decoder.finish()
+        z_symbols = z_coded.reshape(-1, height // HYPER_STRIDE, width // HYPER_STRIDE)
+        decoded: list[np.ndarray] = []
+
+        def code_slice(i: int, mean_fixed: np.ndarray, index: np.ndarray) -> np.ndarray:
+            decoded.append(decoder.decode_gaussian(index))
+            return decoded[-1].astype(np.float64)
+
+        y_hat_fixed = self.code_slices(self.hyper_features(z_symbols), code_slice)
+        decoder.finish()
+        if checksum is not None and symbol_checksum(z_coded, *decoded) != checksum:
+            raise FormatError("decoded symbols do not match the file's checksum: the file is corrupt or was "
+                              "written with different model weights")
+        return y_hat_fixed / ONE

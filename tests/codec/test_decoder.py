@@ -1,0 +1,111 @@
+"""The torch-free decoder (aec.decoder, aec.ops): same symbols as the encoder, torch's pixels within a level, and no
+torch imported to decode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from aec.config import TINY
+from aec.decoder import Decoder, decoder_from_file
+from aec.errors import FormatError, ModelMismatchError
+from aec.ops import GDN, Conv, ConvTranspose
+from tests.conftest import frozen_tiny_model, smooth_image
+
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return frozen_tiny_model(5)
+
+
+@pytest.mark.parametrize("outputs", [3, 24])  # the scattered taps and the stacked phases
+def test_transposed_convolution_equals_torchs_exactly_on_integers(outputs):
+    generator = torch.Generator().manual_seed(outputs)
+    x = torch.randint(-500, 500, (10, 7, 9), generator=generator).double()
+    weight = torch.randint(-3000, 3000, (10, outputs, 5, 5), generator=generator).double()
+    bias = torch.randint(-9000, 9000, (outputs,), generator=generator).double()
+    reference = F.conv_transpose2d(x[None], weight, bias, stride=2, padding=2, output_padding=1)[0]
+    assert np.array_equal(ConvTranspose(weight.numpy(), bias.numpy())(x.numpy()), reference.numpy())
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+def test_convolution_equals_torchs_exactly_on_integers(kernel):
+    generator = torch.Generator().manual_seed(kernel)
+    x = torch.randint(-500, 500, (6, 8, 5), generator=generator).double()
+    weight = torch.randint(-3000, 3000, (4, 6, kernel, kernel), generator=generator).double()
+    bias = torch.randint(-9000, 9000, (4,), generator=generator).double()
+    reference = F.conv2d(x[None], weight, bias, padding=kernel // 2)[0]
+    assert np.array_equal(Conv(weight.numpy(), bias.numpy())(x.numpy()), reference.numpy())
+
+
+def test_inverse_gdn_equals_the_models():
+    from aec.layers import GDN as TorchGDN
+
+    torch.manual_seed(0)
+    layer = TorchGDN(8, inverse=True)
+    with torch.no_grad():
+        layer.gamma.uniform_(0.0, 0.5)
+    x = torch.randn(1, 8, 5, 6)
+    gamma = layer.gamma.detach().clamp(min=2**-9) ** 2 - 2**-18
+    beta = layer.beta.detach().clamp(min=(1e-6 + 2**-18) ** 0.5) ** 2 - 2**-18
+    ours = GDN(gamma.numpy(), beta.numpy(), inverse=True)(x[0].numpy())
+    assert np.allclose(ours, layer(x)[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_decoder_gives_the_encoders_symbols_and_torchs_pixels_within_a_level(model):
+    x = torch.from_numpy(smooth_image(192, 256, 3)).permute(2, 0, 1)[None].float() / 255
+    for quality in (1.0, 2.4, 3.0):
+        coded = model.compress(x, quality)
+        torch_pixels = model.decompress(coded.z_payload, coded.y_payload, quality, 192, 256, coded.checksum)[0]
+        # The checksum of the decoded symbols is checked inside: a different symbol would raise FormatError.
+        numpy_pixels = model.decoder().decode(coded.z_payload, coded.y_payload, quality, 192, 256, coded.checksum)
+        assert numpy_pixels.shape == (3, 192, 256) and numpy_pixels.dtype == np.float32
+        levels = np.abs(np.round(numpy_pixels * 255) - np.round(torch_pixels.numpy() * 255))
+        assert levels.max() <= 1 and (levels > 0).mean() < 1e-3
+
+
+def test_decoder_reports_a_checksum_mismatch(model):
+    x = torch.from_numpy(smooth_image(64, 64, 1)).permute(2, 0, 1)[None].float() / 255
+    coded = model.compress(x, 2.0)
+    with pytest.raises(FormatError, match="checksum"):
+        model.decoder().decode(coded.z_payload, coded.y_payload, 2.0, 64, 64, coded.checksum ^ 1)
+
+
+def test_decoder_names_a_tensor_of_the_wrong_shape(model):
+    tensors = {key: value.detach().numpy() for key, value in model.file_state_dict().items()}
+    tensors["context.params.1.0.weight_int"] = tensors["context.params.1.0.weight_int"][:, :-1]
+    with pytest.raises(ValueError, match=r"context\.params\.1\.0\.weight_int has shape"):
+        Decoder(TINY, tensors)
+    del tensors["g_s.2.weight"]
+    with pytest.raises(ValueError, match=r"g_s\.2\.weight is missing"):
+        Decoder(TINY, {**tensors, "context.params.1.0.weight_int": model.file_state_dict()[
+            "context.params.1.0.weight_int"].numpy()})
+
+
+def test_a_model_file_of_another_architecture_is_refused_by_name(tmp_path, model):
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"x": np.zeros(1, np.float32)}, str(path),
+              metadata={"model_id": "x", "architecture": "aec-other-v9", "config": "{}"})
+    with pytest.raises(ModelMismatchError, match="unknown architecture 'aec-other-v9'"):
+        decoder_from_file(path)
+
+
+def test_decoding_a_shipped_models_file_imports_no_torch():
+    from aec.manifest import read_manifest
+
+    default = read_manifest()["default"]
+    vector = VECTORS / f"{default}_rgb_64x48.aec"
+    script = ("import sys, aec; array = aec.decompress_array(sys.argv[1]); "
+              "assert array.shape == (48, 64, 3), array.shape; "
+              "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", script, str(vector)], check=True, timeout=120)
