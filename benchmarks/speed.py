@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from aec.cli import SAVE_OPTIONS  # noqa: E402
 from aec.images import list_images  # noqa: E402
 from aec.timing import Stopwatch, stage  # noqa: E402
 from aec.train.data import DEFAULT_KODAK  # noqa: E402
@@ -74,7 +75,7 @@ def aec_in_process(paths: list[Path], runs: int, quality: float, weights: str | 
                 started = time.perf_counter()
                 decoded = codec.decompress(encoded)
                 with stage("write"):
-                    decoded.save(io.BytesIO(), "PNG")
+                    decoded.save(io.BytesIO(), "PNG", **SAVE_OPTIONS["PNG"])  # as aec decompress writes it
                 watch.seconds["total"] = time.perf_counter() - started
             per_run["decode"].append(watch.seconds)
         for side, runs_of_side in per_run.items():

@@ -34,8 +34,10 @@ PREFERRED_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".
                       "AVIF": ".avif", "PPM": ".ppm", "GIF": ".gif", "JPEG2000": ".jp2"}
 DEFAULT_OUTPUT_FORMAT = "PNG"
 # A lossy output format stacks a second loss on aec's: near-transparent settings (JPEG without chroma subsampling).
+# PNG at zlib level 3, not Pillow's 6: on Kodak images (originals and decodes) it writes in about half the time
+# (37-45 ms against 63-101) and 1-7 % smaller files.
 SAVE_OPTIONS: dict[str, dict[str, Any]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95},
-                                           "AVIF": {"quality": 90}}
+                                           "AVIF": {"quality": 90}, "PNG": {"compress_level": 3}}
 # Formats whose Pillow writer keeps an alpha channel; for any other the alpha channel is dropped with a warning.
 ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP", "AVIF", "JPEG2000", "TGA", "ICO", "ICNS", "IM", "DDS", "SGI",
                            "QOI"})

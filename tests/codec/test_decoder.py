@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from aec.config import TINY
 from aec.decoder import Decoder, decoder_from_file
 from aec.errors import FormatError, ModelMismatchError
+from aec import ops
 from aec.ops import GDN, Conv, ConvTranspose
 from tests.conftest import frozen_tiny_model, smooth_image
 
@@ -26,8 +27,15 @@ def model():
     return frozen_tiny_model(5)
 
 
+@pytest.fixture(params=["whole", "row by row"])
+def strips(request, monkeypatch):
+    """Layers in one strip, or in strips of one row (aec.ops.STRIP_BYTES): the same result."""
+    if request.param == "row by row":
+        monkeypatch.setattr(ops, "STRIP_BYTES", 1)
+
+
 @pytest.mark.parametrize("outputs", [3, 24])  # the scattered taps and the stacked phases
-def test_transposed_convolution_equals_torchs_exactly_on_integers(outputs):
+def test_transposed_convolution_equals_torchs_exactly_on_integers(outputs, strips):
     generator = torch.Generator().manual_seed(outputs)
     x = torch.randint(-500, 500, (10, 7, 9), generator=generator).double()
     weight = torch.randint(-3000, 3000, (10, outputs, 5, 5), generator=generator).double()
@@ -37,7 +45,7 @@ def test_transposed_convolution_equals_torchs_exactly_on_integers(outputs):
 
 
 @pytest.mark.parametrize("kernel", [1, 3, 5])
-def test_convolution_equals_torchs_exactly_on_integers(kernel):
+def test_convolution_equals_torchs_exactly_on_integers(kernel, strips):
     generator = torch.Generator().manual_seed(kernel)
     x = torch.randint(-500, 500, (6, 8, 5), generator=generator).double()
     weight = torch.randint(-3000, 3000, (4, 6, kernel, kernel), generator=generator).double()
