@@ -9,7 +9,8 @@
     >>> Image.open("photo.aec")               # the Pillow plugin, registered on import (aec.image_plugin)
 
 The package: ``aec.api`` (Codec and the functions above), ``aec.cli`` (the ``aec`` command), ``aec.model`` (the
-autoencoder), ``aec.latent_codecs`` and ``aec.entropy_models`` (how latents are coded), ``aec.registry`` and
+autoencoder), ``aec.latent_codecs`` and ``aec.entropy_models`` (how latents are coded), ``aec.exact`` (the exact
+probability path, numpy), ``aec.decoder`` (the decoder, without torch), ``aec.registry`` and
 ``aec.model_files`` (model files and the manifest), ``aec.train`` (the trainer, ``python -m aec.train``),
 ``aec.bitstream`` (the .aec container and the range coder: numpy and constriction only) and ``aec.weights`` (the
 shipped model files).
@@ -27,7 +28,7 @@ _API = {"Codec", "EncodeResult", "DecodeResult", "compress", "decompress", "deco
 
 
 def __getattr__(name: str):
-    # Lazy, so that `aec --help` and `aec info` (aec.cli) do not pay for importing torch.
+    # Lazy, so that `aec --help` and `aec info` (aec.cli) do not pay for importing the API (numpy, PIL, the coder).
     if name in _API:
         from . import api
 

@@ -3,7 +3,7 @@
     >>> import aec
     >>> from PIL import Image
     >>> image = Image.open("photo.aec")             # the header only: size, mode, ICC profile and EXIF
-    >>> image.load()                                # decodes (imports torch and loads the file's model now)
+    >>> image.load()                                # decodes (loads the decoder of the file's model now; no torch)
     >>> image.save("copy.aec", quality=75)          # 0 to 100, as for JPEG and WebP (model_quality=: the model's own)
 
 Opening reads and checks the container (bitstream only, no torch); the image is decoded, with the model the file
@@ -58,7 +58,7 @@ class AecImageFile(ImageFile.ImageFile):
 
     def load(self) -> Any:
         if getattr(self, "_aec_data", None) is not None:
-            from .api import default_codec  # imports torch: only when the pixels are needed
+            from .api import default_codec  # the decoder (no torch), only when the pixels are needed
 
             decoded = default_codec().decompress(self._aec_data)
             self._aec_data = None
@@ -69,7 +69,7 @@ class AecImageFile(ImageFile.ImageFile):
 
 def _save(image: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     options = image.encoderinfo
-    from .api import Codec, default_codec  # imports torch: only when an image is coded
+    from .api import Codec, default_codec  # encoding loads a model (torch): only when an image is coded
 
     codec = Codec(options["model"]) if options.get("model") else default_codec()
     fp.write(codec.compress(image, options.get("quality"), model_quality=options.get("model_quality"),
