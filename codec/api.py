@@ -125,7 +125,13 @@ class Codec:
 
     def _load(self, model_id: str | None, weights: str | os.PathLike | None = None) -> str:
         """Load the model file `weights`, else the installed model_id (the default when None); returns its id."""
-        from .model_files import load_model, load_model_file  # imports torch: encoding needs it
+        try:
+            from .model_files import load_model, load_model_file  # imports torch: encoding needs it
+        except ImportError as error:
+            if error.name != "torch":
+                raise
+            raise ModelMismatchError("encoding needs PyTorch, which is not installed here (pip install torch); "
+                                     "decoding does not") from None
 
         if weights is not None:
             model, model_id, digest = load_model_file(Path(weights))

@@ -117,3 +117,24 @@ def test_decoding_a_shipped_models_file_imports_no_torch():
               "assert array.shape == (48, 64, 3), array.shape; "
               "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", script, str(vector)], check=True, timeout=120)
+
+
+def test_without_torch_installed_aec_decompresses_and_compress_says_what_is_missing(tmp_path):
+    from aec.manifest import read_manifest
+
+    vector = VECTORS / f"{read_manifest()['default']}_rgb_64x48.aec"
+    run = ("import sys; sys.modules['torch'] = None; sys.argv = ['aec', *sys.argv[1:]]; "  # as if torch were absent
+           "from aec.cli import main; main()")
+
+    def aec(*arguments):
+        return subprocess.run([sys.executable, "-c", run, *arguments], capture_output=True, text=True, timeout=120)
+
+    decoded = aec("decompress", str(vector), "-o", str(tmp_path / "out.png"))
+    assert decoded.returncode == 0, decoded.stderr
+    assert (tmp_path / "out.png").is_file()
+    refused = aec("compress", str(tmp_path / "out.png"), "-o", str(tmp_path / "again.aec"))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "aec: error: cannot load the model: encoding needs PyTorch, which is not installed here (pip install torch); "
+        "decoding does not"]
+    assert not (tmp_path / "again.aec").exists()
