@@ -36,6 +36,15 @@ class ModelConfig:
         if len(self.lambdas) < 1:
             raise ValueError("at least one lambda is needed")
 
+    def interpolation(self, quality: float) -> tuple[int, int, float]:
+        """(low, high, t): a model quality lies t of the way from trained quality low + 1 to high + 1 (indexes into
+        lambdas), clamped to the trained range; the gains, their inverses and the refinement's lambda interpolate
+        log-linearly with it (``AECModel.gains`` does the same per sample, on tensors)."""
+        count = len(self.lambdas)
+        position = min(max(float(quality) - 1.0, 0.0), count - 1.0)
+        low = min(int(position), count - 1)
+        return low, min(low + 1, count - 1), position - low
+
     @property
     def qualities(self) -> tuple[float, ...]:
         return tuple(float(q) for q in range(1, len(self.lambdas) + 1))

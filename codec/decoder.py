@@ -113,15 +113,11 @@ class Decoder:
         self.latents.check_exact()
 
     def inverse_gain(self, quality: float) -> np.ndarray:
-        """The inverse gain (M,) at a model quality: log-linear between the trained ones, in float32 as
-        ``AECModel.gains`` computes it."""
-        count = len(self.config.lambdas)
-        position = min(max(np.float32(quality) - np.float32(1), np.float32(0)), np.float32(count - 1))
-        low = min(int(np.floor(position)), count - 1)
-        high = min(low + 1, count - 1)
-        t = np.float32(position - np.float32(low))
+        """The inverse gain (M,) at a model quality: log-linear between the trained ones (``ModelConfig.interpolation``,
+        as ``AECModel.gains`` has it)."""
+        low, high, t = self.config.interpolation(quality)
         table = self.log_inverse_gains
-        return np.exp(table[low] * (np.float32(1) - t) + table[high] * t)
+        return np.exp(table[low] * np.float32(1 - t) + table[high] * np.float32(t))
 
     def decode(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
                checksum: int | None = None) -> np.ndarray:

@@ -24,6 +24,7 @@ import math
 
 import torch
 
+from .config import ModelConfig
 from .latent_codecs import Rounding
 from .progress import tick
 
@@ -69,13 +70,10 @@ def rounding_at(step: int, iterations: int, generator: torch.Generator) -> Round
     return relaxed if tau is None else sga_rounding(tau, generator)
 
 
-def interpolated_lambda(lambdas: tuple[float, ...], quality: float) -> float:
-    """The lambda of a fractional quality, log-linear between the trained ones (as the gains are)."""
-    position = min(max(quality - 1.0, 0.0), len(lambdas) - 1.0)
-    low = int(math.floor(position))
-    high = min(low + 1, len(lambdas) - 1)
-    t = position - low
-    return math.exp(math.log(lambdas[low]) * (1 - t) + math.log(lambdas[high]) * t)
+def interpolated_lambda(config: ModelConfig, quality: float) -> float:
+    """The lambda of a fractional model quality, log-linear between the trained ones (as the gains are)."""
+    low, high, t = config.interpolation(quality)
+    return math.exp(math.log(config.lambdas[low]) * (1 - t) + math.log(config.lambdas[high]) * t)
 
 
 def refine_latents(model, x: torch.Tensor, y: torch.Tensor, quality: float, iterations: int,
@@ -121,7 +119,7 @@ def _refine_tile(model, x: torch.Tensor, y: torch.Tensor, quality: float, iterat
     pixels = max(valid[0] * valid[1], 1)
     _, inverse_gain = model.gains(torch.tensor([quality], device=model.log_gains.device))
     inverse_gain = inverse_gain.to(device)[:, :, None, None]
-    weight = interpolated_lambda(model.config.lambdas, quality) * 255**2
+    weight = interpolated_lambda(model.config, quality) * 255**2
     generator = torch.Generator(device=device).manual_seed(seed)
     codec = model.latent_codec
     with torch.no_grad():

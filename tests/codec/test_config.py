@@ -43,3 +43,12 @@ def test_a_quality_the_model_does_not_take_names_the_range(quality, fragment):
 def test_without_a_model_id_the_message_says_the_model():
     with pytest.raises(InputError, match="the model takes model qualities from 1 to 3"):
         TINY.check_quality(7)
+
+
+def test_interpolation_places_a_model_quality_between_two_trained_ones_and_clamps_to_the_range():
+    from aec.config import TINY  # trained at 1, 2, 3
+
+    assert TINY.interpolation(1.0) == (0, 1, 0.0)
+    assert TINY.interpolation(2.25) == (1, 2, 0.25)
+    assert TINY.interpolation(3.0) == (2, 2, 0.0)
+    assert TINY.interpolation(0.2) == (0, 1, 0.0) and TINY.interpolation(9.0) == (2, 2, 0.0)

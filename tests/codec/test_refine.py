@@ -1,5 +1,7 @@
 """Encoder effort: refinement lowers the model's own loss, codes through the exact path, decodes anywhere."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -46,8 +48,8 @@ def test_the_steps_start_unrounded_then_anneal_from_one_half_to_a_tenth_of_it():
 
 
 def test_fractional_qualities_interpolate_lambda_log_linearly():
-    assert interpolated_lambda((0.01, 0.04), 1.5) == pytest.approx(0.02)
-    assert interpolated_lambda((0.01, 0.04), 2.0) == pytest.approx(0.04)
+    assert interpolated_lambda(replace(TINY, lambdas=(0.01, 0.04)), 1.5) == pytest.approx(0.02)
+    assert interpolated_lambda(replace(TINY, lambdas=(0.01, 0.04)), 2.0) == pytest.approx(0.04)
 
 
 def test_refinement_lowers_the_rate_distortion_cost_of_the_coded_file(trained_ish):
@@ -59,7 +61,7 @@ def test_refinement_lowers_the_rate_distortion_cost_of_the_coded_file(trained_is
         x_hat = trained_ish.decompress(coded.z_payload, coded.y_payload, 2.0, 128, 192, coded.checksum)
         mse = float(((torch.round(x_hat * 255) / 255 - reference) ** 2).mean())
         bits = 8 * (len(coded.z_payload) + len(coded.y_payload))
-        return interpolated_lambda(TINY.lambdas, 2.0) * 255**2 * mse + bits / (128 * 192)
+        return interpolated_lambda(TINY, 2.0) * 255**2 * mse + bits / (128 * 192)
 
     assert cost(30) < cost(0)
 
