@@ -1,9 +1,12 @@
-"""How far the torch-free decoder's pixels are from the torch model's: `python benchmarks/decoder_agreement.py`.
+"""How far the torch-free decoder's pixels are from the torch model's, and between thread counts:
+`python benchmarks/decoder_agreement.py`.
 
 Codes each image at each model quality, decodes the file with ``aec.decoder`` (what ``decompress`` runs: numpy) and
 with the torch model's own synthesis (``AECModel.decompress``), and reports the mean PSNR of both against the
-original, the largest level difference and the fraction of values that differ. The symbols are the same by
-construction (the checksum is checked on both sides); only the float32 g_s sums in another order. The images default
+original, the largest level difference and the fraction of values that differ; and the same between two decodes by
+``aec.decoder`` with 1 and with 2 BLAS threads (numpy's BLAS splits a product differently by thread count). The
+symbols are the same by construction (the checksum is checked each time); only the float32 g_s sums in another
+order. The images default
 to the 24 Kodak images (from the current folder).
 """
 
@@ -21,6 +24,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from aec import Codec  # noqa: E402
 from aec.bitstream import parse  # noqa: E402
@@ -49,11 +53,18 @@ def measure(paths: list[Path], qualities: list[float], weights: str | None) -> d
         for path in paths:
             original = np.asarray(Image.open(path).convert("RGB"))
             data = codec.compress(original, model_quality=quality)
-            ours, theirs = codec.decompress_array(data), torch_pixels(codec, data)
+            with threadpool_limits(1):
+                ours = codec.decompress_array(data)
+            with threadpool_limits(2):
+                two_threads = codec.decompress_array(data)
+            theirs = torch_pixels(codec, data)
             difference = np.abs(ours.astype(int) - theirs.astype(int))
+            threads = np.abs(ours.astype(int) - two_threads.astype(int))
             rows.append({"image": path.name, "model_quality": quality, "psnr_decoder": psnr(original, ours),
                          "psnr_torch": psnr(original, theirs), "max_level_difference": int(difference.max()),
-                         "differing_fraction": float((difference > 0).mean())})
+                         "differing_fraction": float((difference > 0).mean()),
+                         "threads_max_level_difference": int(threads.max()),
+                         "threads_differing_fraction": float((threads > 0).mean())})
     summary = {}
     for quality in qualities:
         mine = [r for r in rows if r["model_quality"] == quality]
@@ -61,7 +72,11 @@ def measure(paths: list[Path], qualities: list[float], weights: str | None) -> d
     return {"model": codec.model_id, "images": len(paths), "summary": summary,
             "max_level_difference": max(r["max_level_difference"] for r in rows),
             "largest_differing_fraction": max(r["differing_fraction"] for r in rows),
-            "mean_differing_fraction": float(np.mean([r["differing_fraction"] for r in rows])), "rows": rows}
+            "mean_differing_fraction": float(np.mean([r["differing_fraction"] for r in rows])),
+            "threads": {"max_level_difference": max(r["threads_max_level_difference"] for r in rows),
+                        "largest_differing_fraction": max(r["threads_differing_fraction"] for r in rows),
+                        "mean_differing_fraction": float(np.mean([r["threads_differing_fraction"] for r in rows]))},
+            "rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"largest level difference {results['max_level_difference']}; values that differ: at most "
           f"{100 * results['largest_differing_fraction']:.4f} % of an image, "
           f"{100 * results['mean_differing_fraction']:.4f} % on average ({results['images']} images, {results['model']})")
+    threads = results["threads"]
+    print(f"1 against 2 BLAS threads: largest level difference {threads['max_level_difference']}; values that differ: "
+          f"at most {100 * threads['largest_differing_fraction']:.4f} % of an image, "
+          f"{100 * threads['mean_differing_fraction']:.4f} % on average")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     return 0

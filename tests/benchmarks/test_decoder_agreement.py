@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
 from PIL import Image
 
-from benchmarks import decoder_agreement
-from tests.conftest import smooth_image
+pytest.importorskip("threadpoolctl", reason="the bench extra is not installed: pip install -e '.[bench]'")
+
+from benchmarks import decoder_agreement  # noqa: E402
+from tests.conftest import smooth_image  # noqa: E402
 
 
 def test_the_two_decoders_agree_within_a_level_and_the_report_says_so(tmp_path, tiny_weights, capsys):
@@ -17,6 +20,7 @@ def test_the_two_decoders_agree_within_a_level_and_the_report_says_so(tmp_path, 
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["images"] == 2 and len(results["rows"]) == 4
     assert results["max_level_difference"] <= 1 and results["largest_differing_fraction"] < 1e-2
+    assert results["threads"]["max_level_difference"] <= 1
     for row in results["summary"].values():
         assert abs(row["psnr_decoder"] - row["psnr_torch"]) < 0.01
     assert "aec.decoder" in capsys.readouterr().out

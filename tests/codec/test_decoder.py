@@ -138,3 +138,16 @@ def test_without_torch_installed_aec_decompresses_and_compress_says_what_is_miss
         "aec: error: cannot load the model: encoding needs PyTorch, which is not installed here (pip install torch); "
         "decoding does not"]
     assert not (tmp_path / "again.aec").exists()
+
+
+def test_one_and_two_blas_threads_give_the_same_symbols_and_pixels_within_a_level(model):
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="the bench extra is not installed")
+    x = torch.from_numpy(smooth_image(192, 256, 4)).permute(2, 0, 1)[None].float() / 255
+    coded = model.compress(x, 2.0)
+    decoder = model.decoder()
+    decoded = []
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads):  # the checksum of the symbols is checked each time
+            decoded.append(decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 256, coded.checksum))
+    levels = np.abs(np.round(decoded[0] * 255) - np.round(decoded[1] * 255))
+    assert levels.max() <= 1 and (levels > 0).mean() < 1e-3
