@@ -47,8 +47,10 @@ def load_images(folder: Path, names: list[str], crop: tuple[int, int] | None) ->
     return images
 
 
-def measure(codec, images: list[np.ndarray], efforts: list[int], qualities: list[float]) -> dict:
-    """Per effort: the averaged (bpp, PSNR) at each quality and the median encode seconds per image."""
+def measure(codec, images: list[np.ndarray], efforts: list[int], qualities: list[float],
+            levels: tuple[int, ...] = EFFORT_ITERATIONS) -> dict:
+    """Per effort: the averaged (bpp, PSNR) at each quality and the median encode seconds per image; ``levels`` are
+    the refinement steps of each effort, as recorded."""
     results = {}
     for effort in efforts:
         points, seconds = [], []
@@ -62,7 +64,7 @@ def measure(codec, images: list[np.ndarray], efforts: list[int], qualities: list
                 bpps.append(result.bits_per_pixel)
                 psnrs.append(psnr(array, decoded))
             points.append({"quality": quality, "bpp": float(np.mean(bpps)), "psnr": float(np.mean(psnrs))})
-        results[str(effort)] = {"iterations": EFFORT_ITERATIONS[effort], "points": points,
+        results[str(effort)] = {"iterations": levels[effort], "points": points,
                                 "seconds_per_image": float(statistics.median(seconds))}
         print(f"effort {effort}: {results[str(effort)]['seconds_per_image']:.1f} s per image", file=sys.stderr,
               flush=True)
@@ -117,15 +119,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qualities", default="1,2.5,4,5.5")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--weights", help="a .safetensors model file instead of the shipped default model")
+    p.add_argument("--iterations", help="a study: refinement steps to measure in place of the released effort levels "
+                                        "(at most 5, e.g. 400,1000), beside effort 0; --efforts is then ignored")
     args = p.parse_args(argv)
     import aec
+    import aec.api
 
     torch.set_num_threads(args.threads)
     crop = None if args.crop == "0" else tuple(int(v) for v in args.crop.lower().split("x"))
     images = load_images(Path(args.images_dir), args.images.split(","), crop)
     codec = aec.Codec(weights=args.weights) if args.weights else aec.Codec()
-    efforts = [int(e) for e in args.efforts.split(",")]
-    results = measure(codec, images, efforts, [float(q) for q in args.qualities.split(",")])
+    efforts, levels = [int(e) for e in args.efforts.split(",")], EFFORT_ITERATIONS
+    if args.iterations:
+        levels = (0, *(int(v) for v in args.iterations.split(",")))
+        if len(levels) > len(EFFORT_ITERATIONS):
+            raise SystemExit(f"error: at most {len(EFFORT_ITERATIONS) - 1} refinement lengths at once")
+        efforts = list(range(len(levels)))
+    released, aec.api.EFFORT_ITERATIONS = aec.api.EFFORT_ITERATIONS, levels  # effort i refines levels[i] steps
+    try:
+        results = measure(codec, images, efforts, [float(q) for q in args.qualities.split(",")], levels)
+    finally:
+        aec.api.EFFORT_ITERATIONS = released
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python benchmarks/effort.py", *(argv if argv is not None else sys.argv[1:])])

@@ -25,3 +25,18 @@ def test_effort_measures_each_level_against_the_one_pass_encoder(tmp_path, tiny_
     assert results["1"]["seconds_per_image"] > results["0"]["seconds_per_image"]
     assert (tmp_path / "out" / "effort.png").stat().st_size > 0
     assert "| 1 |" in (tmp_path / "out" / "effort.md").read_text()
+
+
+def test_a_study_of_other_refinement_lengths_measures_them_and_leaves_the_levels_as_released(tmp_path, tiny_weights):
+    import aec.api
+    from aec.config import EFFORT_ITERATIONS
+
+    (tmp_path / "images").mkdir()
+    Image.fromarray(smooth_image(64, 96, 3)).save(tmp_path / "images" / "a.png")
+    assert effort.main(["--out", str(tmp_path / "out"), "--images-dir", str(tmp_path / "images"), "--images", "a.png",
+                        "--crop", "0", "--iterations", "2,5", "--qualities", "1,2,3", "--threads", "1",
+                        "--weights", str(tiny_weights)]) == 0
+    results = json.loads((tmp_path / "out" / "effort.json").read_text())["efforts"]
+    assert [entry["iterations"] for entry in results.values()] == [0, 2, 5]
+    assert results["2"]["seconds_per_image"] > results["0"]["seconds_per_image"]
+    assert aec.api.EFFORT_ITERATIONS == EFFORT_ITERATIONS
