@@ -41,9 +41,12 @@ def export(args: argparse.Namespace) -> None:
     """Write the checkpoint's EMA weights (its raw weights with --export-raw, or when it has no EMA) as a model
     in --weights-dir with its manifest entry."""
     source = Path(args.checkpoint) if args.checkpoint else Path(args.run_dir) / "checkpoint.pt"
+    directory = Path(args.weights_dir)
+    if directory.exists() and not directory.is_dir():
+        raise SystemExit(f"error: --weights-dir {directory} is not a folder")
     model, state = load_checkpoint(source, raw=args.export_raw)
     averaged = "ema" in state and not args.export_raw
-    directory = Path(args.weights_dir)
+    directory.mkdir(parents=True, exist_ok=True)  # a new folder for a candidate, as --run-dir is made
     file_name = f"{args.export}.safetensors"
     digest = save_model(model, directory / file_name, args.export)
     train_args = state["args"]

@@ -166,6 +166,11 @@ def test_export_writes_the_ema_weights_unless_raw_is_asked_for(tmp_path):
         manifest = json.loads((tmp_path / "manifest.json").read_text())["models"]
     assert manifest["test-ema"]["training"]["ema_decay"] == 0.5 and manifest["test-raw"]["training"]["ema_decay"] == 0
     assert manifest["test-ema"]["sha256"] != manifest["test-raw"]["sha256"]
+    # a candidate's folder is made if it is new; a file in its place is refused by name
+    main(["--run-dir", str(tmp_path / "run"), "--export", "test-new", "--weights-dir", str(tmp_path / "new" / "dir")])
+    assert (tmp_path / "new" / "dir" / "test-new.safetensors").is_file()
+    with pytest.raises(SystemExit, match="is not a folder"):
+        main(["--run-dir", str(tmp_path / "run"), "--export", "x", "--weights-dir", str(tmp_path / "expected.safetensors")])
 
 
 def test_an_encoder_only_fine_tune_keeps_the_decoder_bit_for_bit(tmp_path):
