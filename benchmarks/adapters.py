@@ -267,8 +267,17 @@ def make_aec(threads: int, weights: str | None = None, effort: int = 0) -> Adapt
     except Exception as error:  # noqa: BLE001  (any import failure means: not usable yet)
         raise CodecUnavailable(f"cannot import aec's codec package ({type(error).__name__}: {error})") from error
     import torch
+    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads)  # the encoder's float transforms
+
+    def on_threads(call: Callable) -> Callable:
+        """call with numpy's BLAS (the decoder, the exact path: aec.ops) on ``threads`` threads too."""
+        def limited(*args):
+            with threadpool_limits(threads):
+                return call(*args)
+        return limited
+
     try:
         model = Codec(weights=weights) if weights else Codec()
         trained = tuple(model.model_qualities)
@@ -285,8 +294,8 @@ def make_aec(threads: int, weights: str | None = None, effort: int = 0) -> Adapt
         name=f"aec-e{effort}" if effort else "aec",
         label=f"aec effort {effort}" if effort else "aec",
         qualities=aec_sweep(trained),
-        encode=lambda array, quality: model.compress(array, model_quality=float(quality), effort=effort),
-        decode=model.decompress_array,
+        encode=on_threads(lambda array, quality: model.compress(array, model_quality=float(quality), effort=effort)),
+        decode=on_threads(model.decompress_array),
         quality_meaning=f"aec model quality (its own scale, not 0-100), trained points {list(trained)}",
         quality_range=(min(trained), max(trained)),
         integer_quality=False,
