@@ -127,10 +127,16 @@ def test_quality_0_to_100_maps_onto_the_models_range(tiny_codec):
 
 
 def test_a_shipped_model_codes_a_quality_at_its_released_anchor():
-    # r5's scale puts JPEG's quality 50 at model quality 3.86 (tests/codec/test_quality_scale.py holds the anchors).
-    codec = aec.Codec("aec-sc192-r5")
-    assert codec.check_quality(50) == 3.86 and codec.check_quality(0) == 1.0 and codec.check_quality(100) == 6.0
-    assert codec.check_quality() == round((4.94 + (6.0 - 4.94) * 10 / 35) * 100) / 100  # 75: between 65 and 100
+    # The default model's scale (tests/codec/test_quality_scale.py holds every released one): JPEG's quality 50 at
+    # its anchor, 75 between the anchors of 65 and 100.
+    from aec.manifest import read_manifest
+
+    manifest = read_manifest()
+    anchors = manifest["models"][manifest["default"]]["quality_scale"]["anchors"]
+    codec = aec.Codec(manifest["default"])
+    assert codec.check_quality(50) == anchors["50"] and codec.check_quality(0) == 1.0 and codec.check_quality(100) == 6.0
+    expected = anchors["65"] + (anchors["100"] - anchors["65"]) * 10 / 35
+    assert codec.check_quality() == round(expected * 100) / 100
 
 
 @pytest.mark.parametrize("quality", [-0.5, 100.5, float("nan"), float("inf"), -float("inf")])

@@ -94,8 +94,12 @@ def test_a_released_model_file_given_as_weights_keeps_its_released_scale():
     from aec.model_files import WEIGHTS_DIR
     from aec.quality_scale import QualityScale
 
-    codec = aec.Codec(weights=WEIGHTS_DIR / "aec-sc192-r5.safetensors")
-    assert codec.quality_scale == aec.Codec("aec-sc192-r5").quality_scale != QualityScale.linear(1, 6)
+    from aec.manifest import read_manifest
+
+    manifest = read_manifest()
+    default = manifest["default"]
+    codec = aec.Codec(weights=WEIGHTS_DIR / manifest["models"][default]["file"])
+    assert codec.quality_scale == aec.Codec(default).quality_scale != QualityScale.linear(1, 6)
 
 
 def test_releasing_a_new_default_retires_all_but_the_model_before_it(tiny_weights, tmp_path):
