@@ -118,10 +118,13 @@ class Codec:
 
     @property
     def device(self) -> torch.device:
-        """Where encoding runs the float transforms."""
+        """Where encoding runs the float transforms; InputError for a string torch does not know as a device."""
         import torch
 
-        return torch.device(self._device)
+        try:
+            return torch.device(self._device)
+        except (RuntimeError, TypeError) as error:
+            raise InputError(f"device {self._device!r} is not a torch device ({str(error).splitlines()[0]})") from None
 
     def _load(self, model_id: str | None, weights: str | os.PathLike | None = None) -> str:
         """Load the model file `weights`, else the installed model_id (the default when None); returns its id."""

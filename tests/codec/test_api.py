@@ -287,6 +287,11 @@ def test_a_file_from_other_weights_is_refused(tiny_codec, tmp_path):
         tiny_codec.decompress_array(data)
 
 
+def test_an_unknown_device_is_an_input_error_when_a_model_is_placed_on_it(tiny_weights):
+    with pytest.raises(InputError, match="device 'gpu' is not a torch device"):
+        aec.Codec(weights=tiny_weights, device="gpu")
+
+
 def test_codec_device_places_the_float_transforms_there(tiny_weights):
     placed = aec.Codec(weights=tiny_weights, device="meta")  # no CUDA needed to see where parameters live
     model = placed.model
