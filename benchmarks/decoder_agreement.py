@@ -3,11 +3,11 @@
 
 Codes each image at each model quality, decodes the file with ``aec.decoder`` (what ``decompress`` runs: numpy) and
 with the torch model's own synthesis (``AECModel.decompress``), and reports the mean PSNR of both against the
-original, the largest level difference and the fraction of values that differ; and the same between two decodes by
-``aec.decoder`` with 1 and with 2 BLAS threads (numpy's BLAS splits a product differently by thread count). The
-symbols are the same by construction (the checksum is checked each time); only the float32 g_s sums in another
-order. The images default
-to the 24 Kodak images (from the current folder).
+original, the largest level difference, the fraction of values that differ and the median time of each decode (one
+thread each, alternating); and the pixel differences between two decodes by ``aec.decoder`` with 1 and with 2 BLAS
+threads (numpy's BLAS splits a product differently by thread count). The symbols are the same by construction (the
+checksum is checked each time); only the float32 g_s sums in another order. The images default to the 24 Kodak
+images (from the current folder).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,25 +47,40 @@ def torch_pixels(codec: Codec, data: bytes) -> np.ndarray:
     return torch.round(x_hat * 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def measure(paths: list[Path], qualities: list[float], weights: str | None) -> dict:
-    codec = Codec(weights=weights) if weights else Codec()
+def _measure(codec: Codec, paths: list[Path], qualities: list[float]) -> list[dict]:
+    """One row per image and quality."""
     rows = []
     for quality in qualities:
         for path in paths:
             original = np.asarray(Image.open(path).convert("RGB"))
             data = codec.compress(original, model_quality=quality)
-            with threadpool_limits(1):
+            with threadpool_limits(1):  # the two decoders alternate, on one thread each: their times compare
+                started = time.perf_counter()
                 ours = codec.decompress_array(data)
+                middle = time.perf_counter()
+                theirs = torch_pixels(codec, data)
+                ended = time.perf_counter()
             with threadpool_limits(2):
                 two_threads = codec.decompress_array(data)
-            theirs = torch_pixels(codec, data)
             difference = np.abs(ours.astype(int) - theirs.astype(int))
             threads = np.abs(ours.astype(int) - two_threads.astype(int))
             rows.append({"image": path.name, "model_quality": quality, "psnr_decoder": psnr(original, ours),
                          "psnr_torch": psnr(original, theirs), "max_level_difference": int(difference.max()),
                          "differing_fraction": float((difference > 0).mean()),
                          "threads_max_level_difference": int(threads.max()),
-                         "threads_differing_fraction": float((threads > 0).mean())})
+                         "threads_differing_fraction": float((threads > 0).mean()),
+                         "seconds_decoder": middle - started, "seconds_torch": ended - middle})
+    return rows
+
+
+def measure(paths: list[Path], qualities: list[float], weights: str | None) -> dict:
+    codec = Codec(weights=weights) if weights else Codec()
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows = _measure(codec, paths, qualities)
+    finally:
+        torch.set_num_threads(torch_threads)
     summary = {}
     for quality in qualities:
         mine = [r for r in rows if r["model_quality"] == quality]
@@ -73,6 +89,7 @@ def measure(paths: list[Path], qualities: list[float], weights: str | None) -> d
             "max_level_difference": max(r["max_level_difference"] for r in rows),
             "largest_differing_fraction": max(r["differing_fraction"] for r in rows),
             "mean_differing_fraction": float(np.mean([r["differing_fraction"] for r in rows])),
+            "median_seconds": {key: float(np.median([r[f"seconds_{key}"] for r in rows])) for key in ("decoder", "torch")},
             "threads": {"max_level_difference": max(r["threads_max_level_difference"] for r in rows),
                         "largest_differing_fraction": max(r["threads_differing_fraction"] for r in rows),
                         "mean_differing_fraction": float(np.mean([r["threads_differing_fraction"] for r in rows]))},
@@ -96,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"largest level difference {results['max_level_difference']}; values that differ: at most "
           f"{100 * results['largest_differing_fraction']:.4f} % of an image, "
           f"{100 * results['mean_differing_fraction']:.4f} % on average ({results['images']} images, {results['model']})")
+    seconds = results["median_seconds"]
+    print(f"median decode on one thread: {seconds['decoder'] * 1000:.0f} ms (aec.decoder), "
+          f"{seconds['torch'] * 1000:.0f} ms (the torch synthesis after the same exact path)")
     threads = results["threads"]
     print(f"1 against 2 BLAS threads: largest level difference {threads['max_level_difference']}; values that differ: "
           f"at most {100 * threads['largest_differing_fraction']:.4f} % of an image, "

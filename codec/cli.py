@@ -1014,9 +1014,7 @@ _WORKER_FAILURE: str | None = None
 
 def _start_worker(pickled_codec: bytes) -> None:
     """Open the codec in a -j worker: unpickled here, so that a model it cannot load is one message, no traceback."""
-    global _WORKER_CODEC, _WORKER_FAILURE
-    if "torch" in sys.modules:  # (a decoding worker never imports it; an encoding one has OMP_NUM_THREADS=1)
-        sys.modules["torch"].set_num_threads(1)
+    global _WORKER_CODEC, _WORKER_FAILURE  # one thread each: OMP_NUM_THREADS=1 and the rest, set by _PooledCodec
     try:
         _WORKER_CODEC = pickle.loads(pickled_codec)
     except (AECError, OSError) as error:

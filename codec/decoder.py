@@ -38,7 +38,6 @@ SYNTHESIS_TILE, SYNTHESIS_MARGIN = 32, 2
 # Each stage's share of an image's decoding time, for progress (aec.progress): milliseconds per Kodak image on one
 # thread (benchmarks/results/speed.md).
 DECODE_MS = {"latents": 307.0, "g_s": 325.0}
-GDN_PEDESTAL = 2.0**-18  # aec.layers.GDN's: the file stores square roots of the parameters plus it
 
 ARCHITECTURE = "aec-channel-slice-v1"
 
@@ -75,11 +74,7 @@ class Synthesis:
             if i < 3:
                 gamma = _tensor(tensors, f"g_s.{2 * i + 1}.gamma", (N, N)).astype(np.float32)
                 beta = _tensor(tensors, f"g_s.{2 * i + 1}.beta", (N,)).astype(np.float32)
-                # The effective parameters, as aec.layers.GDN computes them in float32.
-                pedestal = np.float32(GDN_PEDESTAL)
-                beta = np.maximum(beta, np.float32((1e-6 + GDN_PEDESTAL) ** 0.5)) ** 2 - pedestal
-                gamma = np.maximum(gamma, np.float32(GDN_PEDESTAL**0.5)) ** 2 - pedestal
-                self.layers.append(GDN(gamma, beta, inverse=True))
+                self.layers.append(GDN.from_stored(gamma, beta, inverse=True))
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
         for layer in self.layers:
@@ -91,10 +86,11 @@ class Decoder:
     """One model's decoding state, built from its file's tensors (the names of ``AECModel.file_state_dict``) and
     checked against its config: the exact probability path, the inverse gains and the synthesis."""
 
-    def __init__(self, config: ModelConfig, tensors: dict[str, np.ndarray]):
+    def __init__(self, config: ModelConfig, tensors: dict[str, np.ndarray], latents: ExactLatentPath | None = None):
+        """``latents``: the exact path already built from these tensors (``AECModel.decoder`` passes its own)."""
         c = self.config = config
         width, channels = c.context_width, c.M // c.slices
-        self.latents = ExactLatentPath(
+        self.latents = latents or ExactLatentPath(
             _integer_network(tensors, "h_s", [(c.Z, c.N, 5, 5), (c.N, c.N, 5, 5), (c.hyper_width, c.N, 3, 3)],
                              (True, True, False), (True, True, True)),
             [_integer_network(tensors, f"context.params.{i}",

@@ -65,11 +65,13 @@ class IntegerLayer:
     """One frozen integer convolution: weight_int (out, in, k, k), or (in, out, k, k) if transposed; bias_int."""
 
     def __init__(self, weight_int: np.ndarray, bias_int: np.ndarray, transpose: bool, activation: bool):
-        self.weight_int = np.asarray(weight_int, dtype=np.int64)
-        self.bias_int = np.asarray(bias_int, dtype=np.int64)
+        weight = np.asarray(weight_int, dtype=np.int64).astype(np.float64)
+        bias = np.asarray(bias_int, dtype=np.int64).astype(np.float64)
         self.transpose, self.activation = transpose, activation
-        weight, bias = self.weight_int.astype(np.float64), self.bias_int.astype(np.float64)
         self.conv = ConvTranspose(weight, bias) if transpose else Conv(weight, bias)
+        # For output_bound: a transposed convolution's output sums over at most all taps of every input channel.
+        self._weight_sums = np.abs(weight).sum(axis=(0, 2, 3) if transpose else (1, 2, 3))
+        self._bias_magnitudes = np.abs(bias)
 
     def __call__(self, x_int: np.ndarray) -> np.ndarray:
         """Integer-valued float64 (C, H, W) in, integer-valued float64 out."""
@@ -78,10 +80,7 @@ class IntegerLayer:
 
     def output_bound(self, input_bound: float) -> float:
         """Largest |acc| any input with |x_int| <= input_bound can produce (exactness needs it below 2**53)."""
-        w = np.abs(self.weight_int.astype(np.float64))
-        # A transposed convolution's output sums over at most all taps of every input channel.
-        per_output = w.sum(axis=(0, 2, 3)) if self.transpose else w.sum(axis=(1, 2, 3))
-        return float((per_output * input_bound + np.abs(self.bias_int.astype(np.float64))).max())
+        return float((self._weight_sums * input_bound + self._bias_magnitudes).max())
 
 
 class IntegerNetwork:

@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .exact import ACT_MAX, FRAC_BITS, INPUT_LIMIT, WEIGHT_BITS, IntegerLayer, IntegerNetwork
+from .ops import GDN_PEDESTAL
 
 __all__ = ["ACT_MAX", "FRAC_BITS", "INPUT_LIMIT", "WEIGHT_BITS", "GDN", "IntConv2d", "IntSequential", "conv", "deconv",
            "round_ste"]
@@ -26,7 +27,7 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
 class GDN(nn.Module):
     """Generalized divisive normalization (Ballé et al. 2016); ``inverse=True`` gives IGDN."""
 
-    def __init__(self, channels: int, inverse: bool = False, pedestal: float = 2.0**-18):
+    def __init__(self, channels: int, inverse: bool = False, pedestal: float = GDN_PEDESTAL):
         super().__init__()
         self.inverse = inverse
         self.pedestal = pedestal

@@ -125,7 +125,8 @@ class AECModel(nn.Module):
 
     def decoder(self) -> Decoder:
         """The torch-free decoder of this model's frozen state (``aec.decoder``), as its model file would give it."""
-        return Decoder(self.config, {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()})
+        tensors = {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()}
+        return Decoder(self.config, tensors, latents=self.latent_codec.exact_path())
 
     def check_exact(self) -> None:
         self.latent_codec.check_exact()

@@ -144,11 +144,23 @@ class ConvTranspose:
         return full[:, self.pad:self.pad + 2 * height, self.pad:self.pad + 2 * width] + self.bias
 
 
+GDN_PEDESTAL = 2.0**-18  # aec.layers.GDN stores the square roots of its parameters plus this
+
+
 class GDN:
     """(Inverse) generalized divisive normalization from GDN's effective parameters: gamma (C, C), beta (C,)."""
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, inverse: bool):
         self.gamma, self.beta, self.inverse = np.ascontiguousarray(gamma), beta.reshape(-1, 1), inverse
+
+    @classmethod
+    def from_stored(cls, gamma: np.ndarray, beta: np.ndarray, inverse: bool) -> "GDN":
+        """From the parameters as ``aec.layers.GDN`` stores them (square roots plus the pedestal), in float32 as it
+        computes the effective ones."""
+        pedestal = np.float32(GDN_PEDESTAL)
+        beta = np.maximum(beta, np.float32((1e-6 + GDN_PEDESTAL) ** 0.5)) ** 2 - pedestal
+        gamma = np.maximum(gamma, np.float32(GDN_PEDESTAL**0.5)) ** 2 - pedestal
+        return cls(gamma, beta, inverse)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         channels, height, width = x.shape

@@ -21,6 +21,7 @@ def test_the_two_decoders_agree_within_a_level_and_the_report_says_so(tmp_path, 
     assert results["images"] == 2 and len(results["rows"]) == 4
     assert results["max_level_difference"] <= 1 and results["largest_differing_fraction"] < 1e-2
     assert results["threads"]["max_level_difference"] <= 1
+    assert results["median_seconds"]["decoder"] > 0 and results["median_seconds"]["torch"] > 0
     for row in results["summary"].values():
         assert abs(row["psnr_decoder"] - row["psnr_torch"]) < 0.01
     assert "aec.decoder" in capsys.readouterr().out
