@@ -19,31 +19,24 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from . import architecture
+from .config import ModelConfig
 from .exact import LRP_LIMIT
-from .layers import IntConv2d, IntSequential
-
-
-def parameter_net(cin: int, width: int, slice_channels: int) -> IntSequential:
-    """Predicts (mean, scale index) for one slice: 2 * slice_channels outputs."""
-    return IntSequential(IntConv2d(cin, width, 3), IntConv2d(width, width, 1),
-                         IntConv2d(width, 2 * slice_channels, 3, activation=False))
-
-
-def residual_net(cin: int, width: int, slice_channels: int) -> IntSequential:
-    """Latent residual prediction for one slice (clamped to +-1/2 by the caller)."""
-    return IntSequential(IntConv2d(cin, width, 3), IntConv2d(width, slice_channels, 3, activation=False))
+from .layers import IntSequential
+from .transforms import integer_network
 
 
 class ChannelSliceContext(nn.Module):
-    """All slice networks of the context model."""
+    """All slice networks of the context model: per slice, one that predicts (mean, scale index) and one for the latent
+    residual prediction (``architecture.parameter_net``, ``architecture.residual_net``; the LRP is clamped to +-1/2
+    by the caller)."""
 
-    def __init__(self, M: int, slices: int, hyper_width: int, width: int):
+    def __init__(self, c: ModelConfig):
         super().__init__()
-        self.slices = slices
-        self.slice_channels = M // slices
-        c = self.slice_channels
-        self.params = nn.ModuleList(parameter_net(hyper_width + i * c, width, c) for i in range(slices))
-        self.residuals = nn.ModuleList(residual_net(hyper_width + (i + 1) * c, width, c) for i in range(slices))
+        self.slices = c.slices
+        self.slice_channels = architecture.slice_channels(c)
+        self.params = nn.ModuleList(integer_network(architecture.parameter_net(c, i)) for i in range(c.slices))
+        self.residuals = nn.ModuleList(integer_network(architecture.residual_net(c, i)) for i in range(c.slices))
 
     def networks(self) -> list[IntSequential]:
         return list(self.params) + list(self.residuals)

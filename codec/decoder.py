@@ -14,16 +14,18 @@ promise more (docs/bitstream.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from . import architecture
 from .bitstream.entropy import CategoricalTables
 from .config import ModelConfig
 from .errors import ModelMismatchError
 from .exact import ExactLatentPath, IntegerLayer, IntegerNetwork
 from .manifest import WEIGHTS_DIR, checked_model_file, locate_model
-from .ops import GDN, ConvTranspose
+from .ops import GDN, Conv, ConvTranspose
 from .progress import part, shares
 from .tiling import tiled
 from .timing import stage
@@ -42,14 +44,12 @@ DECODE_MS = {"latents": 307.0, "g_s": 325.0}
 ARCHITECTURE = "aec-channel-slice-v1"
 
 
-def _integer_network(tensors: dict[str, np.ndarray], prefix: str, shapes: list[tuple[int, ...]],
-                     transposed: tuple[bool, ...], activations: tuple[bool, ...]) -> IntegerNetwork:
-    layers = []
-    for i, (shape, transpose, activation) in enumerate(zip(shapes, transposed, activations)):
-        weight = _tensor(tensors, f"{prefix}.{i}.weight_int", shape)
-        bias = _tensor(tensors, f"{prefix}.{i}.bias_int", (shape[1] if transpose else shape[0],))
-        layers.append(IntegerLayer(weight, bias, transpose, activation))
-    return IntegerNetwork(layers)
+def _integer_network(tensors: dict[str, np.ndarray], prefix: str,
+                     layers: Sequence[architecture.Layer]) -> IntegerNetwork:
+    return IntegerNetwork([IntegerLayer(_tensor(tensors, f"{prefix}.{i}.weight_int", layer.weight_shape),
+                                        _tensor(tensors, f"{prefix}.{i}.bias_int", (layer.outputs,)),
+                                        layer.transpose, layer.activation)
+                           for i, layer in enumerate(layers)])
 
 
 def _tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -63,17 +63,20 @@ def _tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) -
 
 
 class Synthesis:
-    """g_s in numpy float32: four stride-2 transposed 5x5 convolutions with inverse GDN between them."""
+    """g_s in numpy float32 (``architecture.synthesis``): transposed convolutions with inverse GDN between them. Its
+    tensors are named as the torch module's (``aec.transforms.synthesis``), each GDN counting as a layer."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], N: int, M: int):
+    def __init__(self, tensors: dict[str, np.ndarray], config: ModelConfig):
         self.layers: list = []
-        for i, (cin, cout) in enumerate(((M, N), (N, N), (N, N), (N, 3))):
-            weight = _tensor(tensors, f"g_s.{2 * i}.weight", (cin, cout, 5, 5)).astype(np.float32)
-            bias = _tensor(tensors, f"g_s.{2 * i}.bias", (cout,)).astype(np.float32)
-            self.layers.append(ConvTranspose(weight, bias))
-            if i < 3:
-                gamma = _tensor(tensors, f"g_s.{2 * i + 1}.gamma", (N, N)).astype(np.float32)
-                beta = _tensor(tensors, f"g_s.{2 * i + 1}.beta", (N,)).astype(np.float32)
+        for layer in architecture.synthesis(config):
+            name = f"g_s.{len(self.layers)}"
+            weight = _tensor(tensors, f"{name}.weight", layer.weight_shape).astype(np.float32)
+            bias = _tensor(tensors, f"{name}.bias", (layer.outputs,)).astype(np.float32)
+            self.layers.append((ConvTranspose if layer.transpose else Conv)(weight, bias))
+            if layer.activation:
+                name, channels = f"g_s.{len(self.layers)}", layer.outputs
+                gamma = _tensor(tensors, f"{name}.gamma", (channels, channels)).astype(np.float32)
+                beta = _tensor(tensors, f"{name}.beta", (channels,)).astype(np.float32)
                 self.layers.append(GDN.from_stored(gamma, beta, inverse=True))
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
@@ -89,23 +92,17 @@ class Decoder:
     def __init__(self, config: ModelConfig, tensors: dict[str, np.ndarray], latents: ExactLatentPath | None = None):
         """``latents``: the exact path already built from these tensors (``AECModel.decoder`` passes its own)."""
         c = self.config = config
-        width, channels = c.context_width, c.M // c.slices
         self.latents = latents or ExactLatentPath(
-            _integer_network(tensors, "h_s", [(c.Z, c.N, 5, 5), (c.N, c.N, 5, 5), (c.hyper_width, c.N, 3, 3)],
-                             (True, True, False), (True, True, True)),
-            [_integer_network(tensors, f"context.params.{i}",
-                              [(width, c.hyper_width + i * channels, 3, 3), (width, width, 1, 1),
-                               (2 * channels, width, 3, 3)], (False,) * 3, (True, True, False))
+            _integer_network(tensors, "h_s", architecture.hyper_synthesis(c)),
+            [_integer_network(tensors, f"context.params.{i}", architecture.parameter_net(c, i))
              for i in range(c.slices)],
-            [_integer_network(tensors, f"context.residuals.{i}",
-                              [(width, c.hyper_width + (i + 1) * channels, 3, 3), (channels, width, 3, 3)],
-                              (False,) * 2, (True, False))
+            [_integer_network(tensors, f"context.residuals.{i}", architecture.residual_net(c, i))
              for i in range(c.slices)],
             _tensor(tensors, "scale_table", (c.scale_levels,)),
             CategoricalTables(_tensor(tensors, "prior.counts", (c.Z, 2 * c.z_support + 2)).astype(np.int64),
                               _tensor(tensors, "prior.offsets", (c.Z,)).astype(np.int64)))
         self.log_inverse_gains = _tensor(tensors, "log_inverse_gains", (len(c.lambdas), c.M)).astype(np.float32)
-        self.synthesis = Synthesis(tensors, c.N, c.M)
+        self.synthesis = Synthesis(tensors, c)
         self.latents.check_exact()
 
     def inverse_gain(self, quality: float) -> np.ndarray:

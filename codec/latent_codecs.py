@@ -82,9 +82,9 @@ class ChannelSliceLatentCodec(nn.Module):
         self.latent_channels = c.M
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
         self.h_a = hyper_analysis(c.M, c.N, c.Z)
-        self.h_s = hyper_synthesis(c.Z, c.N, c.hyper_width)
+        self.h_s = hyper_synthesis(c)
         self.prior = FactorizedPrior(c.Z, c.z_support)
-        self.context = ChannelSliceContext(c.M, c.slices, c.hyper_width, c.context_width)
+        self.context = ChannelSliceContext(c)
         self.gaussian = GaussianIndexedEntropyModel(c.scale_levels, c.scale_low, c.scale_high)
         # An untrained h_a gives hyper-latents of std ~0.01, which all round to zero and leave h_s without
         # gradients at first: start them at std ~1. Start the predicted scales near sigma = 2, not at the floor.

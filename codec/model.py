@@ -57,7 +57,7 @@ class AECModel(nn.Module):
         c = config
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
         self.g_a = analysis(c.N, c.M)
-        self.g_s = synthesis(c.N, c.M)
+        self.g_s = synthesis(c)
         self.latent_codec = ChannelSliceLatentCodec(c)
         # Gain units: quantization is finer at higher quality; lambda ~ step^-2 suggests gain ~ sqrt(lambda).
         lambdas = torch.tensor(c.lambdas, dtype=torch.float32)

@@ -7,8 +7,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch.nn as nn
 
+from . import architecture
+from .config import ModelConfig
 from .layers import GDN, IntConv2d, IntSequential, conv, deconv
 
 
@@ -17,10 +21,15 @@ def analysis(N: int, M: int) -> nn.Sequential:
     return nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
 
 
-def synthesis(N: int, M: int) -> nn.Sequential:
-    """g_s: the mirror of g_a with transposed convolutions and inverse GDN, M -> N -> N -> N -> 3."""
-    return nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
-                         deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
+def synthesis(c: ModelConfig) -> nn.Sequential:
+    """g_s (``architecture.synthesis``): the mirror of g_a with transposed convolutions and inverse GDN."""
+    modules: list[nn.Module] = []
+    for layer in architecture.synthesis(c):
+        modules.append(deconv(layer.inputs, layer.outputs, layer.kernel) if layer.transpose
+                       else conv(layer.inputs, layer.outputs, layer.kernel, 1))
+        if layer.activation:
+            modules.append(GDN(layer.outputs, inverse=True))
+    return nn.Sequential(*modules)
 
 
 def hyper_analysis(M: int, N: int, Z: int) -> nn.Sequential:
@@ -29,7 +38,12 @@ def hyper_analysis(M: int, N: int, Z: int) -> nn.Sequential:
                          conv(N, Z))
 
 
-def hyper_synthesis(Z: int, N: int, out: int) -> IntSequential:
-    """h_s: z_hat -> hyper features at the latent resolution, as an integer network."""
-    return IntSequential(IntConv2d(Z, N, 5, 2, transpose=True), IntConv2d(N, N, 5, 2, transpose=True),
-                         IntConv2d(N, out, 3, 1))
+def integer_network(layers: Sequence[architecture.Layer]) -> IntSequential:
+    """The trainable integer network of an architecture's layer list."""
+    return IntSequential(*(IntConv2d(layer.inputs, layer.outputs, layer.kernel, layer.stride, transpose=layer.transpose,
+                                     activation=layer.activation) for layer in layers))
+
+
+def hyper_synthesis(c: ModelConfig) -> IntSequential:
+    """h_s (``architecture.hyper_synthesis``): z_hat -> hyper features at the latent resolution, integer."""
+    return integer_network(architecture.hyper_synthesis(c))

@@ -12,8 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aec.config import TINY
-from aec.decoder import Decoder, decoder_from_file
+from aec.config import TINY, ModelConfig
+from aec.decoder import LATENT_STRIDE, Decoder, decoder_from_file
 from aec.errors import FormatError, ModelMismatchError
 from aec import ops
 from aec.ops import GDN, Conv, ConvTranspose
@@ -151,3 +151,38 @@ def test_one_and_two_blas_threads_give_the_same_symbols_and_pixels_within_a_leve
             decoded.append(decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 256, coded.checksum))
     levels = np.abs(np.round(decoded[0] * 255) - np.round(decoded[1] * 255))
     assert levels.max() <= 1 and (levels > 0).mean() < 1e-3
+
+
+@pytest.mark.parametrize("config", [TINY, ModelConfig()], ids=["tiny", "default"])
+def test_the_torch_modules_are_built_from_the_architectures_layer_lists(config):
+    """aec.architecture is the one description: the torch networks have exactly its layers, shapes and strides,
+    and the strides are the decoder's."""
+    from aec import architecture
+    from aec.exact import HYPER_STRIDE
+    from aec.model import AECModel
+
+    model = AECModel(config)
+    codec = model.latent_codec
+    integer = [(codec.h_s, architecture.hyper_synthesis(config))]
+    integer += [(codec.context.params[i], architecture.parameter_net(config, i)) for i in range(config.slices)]
+    integer += [(codec.context.residuals[i], architecture.residual_net(config, i)) for i in range(config.slices)]
+    for network, layers in integer:
+        assert [(tuple(m.weight_int.shape), m.stride, m.transpose, m.activation) for m in network] == \
+            [(layer.weight_shape, layer.stride, layer.transpose, layer.activation) for layer in layers]
+    convolutions = [m for m in model.g_s if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(tuple(m.weight.shape), m.stride[0]) for m in convolutions] == \
+        [(layer.weight_shape, layer.stride) for layer in architecture.synthesis(config)]
+    assert np.prod([layer.stride for layer in architecture.synthesis(config)]) == LATENT_STRIDE
+    assert np.prod([layer.stride for layer in architecture.hyper_synthesis(config)]) == HYPER_STRIDE
+
+
+def test_the_decoder_reads_every_tensor_of_the_decoding_side(model):
+    """Every tensor of h_s, the slice networks and g_s is one the decoder checks by name and shape: none is left
+    to a default."""
+    tensors = {key: value.detach().numpy() for key, value in model.file_state_dict().items()}
+    decoding = [key for key in tensors if key.startswith("g_s.") or key.split(".")[0] in ("h_s", "context")
+                and key.endswith(("weight_int", "bias_int"))]
+    assert len(decoding) == 2 * (3 + 3 * TINY.slices + 2 * TINY.slices) + 4 * 2 + 3 * 2
+    for key in decoding:
+        with pytest.raises(ValueError, match=rf"tensor {key.replace('.', '[.]')} is missing"):
+            Decoder(TINY, {k: v for k, v in tensors.items() if k != key})
