@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from collections.abc import Callable
@@ -96,14 +99,21 @@ class Codec:
     device). Encoding imports torch and runs the float transforms on ``device``.
 
     A Codec pickles (for a process pool or a distributed engine): what travels is the model id, the weights file's
-    path, the device and the pixel limit, with the weights tag of each model it had loaded. The copy re-opens the
-    model it encodes with as it is unpickled, and the models files name when it first needs them, and refuses
-    (ModelMismatchError) a model whose weights there differ from the ones this codec used, so that every process
-    writes the same bytes. The weights file, if any, must be at the same path in the other process.
+    path, the device, the pixel limit and the threads, with the weights tag of each model it had loaded. The copy
+    re-opens the model it encodes with as it is unpickled, and the models files name when it first needs them, and
+    refuses (ModelMismatchError) a model whose weights there differ from the ones this codec used, so that every
+    process writes the same bytes. The weights file, if any, must be at the same path in the other process.
+
+    ``threads``: at most this many threads for the networks while an image is coded (numpy's BLAS and torch's pool,
+    which belong to the process: another thread coding meanwhile shares the limit); None leaves the libraries their
+    defaults, one thread per core.
     """
 
     def __init__(self, model_id: str | None = None, *, weights: str | os.PathLike | None = None,
-                 device: str | torch.device = "cpu", max_pixels: int | None = None):
+                 device: str | torch.device = "cpu", max_pixels: int | None = None, threads: int | None = None):
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise InputError(f"threads must be a whole number, 1 or more (or None for one per core), got {threads!r}")
+        self.threads = threads
         self._device = device
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self._models: dict[str, tuple[AECModel, bytes]] = {}
@@ -160,12 +170,13 @@ class Codec:
     def __getstate__(self) -> dict:
         """What a copy in another process needs to re-open the same models (not the models, nor the locks)."""
         return {"model_id": self._model_id, "weights": self._weights, "device": str(self._device),
-                "max_pixels": self.max_pixels,
+                "max_pixels": self.max_pixels, "threads": self.threads,
                 "tags": {**self._expected_tags, **{name: tag for name, (_, tag) in self._decoders.items()},
                          **{name: tag for name, (_, tag) in self._models.items()}}}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(None, device=state["device"], max_pixels=state["max_pixels"])  # loads nothing yet
+        self.__init__(None, device=state["device"], max_pixels=state["max_pixels"],  # loads nothing yet
+                      threads=state.get("threads"))
         self._expected_tags = dict(state["tags"])
         self._weights = state["weights"]
         self._from_file = self._weights is not None
@@ -173,6 +184,25 @@ class Codec:
             self._model_id = self._load(None, self._weights)  # the file's id, checked against the pickled tag
         elif state["model_id"] is not None:
             self._model_id = self._load(state["model_id"])
+
+    @contextmanager
+    def _limited_threads(self) -> Iterator[None]:
+        """numpy's BLAS and (if it is loaded) torch's pool at ``threads`` while the block runs."""
+        if self.threads is None:
+            yield
+            return
+        from threadpoolctl import threadpool_limits
+
+        torch = sys.modules.get("torch")  # only if encoding loaded it: decoding never imports torch
+        previous = torch.get_num_threads() if torch is not None else None
+        with threadpool_limits(self.threads):
+            if torch is not None:
+                torch.set_num_threads(self.threads)
+            try:
+                yield
+            finally:
+                if torch is not None:
+                    torch.set_num_threads(previous)
 
     @property
     def model_id(self) -> str:
@@ -304,7 +334,7 @@ class Codec:
         model, tag = self._models[self.model_id]
 
         def code(at: float) -> EncodeResult:
-            with self._lock:
+            with self._lock, self._limited_threads():
                 coded = model.compress(x, at, EFFORT_ITERATIONS[effort], (height, width))
             sections = [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload), *source.side_sections()]
             header = Header(model_id=self.model_id, weights_tag=tag, quality=at, width=width, height=height,
@@ -369,7 +399,7 @@ class Codec:
         decoder = self._decoder_for(header)
         height = header.height + (-header.height) % STRIDE
         width = header.width + (-header.width) % STRIDE
-        with self._lock, reporting(progress):
+        with self._lock, self._limited_threads(), reporting(progress):
             x_hat = decoder.decode(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
                                    header.symbol_checksum)
         x_hat = x_hat[:, :header.height, :header.width]

@@ -265,6 +265,10 @@ def _output_options(command: Callable) -> Callable:
                               "core; 1: this process only). Default: one per core when the inputs hold enough "
                               f"work to pay the workers' start ({AUTO_JOBS_MEGAPIXELS:g} megapixels or more, or "
                               f"{AUTO_JOBS_FILES} files), else 1."),
+            click.option("--threads", type=_Number("a whole number of threads, 1 or more", integer=True, low=1,
+                                                    high=1024), metavar="T",
+                         help="At most T threads for the networks in each process (default: one per core; -j "
+                              "workers: 1 each)."),
             click.option("-v", "--verbose", is_flag=True, help="Per-file statistics on stderr."),
             click.option("--quiet", is_flag=True,
                          help="Print nothing but errors (no summary, no progress bar or progress line)."),
@@ -310,7 +314,8 @@ def _max_pixels_option(command: Callable) -> Callable:
 @_max_pixels_option
 @click.pass_context
 def compress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, recursive: bool,
-             jobs: int | None, verbose: bool, quiet: bool, quality: float | None, model_quality: float | None,
+             jobs: int | None, threads: int | None, verbose: bool, quiet: bool, quality: float | None,
+             model_quality: float | None,
              model_id: str | None, weights: str | None, effort: int,
              target_size: int | None, target_bpp: float | None, target_psnr: float | None, strip: bool,
              max_pixels: int | None) -> None:
@@ -327,7 +332,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
                                                ("target_psnr", target_psnr)) if value is not None}
     if len(targets) + (quality is not None) + (model_quality is not None) > 1:
         raise click.UsageError("give one of -q, --model-quality, --target-size, --target-bpp and --target-psnr")
-    codecs = _Codecs(model_id, weights, max_pixels, encoding=True, jobs=_jobs(jobs, inputs))
+    codecs = _Codecs(model_id, weights, max_pixels, encoding=True, jobs=_jobs(jobs, inputs), threads=threads)
     settings: dict[str, Any] = {}
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
@@ -378,7 +383,8 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
 @_max_pixels_option
 @click.pass_context
 def decompress(context: click.Context, inputs: tuple[str, ...], output: str | None, force: bool, recursive: bool,
-               jobs: int | None, verbose: bool, quiet: bool, format_name: str | None, weights: str | None, max_pixels: int | None) -> None:
+               jobs: int | None, threads: int | None, verbose: bool, quiet: bool, format_name: str | None,
+               weights: str | None, max_pixels: int | None) -> None:
     """Decompress .aec files to PNG, JPEG, WebP, ... (the format OUT's suffix names); IN may be '-' for stdin.
 
     Without -o, photo.aec is written as photo.png next to it; reading stdin writes a PNG to stdout. With -r, a
@@ -397,7 +403,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             _output_format(output, forced)
         except CliError as error:
             raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
-    codecs = _Codecs(None, weights, max_pixels, encoding=False, jobs=_jobs(jobs, inputs))
+    codecs = _Codecs(None, weights, max_pixels, encoding=False, jobs=_jobs(jobs, inputs), threads=threads)
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
         started = time.perf_counter()
@@ -868,8 +874,10 @@ class _Codecs:
     """Loads the Codec on first use only, so --help, info and inputs that fail early never load a model."""
 
     def __init__(self, model_id: str | None, weights: str | None, max_pixels: int | None, *, encoding: bool,
-                 jobs: int = 1):
+                 jobs: int = 1, threads: int | None = None):
         self._model_id = model_id
+        # -j workers take one core each unless --threads says otherwise: more would only fight for the cores.
+        self._threads = threads if threads is not None or jobs == 1 else 1
         self._weights = weights
         self._max_pixels = max_pixels
         self._encoding = encoding
@@ -896,7 +904,7 @@ class _Codecs:
         from .api import Codec  # numpy, PIL and the coder; torch only to encode
 
         try:
-            codec = Codec(self._model_id, weights=self._weights, max_pixels=self._max_pixels)
+            codec = Codec(self._model_id, weights=self._weights, max_pixels=self._max_pixels, threads=self._threads)
             if self._encoding:
                 codec.model  # noqa: B018  (loads the default model now, so that its failure is reported here)
         except (AECError, OSError) as error:
@@ -973,10 +981,10 @@ class _PooledCodec:
         import multiprocessing
 
         self._codec = codec
-        # N workers, one core each: more threads per worker would only fight for the cores. The variables reach the
-        # workers' BLAS (numpy's, torch's) as they start, before either is loaded.
+        # The codec's threads (1 unless --threads) from the start: the variables reach the workers' BLAS (numpy's,
+        # torch's) as they start, before either is loaded (the codec itself limits them only while it codes).
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[variable] = "1"
+            os.environ[variable] = str(codec.threads or 1)
         # spawn, not fork: torch's thread pools do not survive a fork, and the workers start the same on every system.
         self._pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                                             initializer=_start_worker,
@@ -1014,7 +1022,7 @@ _WORKER_FAILURE: str | None = None
 
 def _start_worker(pickled_codec: bytes) -> None:
     """Open the codec in a -j worker: unpickled here, so that a model it cannot load is one message, no traceback."""
-    global _WORKER_CODEC, _WORKER_FAILURE  # one thread each: OMP_NUM_THREADS=1 and the rest, set by _PooledCodec
+    global _WORKER_CODEC, _WORKER_FAILURE  # OMP_NUM_THREADS and the rest set by _PooledCodec
     try:
         _WORKER_CODEC = pickle.loads(pickled_codec)
     except (AECError, OSError) as error:

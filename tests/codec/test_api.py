@@ -442,7 +442,7 @@ def test_a_codec_pickles_and_a_spawned_process_pool_writes_the_same_bytes(tiny_c
 
 def test_an_unpickled_codec_refuses_other_weights_than_the_original_used(tiny_codec):
     state = tiny_codec.__getstate__()
-    assert set(state) == {"model_id", "weights", "device", "max_pixels", "tags"}
+    assert set(state) == {"model_id", "weights", "device", "max_pixels", "threads", "tags"}
     state["tags"] = {tiny_codec.model_id: b"\x00\x00\x00\x00"}
     copy = aec.Codec.__new__(aec.Codec)
     with pytest.raises(ModelMismatchError, match="other weights"):
@@ -474,3 +474,47 @@ def test_a_dask_local_cluster_compresses_a_folder_to_the_same_bytes_as_one_proce
         assert client.gather(futures) == expected
         workers = client.run(os.getpid)  # two worker processes, none of them this one
         assert len(set(workers.values())) == 2 and os.getpid() not in workers.values()
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+def test_threads_limit_numpys_blas_and_torch_while_coding_and_only_then(tiny_weights, monkeypatch):
+    import pickle
+
+    from aec import decoder as decoder_module
+    from aec import model as model_module
+
+    torch.set_num_threads(2)
+    seen = {}
+    encode, decode = model_module.AECModel.compress, decoder_module.Decoder.decode
+
+    def compress(self, *args, **kwargs):
+        seen["encode"] = (torch.get_num_threads(), _blas_threads())
+        return encode(self, *args, **kwargs)
+
+    def decode_(self, *args, **kwargs):
+        seen["decode"] = _blas_threads()
+        return decode(self, *args, **kwargs)
+
+    monkeypatch.setattr(model_module.AECModel, "compress", compress)
+    monkeypatch.setattr(decoder_module.Decoder, "decode", decode_)
+    before = _blas_threads()
+    codec = aec.Codec(weights=tiny_weights, threads=1)
+    data = codec.compress(smooth_image(24, 40, 1), model_quality=2)
+    codec.decompress_array(data)
+    assert seen == {"encode": (1, 1), "decode": 1}
+    assert torch.get_num_threads() == 2 and _blas_threads() == before  # restored after each call
+    assert pickle.loads(pickle.dumps(codec)).threads == 1
+    seen.clear()
+    aec.Codec(weights=tiny_weights).compress(smooth_image(24, 40, 1), model_quality=2)
+    assert seen["encode"][0] == 2  # None: the libraries' own settings
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, "2", True])
+def test_threads_must_be_a_whole_number_from_one(threads):
+    with pytest.raises(InputError, match="threads must be a whole number, 1 or more"):
+        aec.Codec(threads=threads)

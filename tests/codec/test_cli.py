@@ -1095,6 +1095,33 @@ def test_jobs_code_in_worker_processes_to_the_same_bytes_warnings_errors_and_sum
                                                                 *weights).stdout_bytes))))
 
 
+def test_threads_reach_the_codec_and_the_worker_processes(tmp_path, weights, monkeypatch):
+    from aec import api
+
+    made = []
+    original = api.Codec.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self.threads)
+
+    monkeypatch.setattr(api.Codec, "__init__", init)
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # restored after the test
+        monkeypatch.setenv(variable, "7")
+    sources = [write_png(tmp_path / f"{i}.png", 8, 12, seed=i) for i in range(2)]
+    assert_ok(run("compress", sources[0], "-o", tmp_path / "a.aec", "--threads", 1, *weights))
+    assert_ok(run("decompress", tmp_path / "a.aec", "-o", tmp_path / "a.png", "--threads", 2, *weights))
+    assert_ok(run("decompress", tmp_path / "a.aec", "-o", tmp_path / "b.png", *weights))
+    assert made == [1, 2, None] and os.environ["OMP_NUM_THREADS"] == "7"
+    (tmp_path / "out").mkdir()
+    assert_ok(run("compress", *sources, "-o", tmp_path / "out", "-j", 2, *weights))
+    assert made[-1] == 1 and os.environ["OMP_NUM_THREADS"] == "1"  # -j workers: one thread each by default
+    assert_ok(run("compress", *sources, "-o", tmp_path / "out", "-f", "-j", 2, "--threads", 3, *weights))
+    assert made[-1] == 3 and os.environ["OMP_NUM_THREADS"] == "3"
+    assert_usage_error(run("compress", sources[0], "--threads", 0), "0 is out of range; give a whole number of "
+                       "threads, 1 or more")
+
+
 def test_jobs_must_be_a_whole_number_and_never_exceed_the_inputs(tmp_path):
     source = write_png(tmp_path / "a.png", 4, 4)
     assert_usage_error(run("compress", source, "-j", "x"), "'x' is not a whole number")
