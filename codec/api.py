@@ -24,14 +24,15 @@ from .bitstream import read_header as _read_header
 from . import images
 from .images import ImageLike
 from .inputs import input_limit, read_path, read_stream
-from .decoder import STRIDE, Decoder, load_decoder
+from .decoder import STRIDE, Decoder, coders_from_file, load_coders, load_decoder
+from .encoder import Encoder
 from .metrics import psnr
 from .manifest import WEIGHTS_DIR, read_manifest
 from .manifest import quality_scale as _released_scale
 from .quality_scale import DEFAULT_QUALITY, HIGHEST, LOWEST, QualityScale, check_number
 from .progress import part, reporting
 from .rate_control import search_quality
-from .config import EFFORT_ITERATIONS, check_effort
+from .config import EFFORT_ITERATIONS, ModelConfig, check_effort
 
 if TYPE_CHECKING:  # torch is imported when a model is loaded to encode, never to decode
     import torch
@@ -96,7 +97,8 @@ class Codec:
 
     Without model_id or weights, the default model is loaded only when encode needs it: decoding loads just the
     models that the files name, and only their decoders (``aec.decoder``: numpy, no torch, on the CPU whatever the
-    device). Encoding imports torch and runs the float transforms on ``device``.
+    device). Encoding at effort 0 on the CPU runs ``aec.encoder``, also without torch; higher efforts (the refinement
+    differentiates the model) and other devices import torch and run the torch model, on ``device``.
 
     A Codec pickles (for a process pool or a distributed engine): what travels is the model id, the weights file's
     path, the device, the pixel limit and the threads, with the weights tag of each model it had loaded. The copy
@@ -116,14 +118,15 @@ class Codec:
         self.threads = threads
         self._device = device
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
-        self._models: dict[str, tuple[AECModel, bytes]] = {}
+        self._encoders: dict[str, tuple[Encoder, bytes, str, Path | None]] = {}  # (encoder, tag, sha256, file)
+        self._models: dict[str, tuple[AECModel, bytes]] = {}  # torch models, loaded when an encode needs one
         self._decoders: dict[str, tuple[Decoder, bytes]] = {}
         self._scales: dict[str, QualityScale] = {}
         self._from_file = weights is not None
         self._weights = None if weights is None else os.fspath(weights)
         self._expected_tags: dict[str, bytes] = {}  # set by unpickling: the tags the original codec used
         self._lock = threading.Lock()
-        self._loading = threading.Lock()
+        self._loading = threading.RLock()  # _load may load a torch model under it
         self._model_id = self._load(model_id, weights) if model_id is not None or weights is not None else None
 
     @property
@@ -137,26 +140,48 @@ class Codec:
             raise InputError(f"device {self._device!r} is not a torch device ({str(error).splitlines()[0]})") from None
 
     def _load(self, model_id: str | None, weights: str | os.PathLike | None = None) -> str:
-        """Load the model file `weights`, else the installed model_id (the default when None); returns its id."""
-        try:
-            from .model_files import load_model, load_model_file  # imports torch: encoding needs it
-        except ImportError as error:
-            if error.name != "torch":
-                raise
-            raise ModelMismatchError("encoding needs PyTorch, which is not installed here (pip install torch); "
-                                     "decoding does not") from None
-
+        """Load the model file `weights`, else the installed model_id (the default when None), for encoding: its
+        torch-free coders, and its torch model too when the device is not the CPU; returns its id."""
         if weights is not None:
-            model, model_id, digest = load_model_file(Path(weights))
+            path = Path(weights)
+            decoder, encoder, model_id, digest = coders_from_file(path)
         else:
-            model, model_id, digest = load_model(model_id)
+            decoder, encoder, model_id, digest = load_coders(model_id)
+            path = None
         tag = self._checked_tag(model_id, digest)
-        model.place(self.device)
-        self._models[model_id] = (model, tag)
+        self._encoders[model_id] = (encoder, tag, digest, path)
+        self._decoders.setdefault(model_id, (decoder, tag))
         # The released scale of these weights (a --weights copy of a released model too), else 0-100 linearly.
-        qualities = model.config.qualities
+        qualities = encoder.config.qualities
         self._scales[model_id] = _released_scale(model_id, digest) or QualityScale.linear(qualities[0], qualities[-1])
+        if not self._on_cpu:
+            self._torch_model(model_id)
         return model_id
+
+    @property
+    def _on_cpu(self) -> bool:
+        return str(self._device) == "cpu"
+
+    def _torch_model(self, model_id: str) -> AECModel:
+        """The torch model of a loaded model id (for the refinement of efforts above 0, and devices other than the
+        CPU), loaded on first use from the same file, on ``device``."""
+        with self._loading:
+            if model_id not in self._models:
+                try:
+                    from .model_files import load_model, load_model_file  # imports torch
+                except ImportError as error:
+                    if error.name != "torch":
+                        raise
+                    raise ModelMismatchError("encoding with effort above 0 (or on a device) needs PyTorch, which is "
+                                             "not installed here (pip install torch); effort 0 and decoding do "
+                                             "not") from None
+                _, tag, digest, path = self._encoders[model_id]
+                model, _, file_digest = load_model_file(path) if path is not None else load_model(model_id)
+                if file_digest != digest:
+                    raise ModelMismatchError(f"model {model_id!r} changed on disk since this codec loaded it")
+                model.place(self.device)
+                self._models[model_id] = (model, tag)
+            return self._models[model_id][0]
 
     def _checked_tag(self, model_id: str, digest: str) -> bytes:
         """The weights tag of a model file's sha256; ModelMismatchError if a pickled codec used other weights."""
@@ -172,7 +197,7 @@ class Codec:
         return {"model_id": self._model_id, "weights": self._weights, "device": str(self._device),
                 "max_pixels": self.max_pixels, "threads": self.threads,
                 "tags": {**self._expected_tags, **{name: tag for name, (_, tag) in self._decoders.items()},
-                         **{name: tag for name, (_, tag) in self._models.items()}}}
+                         **{name: entry[1] for name, entry in self._encoders.items()}}}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(None, device=state["device"], max_pixels=state["max_pixels"],  # loads nothing yet
@@ -210,17 +235,23 @@ class Codec:
         with self._loading:
             if self._model_id is None:
                 default = read_manifest().get("default")
-                self._model_id = default if default in self._models else self._load(None)
+                self._model_id = default if default in self._encoders else self._load(None)
             return self._model_id
 
     @property
     def model(self) -> AECModel:
-        return self._models[self.model_id][0]
+        """The encoding model in torch (loaded now if it is not yet): what efforts above 0 refine with."""
+        return self._torch_model(self.model_id)
+
+    @property
+    def config(self) -> ModelConfig:
+        """The encoding model's configuration (its architecture's sizes and quality table)."""
+        return self._encoders[self.model_id][0].config
 
     @property
     def model_qualities(self) -> tuple[float, ...]:
         """The model qualities the encoding model was trained at (1 to 6 for the shipped models)."""
-        return self.model.config.qualities
+        return self.config.qualities
 
     @property
     def model_quality_range(self) -> tuple[float, float]:
@@ -235,17 +266,13 @@ class Codec:
     def _decoder_for(self, header: Header) -> Decoder:
         """The decoder of the model a file names: from the loaded model if there is one (a --weights file), else from
         the installed model file, without torch."""
-        if self._from_file and header.model_id not in self._models:
+        if self._from_file and header.model_id not in self._encoders:
             raise ModelMismatchError(f"the file was written with model {header.model_id!r}, "
                                      f"but this codec holds only {self.model_id!r}")
         with self._loading:
             if header.model_id not in self._decoders:
-                if header.model_id in self._models:
-                    model, tag = self._models[header.model_id]
-                    self._decoders[header.model_id] = (model.decoder(), tag)
-                else:
-                    decoder, model_id, digest = load_decoder(header.model_id)
-                    self._decoders[header.model_id] = (decoder, self._checked_tag(model_id, digest))
+                decoder, model_id, digest = load_decoder(header.model_id)
+                self._decoders[header.model_id] = (decoder, self._checked_tag(model_id, digest))
         decoder, tag = self._decoders[header.model_id]
         if tag != header.weights_tag:
             raise ModelMismatchError(f"the file was written with other weights for model {header.model_id!r} "
@@ -264,7 +291,7 @@ class Codec:
         if model_quality is not None:
             if quality is not None:
                 raise InputError("give quality (0 to 100) or model_quality (the model's own scale), not both")
-            coded = self.model.config.check_quality(model_quality, self.model_id)
+            coded = self.config.check_quality(model_quality, self.model_id)
         else:
             scale = self.quality_scale
             low, high = scale.model_range
@@ -328,14 +355,19 @@ class Codec:
         height, width = source.rgb.shape[:2]
         # Kept as uint8 (edge-padded): the model converts tile by tile, so big photos stay small in memory.
         padded = np.pad(source.rgb, ((0, (-height) % STRIDE), (0, (-width) % STRIDE), (0, 0)), mode="edge")
-        import torch
+        encoder, tag, _, _ = self._encoders[self.model_id]
+        if effort or not self._on_cpu:  # the refinement differentiates the torch model; another device runs it
+            import torch
 
-        x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
-        model, tag = self._models[self.model_id]
+            model = self._torch_model(self.model_id)
+            x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
 
         def code(at: float) -> EncodeResult:
             with self._lock, self._limited_threads():
-                coded = model.compress(x, at, EFFORT_ITERATIONS[effort], (height, width))
+                if effort or not self._on_cpu:
+                    coded = model.compress(x, at, EFFORT_ITERATIONS[effort], (height, width))
+                else:
+                    coded = encoder.compress(padded, at)
             sections = [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload), *source.side_sections()]
             header = Header(model_id=self.model_id, weights_tag=tag, quality=at, width=width, height=height,
                             layout=source.layout, symbol_checksum=coded.checksum, coder_version=CODER_VERSION,

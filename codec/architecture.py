@@ -1,9 +1,11 @@
-"""The decoder side of the channel-slice architecture, layer by layer, written once and read by both implementations.
+"""The networks of the channel-slice architecture, layer by layer, written once and read by both implementations.
 
-The torch modules (``aec.transforms``, ``aec.context``: training and encoding) and the numpy decoder (``aec.decoder``)
-build their networks from these lists, so a layer's shape, its place in the file and the order of its channels are
-stated in one place; a second architecture adds its own lists here. Torch-free.
+The torch modules (``aec.transforms``, ``aec.context``: training and refinement) and the numpy coder (``aec.encoder``,
+``aec.decoder``) build their networks from these lists, so a layer's shape, its place in the file and the order of its
+channels are stated in one place; a second architecture adds its own lists here. Torch-free.
 
+    g_a:            pixels (3) -> y (M), float, four stride-2 5x5 layers with GDN between them
+    h_a:            y (M) -> z (Z), float, stride 1 then two stride-2 layers, leaky ReLU between them
     h_s:            z_hat (Z) -> hyper features (hyper_width), integer, two stride-2 transposed layers
     params[i]:      hyper + y_hat_0..i-1 -> mean and scale index of slice i (2 x M / slices), integer
     residuals[i]:   hyper + y_hat_0..i-1 + slice i -> its latent residual prediction (M / slices), integer
@@ -14,26 +16,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .config import ModelConfig
 
-__all__ = ["Layer", "hyper_synthesis", "parameter_net", "residual_net", "slice_channels", "synthesis"]
+__all__ = ["LATENT_STRIDE", "LEAKY_SLOPE", "STRIDE", "Layer", "analysis", "hyper_analysis", "hyper_synthesis", "named_tensor", "parameter_net",
+           "residual_net", "slice_channels", "synthesis"]
+
+LEAKY_SLOPE = 0.01  # h_a's leaky ReLU (torch's default)
+LATENT_STRIDE = 16  # g_a's total stride (and g_s's)
+STRIDE = 64  # g_a's followed by h_a's (4): images are padded to a multiple of it
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One convolution: stride 1 with zero padding kernel // 2, or (``transpose``) stride 2 transposed with output
-    padding 1, so its output is exactly twice its input. ``activation``: an integer layer's bounded ReLU, or in g_s
-    the inverse GDN that follows the layer."""
+    """One convolution with zero padding kernel // 2: stride 1 or 2 (the output half the input), or (``transpose``)
+    stride 2 transposed with output padding 1 (the output exactly twice the input). ``activation``: an integer
+    layer's bounded ReLU; in g_a and g_s the (inverse) GDN that follows the layer, in h_a its leaky ReLU."""
 
     inputs: int
     outputs: int
     kernel: int
     transpose: bool = False
     activation: bool = True
+    stride: int = 1
 
-    @property
-    def stride(self) -> int:
-        return 2 if self.transpose else 1
+    def __post_init__(self) -> None:
+        if self.stride not in (1, 2) or (self.transpose and self.stride != 2):
+            raise ValueError(f"a layer is stride 1 or 2, and a transposed one stride 2 (got {self})")
 
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:
@@ -42,9 +52,21 @@ class Layer:
         return (self.inputs, self.outputs, k, k) if self.transpose else (self.outputs, self.inputs, k, k)
 
 
+def analysis(c: ModelConfig) -> tuple[Layer, ...]:
+    """g_a, float: 3 -> N -> N -> N -> M, total stride 16, a GDN after every layer but the last."""
+    return (Layer(3, c.N, 5, stride=2), Layer(c.N, c.N, 5, stride=2), Layer(c.N, c.N, 5, stride=2),
+            Layer(c.N, c.M, 5, stride=2, activation=False))
+
+
+def hyper_analysis(c: ModelConfig) -> tuple[Layer, ...]:
+    """h_a, float: y -> z, total stride 4, a leaky ReLU after every layer but the last."""
+    return (Layer(c.M, c.N, 3), Layer(c.N, c.N, 5, stride=2), Layer(c.N, c.Z, 5, stride=2, activation=False))
+
+
 def hyper_synthesis(c: ModelConfig) -> tuple[Layer, ...]:
     """h_s, integer: total stride 4, to the latent's resolution."""
-    return (Layer(c.Z, c.N, 5, transpose=True), Layer(c.N, c.N, 5, transpose=True), Layer(c.N, c.hyper_width, 3))
+    return (Layer(c.Z, c.N, 5, stride=2, transpose=True), Layer(c.N, c.N, 5, stride=2, transpose=True),
+            Layer(c.N, c.hyper_width, 3))
 
 
 def slice_channels(c: ModelConfig) -> int:
@@ -67,5 +89,17 @@ def residual_net(c: ModelConfig, i: int) -> tuple[Layer, ...]:
 
 def synthesis(c: ModelConfig) -> tuple[Layer, ...]:
     """g_s, float: M -> N -> N -> N -> 3, an inverse GDN after every layer but the last."""
-    return (Layer(c.M, c.N, 5, transpose=True), Layer(c.N, c.N, 5, transpose=True), Layer(c.N, c.N, 5, transpose=True),
-            Layer(c.N, 3, 5, transpose=True, activation=False))
+    up = {"stride": 2, "transpose": True}
+    return (Layer(c.M, c.N, 5, **up), Layer(c.N, c.N, 5, **up), Layer(c.N, c.N, 5, **up),
+            Layer(c.N, 3, 5, **up, activation=False))
+
+
+def named_tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The named tensor of a model file, which must have this shape; ValueError otherwise (the caller names the
+    file)."""
+    if name not in tensors:
+        raise ValueError(f"tensor {name} is missing")
+    value = tensors[name]
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(f"tensor {name} has shape {tuple(value.shape)}, the architecture needs {tuple(shape)}")
+    return value

@@ -332,7 +332,8 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
                                                ("target_psnr", target_psnr)) if value is not None}
     if len(targets) + (quality is not None) + (model_quality is not None) > 1:
         raise click.UsageError("give one of -q, --model-quality, --target-size, --target-bpp and --target-psnr")
-    codecs = _Codecs(model_id, weights, max_pixels, encoding=True, jobs=_jobs(jobs, inputs), threads=threads)
+    codecs = _Codecs(model_id, weights, max_pixels, encoding=True, jobs=_jobs(jobs, inputs), threads=threads,
+                     refining=effort > 0)
     settings: dict[str, Any] = {}
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
@@ -874,8 +875,9 @@ class _Codecs:
     """Loads the Codec on first use only, so --help, info and inputs that fail early never load a model."""
 
     def __init__(self, model_id: str | None, weights: str | None, max_pixels: int | None, *, encoding: bool,
-                 jobs: int = 1, threads: int | None = None):
+                 jobs: int = 1, threads: int | None = None, refining: bool = False):
         self._model_id = model_id
+        self._refining = refining  # an effort above 0: the torch model is loaded too
         # -j workers take one core each unless --threads says otherwise: more would only fight for the cores.
         self._threads = threads if threads is not None or jobs == 1 else 1
         self._weights = weights
@@ -901,12 +903,14 @@ class _Codecs:
             self._codec.close()
 
     def _load(self) -> Any:
-        from .api import Codec  # numpy, PIL and the coder; torch only to encode
+        from .api import Codec  # numpy, PIL and the coder; torch only to refine (effort above 0)
 
         try:
             codec = Codec(self._model_id, weights=self._weights, max_pixels=self._max_pixels, threads=self._threads)
             if self._encoding:
-                codec.model  # noqa: B018  (loads the default model now, so that its failure is reported here)
+                codec.model_id  # noqa: B018  (loads the default model now, so that its failure is reported here)
+            if self._refining:
+                codec.model  # noqa: B018  (and its torch model, for the refinement)
         except (AECError, OSError) as error:
             reason = _reason(error) if isinstance(error, OSError) else str(error)
             message = f"cannot load the model: {reason}"

@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from . import architecture
+from .architecture import LATENT_STRIDE, STRIDE, named_tensor
 from .bitstream.entropy import CategoricalTables
 from .config import ModelConfig
+from .encoder import Encoder
 from .errors import ModelMismatchError
 from .exact import ExactLatentPath, IntegerLayer, IntegerNetwork
 from .manifest import WEIGHTS_DIR, checked_model_file, locate_model
@@ -30,36 +32,26 @@ from .progress import part, shares
 from .tiling import tiled
 from .timing import stage
 
-__all__ = ["STRIDE", "LATENT_STRIDE", "Decoder", "load_decoder"]
+__all__ = ["STRIDE", "LATENT_STRIDE", "Decoder", "coders_from_file", "decoder_from_file", "load_coders",
+           "load_decoder"]
 
-STRIDE = 64  # total stride of g_a (16) followed by h_a (4): images are padded to a multiple of it
-LATENT_STRIDE = 16
 # The synthesis runs in overlapping tiles (in latent pixels) so that memory stays bounded on big photos; the margin
 # covers g_s's receptive-field radius, under 2 latent px. A 32-pixel tile recomputes about a quarter.
 SYNTHESIS_TILE, SYNTHESIS_MARGIN = 32, 2
 # Each stage's share of an image's decoding time, for progress (aec.progress): milliseconds per Kodak image on one
-# thread (benchmarks/results/speed.md).
-DECODE_MS = {"latents": 307.0, "g_s": 325.0}
+# thread on an idle machine (benchmarks/results/speed.md, r7: z and y coding, h_s and the slices 310, the numpy g_s 594;
+# torch's g_s, which AECModel.decompress runs, took about 325).
+DECODE_MS = {"latents": 310.0, "g_s": 594.0}
 
 ARCHITECTURE = "aec-channel-slice-v1"
 
 
 def _integer_network(tensors: dict[str, np.ndarray], prefix: str,
                      layers: Sequence[architecture.Layer]) -> IntegerNetwork:
-    return IntegerNetwork([IntegerLayer(_tensor(tensors, f"{prefix}.{i}.weight_int", layer.weight_shape),
-                                        _tensor(tensors, f"{prefix}.{i}.bias_int", (layer.outputs,)),
+    return IntegerNetwork([IntegerLayer(named_tensor(tensors, f"{prefix}.{i}.weight_int", layer.weight_shape),
+                                        named_tensor(tensors, f"{prefix}.{i}.bias_int", (layer.outputs,)),
                                         layer.transpose, layer.activation)
                            for i, layer in enumerate(layers)])
-
-
-def _tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The named tensor, which must have this shape; ValueError otherwise (the caller names the file)."""
-    if name not in tensors:
-        raise ValueError(f"tensor {name} is missing")
-    value = tensors[name]
-    if tuple(value.shape) != tuple(shape):
-        raise ValueError(f"tensor {name} has shape {tuple(value.shape)}, the architecture needs {tuple(shape)}")
-    return value
 
 
 class Synthesis:
@@ -70,13 +62,13 @@ class Synthesis:
         self.layers: list = []
         for layer in architecture.synthesis(config):
             name = f"g_s.{len(self.layers)}"
-            weight = _tensor(tensors, f"{name}.weight", layer.weight_shape).astype(np.float32)
-            bias = _tensor(tensors, f"{name}.bias", (layer.outputs,)).astype(np.float32)
+            weight = named_tensor(tensors, f"{name}.weight", layer.weight_shape).astype(np.float32)
+            bias = named_tensor(tensors, f"{name}.bias", (layer.outputs,)).astype(np.float32)
             self.layers.append((ConvTranspose if layer.transpose else Conv)(weight, bias))
             if layer.activation:
                 name, channels = f"g_s.{len(self.layers)}", layer.outputs
-                gamma = _tensor(tensors, f"{name}.gamma", (channels, channels)).astype(np.float32)
-                beta = _tensor(tensors, f"{name}.beta", (channels,)).astype(np.float32)
+                gamma = named_tensor(tensors, f"{name}.gamma", (channels, channels)).astype(np.float32)
+                beta = named_tensor(tensors, f"{name}.beta", (channels,)).astype(np.float32)
                 self.layers.append(GDN.from_stored(gamma, beta, inverse=True))
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
@@ -98,10 +90,10 @@ class Decoder:
              for i in range(c.slices)],
             [_integer_network(tensors, f"context.residuals.{i}", architecture.residual_net(c, i))
              for i in range(c.slices)],
-            _tensor(tensors, "scale_table", (c.scale_levels,)),
-            CategoricalTables(_tensor(tensors, "prior.counts", (c.Z, 2 * c.z_support + 2)).astype(np.int64),
-                              _tensor(tensors, "prior.offsets", (c.Z,)).astype(np.int64)))
-        self.log_inverse_gains = _tensor(tensors, "log_inverse_gains", (len(c.lambdas), c.M)).astype(np.float32)
+            named_tensor(tensors, "scale_table", (c.scale_levels,)),
+            CategoricalTables(named_tensor(tensors, "prior.counts", (c.Z, 2 * c.z_support + 2)).astype(np.int64),
+                              named_tensor(tensors, "prior.offsets", (c.Z,)).astype(np.int64)))
+        self.log_inverse_gains = named_tensor(tensors, "log_inverse_gains", (len(c.lambdas), c.M)).astype(np.float32)
         self.synthesis = Synthesis(tensors, c)
         self.latents.check_exact()
 
@@ -126,8 +118,9 @@ class Decoder:
         return np.clip(x_hat, 0, 1, out=x_hat)
 
 
-def decoder_from_file(path: Path, expected_sha256: str | None = None) -> tuple[Decoder, str, str]:
-    """A model file's decoder, hash-checked when a hash is expected: (decoder, model id, sha256)."""
+def _read_model_file(path: Path, expected_sha256: str | None) -> tuple[ModelConfig, dict[str, np.ndarray], str, str]:
+    """A model file's (config, tensors, model id, sha256), hash-checked when a hash is expected; ModelMismatchError
+    for a file of another architecture or one that is not a model file."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
@@ -138,19 +131,56 @@ def decoder_from_file(path: Path, expected_sha256: str | None = None) -> tuple[D
                                  f"{ARCHITECTURE}); a newer aec may know it")
     try:
         tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
+        config = ModelConfig.from_dict(json.loads(metadata["config"]))
+    except (SafetensorError, OSError, ValueError, TypeError) as error:
         raise ModelMismatchError(f"{path.name} is not a valid .safetensors model file ({error})") from None
+    return config, tensors, metadata["model_id"], digest
+
+
+def _built(path: Path, build):
+    """build() with a file's tensors; a tensor the architecture does not find is a ModelMismatchError naming it."""
     try:
-        decoder = Decoder(ModelConfig.from_dict(json.loads(metadata["config"])), tensors)
+        return build()
     except (ValueError, KeyError, TypeError) as error:
-        raise ModelMismatchError(f"{path.name} does not match architecture {ARCHITECTURE!r}: {error}") from None
-    return decoder, metadata["model_id"], digest
+        raise ModelMismatchError(f"{Path(path).name} does not match architecture {ARCHITECTURE!r}: {error}") from None
+
+
+def decoder_from_file(path: Path, expected_sha256: str | None = None) -> tuple[Decoder, str, str]:
+    """A model file's decoder, hash-checked when a hash is expected: (decoder, model id, sha256)."""
+    config, tensors, model_id, digest = _read_model_file(path, expected_sha256)
+    return _built(path, lambda: Decoder(config, tensors)), model_id, digest
+
+
+def coders_from_file(path: Path, expected_sha256: str | None = None) -> tuple[Decoder, Encoder, str, str]:
+    """A model file's decoder and one-pass encoder (``aec.encoder``), which share its exact path, from one reading:
+    (decoder, encoder, model id, sha256)."""
+    config, tensors, model_id, digest = _read_model_file(path, expected_sha256)
+    decoder = _built(path, lambda: Decoder(config, tensors))
+    return decoder, _built(path, lambda: Encoder(config, tensors, decoder.latents)), model_id, digest
+
+
+def _released_file(model_id: str | None, directory: Path) -> tuple[str, Path, str]:
+    """(id, file, sha256) of a released model by id (the manifest's default when None)."""
+    model_id, entry = locate_model(model_id, directory)
+    return model_id, Path(directory) / entry["file"], entry["sha256"]
+
+
+def _same_id(model_id: str, file_id: str, path: Path) -> None:
+    if file_id != model_id:
+        raise ModelMismatchError(f"{path.name} holds model {file_id!r}, the manifest says {model_id!r}")
 
 
 def load_decoder(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[Decoder, str, str]:
     """The decoder of a released model by id (the manifest's default when None), hash-checked: (decoder, id, sha256)."""
-    model_id, entry = locate_model(model_id, directory)
-    decoder, file_id, digest = decoder_from_file(Path(directory) / entry["file"], entry["sha256"])
-    if file_id != model_id:
-        raise ModelMismatchError(f"{entry['file']} holds model {file_id!r}, the manifest says {model_id!r}")
+    model_id, path, expected = _released_file(model_id, directory)
+    decoder, file_id, digest = decoder_from_file(path, expected)
+    _same_id(model_id, file_id, path)
     return decoder, model_id, digest
+
+
+def load_coders(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[Decoder, Encoder, str, str]:
+    """A released model's decoder and encoder (``coders_from_file``) by id: (decoder, encoder, id, sha256)."""
+    model_id, path, expected = _released_file(model_id, directory)
+    decoder, encoder, file_id, digest = coders_from_file(path, expected)
+    _same_id(model_id, file_id, path)
+    return decoder, encoder, model_id, digest

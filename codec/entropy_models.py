@@ -1,4 +1,4 @@
-"""Entropy models: how one tensor of latents is priced in training and coded to bytes.
+"""Entropy models: how one tensor of latents is priced in training, and the frozen tables it is coded with.
 
 Two models, each owning everything between "these are the latents" and "these are the bits":
 
@@ -9,8 +9,11 @@ Two models, each owning everything between "these are the latents" and "these ar
 - ``GaussianIndexedEntropyModel`` (y): a zero-mean quantized Gaussian on the residual ``round(y - mu)``, whose
   scale is one of a fixed log-spaced table (tensorflow-compression's ``LocationScaleIndexedEntropyModel``,
   CompressAI's ``GaussianConditional``). It owns the table, the rounding of a predicted index to a table entry,
-  quantization, the likelihood, the bit estimate and the range coding. The decoder only ever sees table entries,
-  so encoder and decoder build identical coding distributions.
+  quantization and the likelihood. The coder only ever sees table entries, so encoder and decoder build identical
+  coding distributions.
+
+The range coding itself, and its bit estimate, are numpy (``aec.encoder.code_latents``, ``aec.exact``): the coder
+needs no torch.
 
 Neither knows anything about images, slices or networks (see ``latent_codecs.py``).
 """
@@ -24,21 +27,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .bitstream.entropy import CategoricalTables, SymbolDecoder, SymbolEncoder
+from .bitstream.entropy import CategoricalTables
 from .bitstream.tables import pmf_to_counts, scale_table
-from .errors import InputError
+from .encoder import LIKELIHOOD_FLOOR
 from .layers import round_ste
 
-LIKELIHOOD_FLOOR = 1e-9
 TABLE_PRECISION = 16
-ESCAPE_BITS = 32.0  # an escaped z costs its escape bin plus two 16-bit digits
-SYMBOL_LIMIT = 1 << 30  # larger symbols mean the image drove the model out of its numeric range
-
-
-def check_symbols(symbols: torch.Tensor) -> None:
-    """Refuse symbols that no honest image produces: not finite, or too large for the coder's int32."""
-    if symbols.numel() and not (torch.isfinite(symbols).all() and symbols.abs().max() < SYMBOL_LIMIT):
-        raise InputError("the image drives the model out of its numeric range; it cannot be coded")
 
 
 class FactorizedPrior(nn.Module):
@@ -121,35 +115,6 @@ class FactorizedPrior(nn.Module):
                                              self.offsets.cpu().numpy().astype(np.int64))
         return self._tables
 
-    def table_bits(self, z_symbols: torch.Tensor) -> torch.Tensor:
-        """Bits the frozen tables spend on integer z (escapes priced at their 32 extra bits)."""
-        counts = self.counts.double()
-        total = counts.sum(dim=1, keepdim=True)
-        index = z_symbols.long() - self.offsets.view(1, -1, 1, 1).long()
-        escape = (index < 0) | (index > counts.shape[1] - 2)
-        index = torch.where(escape, torch.full_like(index, counts.shape[1] - 1), index)
-        b, c, h, w = index.shape
-        gathered = torch.gather(counts.unsqueeze(0).expand(b, -1, -1), 2, index.reshape(b, c, -1))
-        bits = -torch.log2(gathered / total.unsqueeze(0))
-        return bits.sum() + ESCAPE_BITS * escape.sum()
-
-    def compress(self, z_symbols: torch.Tensor) -> tuple[bytes, np.ndarray]:
-        """Range-code integer z (1, C, h, w); returns the payload and the coded symbols as (C, h*w) int32."""
-        check_symbols(z_symbols)
-        symbols = z_symbols.to(torch.int32).numpy()[0].reshape(self.channels, -1)
-        encoder = SymbolEncoder()
-        encoder.encode_categorical(symbols, self.tables)
-        return encoder.finish(), symbols
-
-    def decompress(self, payload: bytes, height: int, width: int, *,
-                   name: str = "entropy-coded data") -> tuple[torch.Tensor, np.ndarray]:
-        """Decode z of (height, width); returns it as (1, C, h, w) int64 and the symbols as coded. FormatError if
-        the payload (called ``name`` in messages) is too short for them or holds more."""
-        decoder = SymbolDecoder(payload, name=name)
-        symbols = decoder.decode_categorical(self.tables, height * width)
-        decoder.finish()
-        return torch.from_numpy(symbols.astype(np.int64)).view(1, self.channels, height, width), symbols
-
 
 class GaussianIndexedEntropyModel(nn.Module):
     """Zero-mean quantized Gaussians whose scales are entries of a fixed log-spaced table.
@@ -203,28 +168,3 @@ class GaussianIndexedEntropyModel(nn.Module):
     def bits(self, residual: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """Per-sample bits of the residuals: shape (B,)."""
         return -torch.log2(self.likelihood(residual, sigma)).sum(dim=(1, 2, 3))
-
-    # -------------------------------------------------------------------------------------------------- coding
-    def table_bits(self, symbols: torch.Tensor, index: torch.Tensor) -> float:
-        """Bits the coder's model assigns to integer symbols under table entries ``index``."""
-        sigma = self.scale_table[index]
-        return float(-torch.log2(self.likelihood(symbols, sigma)).sum())
-
-    def encoder(self) -> SymbolEncoder:
-        return SymbolEncoder(self.scale_table.cpu().numpy())
-
-    def decoder(self, payload: bytes, *, name: str = "entropy-coded data") -> SymbolDecoder:
-        return SymbolDecoder(payload, self.scale_table.cpu().numpy(), name=name)
-
-    @staticmethod
-    def encode(encoder: SymbolEncoder, symbols: torch.Tensor, index: torch.Tensor) -> np.ndarray:
-        """Code one block of integer symbols (float64 tensor) with table entries ``index``; returns them as int32."""
-        check_symbols(symbols)
-        symbols_np = symbols.to(torch.int32).numpy()
-        encoder.encode_gaussian(symbols_np, index.numpy())
-        return symbols_np
-
-    @staticmethod
-    def decode(decoder: SymbolDecoder, index: torch.Tensor) -> np.ndarray:
-        """Decode one block coded with ``encode`` under the same indexes; int32 shaped like index."""
-        return decoder.decode_gaussian(index.numpy())

@@ -46,8 +46,8 @@ HYPER_STRIDE = 4  # h_s's output resolution over its input's
 # checks that tiled and whole-image results agree).
 HYPER_TILE, HYPER_MARGIN = 32, 2
 CONTEXT_TILE, CONTEXT_MARGIN = 64, 2
-# The hyperprior's share (h_a, z coding, h_s) of the latents' coding time, for progress (aec.progress): about 26 of
-# 309 ms encoding a Kodak image, 22 of 307 decoding (benchmarks/results/speed.md); the slices take the rest.
+# The hyperprior's share (h_a, z coding, h_s) of the latents' coding time, for progress (aec.progress): about 32 of
+# 300 ms encoding a Kodak image, 25 of 310 decoding (benchmarks/results/speed.md, one thread); the slices take the rest.
 HYPER_SHARE = 0.08
 
 # code_slice(i, mean_fixed, index) codes or decodes slice i's symbols under those means and table indexes and

@@ -30,14 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-from .bitstream.entropy import symbol_checksum
 from .config import ModelConfig
 from .context import ChannelSliceContext
-from .entropy_models import FactorizedPrior, GaussianIndexedEntropyModel, check_symbols
+from .encoder import HYPER_ANALYSIS_MARGIN, HYPER_ANALYSIS_TILE, CodedLatents, code_latents
+from .entropy_models import FactorizedPrior, GaussianIndexedEntropyModel
 from .exact import HYPER_SHARE, HYPER_STRIDE, INPUT_LIMIT, ONE, ExactLatentPath
 from .layers import round_ste
 from .progress import part
@@ -45,22 +44,10 @@ from .tiling import tiled
 from .timing import stage
 from .transforms import hyper_analysis, hyper_synthesis
 
-# h_a's tiles and margin (in latent pixels): the margin covers its receptive-field radius, 7 latent px.
-HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN = 128, 8
 
 
 # How the float pass rounds: values -> (values the rate is measured on, values the synthesis and context see).
 Rounding = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-
-
-@dataclass(frozen=True)
-class CodedLatents:
-    """The entropy-coded payloads of one image and what the decoder needs to check them."""
-
-    z_payload: bytes
-    y_payload: bytes
-    checksum: int
-    estimated_bits: float
 
 
 @dataclass(frozen=True)
@@ -81,7 +68,7 @@ class ChannelSliceLatentCodec(nn.Module):
         self.slices = c.slices
         self.latent_channels = c.M
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
-        self.h_a = hyper_analysis(c.M, c.N, c.Z)
+        self.h_a = hyper_analysis(c)
         self.h_s = hyper_synthesis(c)
         self.prior = FactorizedPrior(c.Z, c.z_support)
         self.context = ChannelSliceContext(c)
@@ -161,37 +148,15 @@ class ChannelSliceLatentCodec(nn.Module):
 
     @torch.no_grad()
     def compress(self, y: torch.Tensor, z: torch.Tensor | None = None) -> CodedLatents:
-        """Code y (1, M, h, w) on the CPU, with z = h_a(y) (h_a on its own device) unless a refined z is given.
-        h and w must be multiples of 4."""
+        """Code y (1, M, h, w) on the CPU, with z = h_a(y) (h_a on its own device) unless a refined z is given, by
+        ``aec.encoder.code_latents`` (the coding that the torch-free encoder runs too). h and w must be multiples of
+        4."""
         if z is None:
             device = next(self.h_a.parameters()).device
             hyper_analysis = lambda piece: self.h_a(piece.to(device)).float().cpu()  # noqa: E731
             with stage("h_a"), part(0.0, HYPER_SHARE / 2):
                 z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
-        z_symbols = torch.floor(z.double() + 0.5)
-        check_symbols(y)
-        check_symbols(z_symbols)
-        with stage("z coding"):
-            z_payload, z_coded = self.prior.compress(z_symbols)
-            z_bits = float(self.prior.table_bits(z_symbols.to(torch.int64)))
-
-        encoder = self.gaussian.encoder()
-        y_slices = [piece[0].double().numpy() for piece in y.chunk(self.slices, dim=1)]
-        coded: list[np.ndarray] = []
-        y_bits = 0.0
-
-        def code_slice(i: int, mean_fixed: np.ndarray, index: np.ndarray) -> np.ndarray:
-            nonlocal y_bits
-            symbols = torch.from_numpy(np.floor(y_slices[i] - mean_fixed / ONE + 0.5))
-            indexes = torch.from_numpy(index)
-            coded.append(self.gaussian.encode(encoder, symbols, indexes))
-            y_bits += self.gaussian.table_bits(symbols, indexes)
-            return symbols.numpy()
-
-        path = self.exact_path()
-        path.code_slices(path.hyper_features(z_symbols[0].numpy()), code_slice)
-        checksum = symbol_checksum(z_coded, *coded)
-        return CodedLatents(z_payload, encoder.finish(), checksum, z_bits + y_bits)
+        return code_latents(self.exact_path(), y[0].double().numpy(), z[0].double().numpy())
 
     @torch.no_grad()
     def decompress(self, z_payload: bytes, y_payload: bytes, height: int, width: int,

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from .config import ModelConfig
 from .decoder import DECODE_MS, LATENT_STRIDE, STRIDE, SYNTHESIS_MARGIN, SYNTHESIS_TILE, Decoder
+from .encoder import ANALYSIS_MARGIN, ANALYSIS_TILE, ENCODE_MS, REFINEMENT_STEP_MS, Encoder
 from .latent_codecs import ChannelSliceLatentCodec, CodedLatents, Rounding
 from .progress import part, shares
 from .refine import refine_latents
@@ -30,14 +31,6 @@ from .transforms import analysis, synthesis
 
 __all__ = ["AECModel", "CodedLatents", "STRIDE"]
 
-# Encoding runs g_a in overlapping tiles (in input pixels) so that memory stays bounded on big photos; the margin covers
-# its receptive-field radius, 30 px. (The synthesis tiles are aec.decoder's.)
-ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 32
-# Each stage's share of an image's encoding time, for progress (aec.progress): milliseconds per Kodak image on one
-# thread (benchmarks/results/speed.md): g_a 358, the latents (h_a, z, h_s, slices) 309; a refinement step about a
-# second (README, Encoder effort).
-ENCODE_MS = {"g_a": 358.0, "latents": 309.0}
-REFINEMENT_STEP_MS = 1000.0
 
 # Model files of this architecture name their tensors as the first release wrote them, before the latent codec had
 # a module of its own ("h_a.0.weight", "scale_table"); checkpoints of that time do too. Both layouts load.
@@ -56,7 +49,7 @@ class AECModel(nn.Module):
         self.config = config
         c = config
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
-        self.g_a = analysis(c.N, c.M)
+        self.g_a = analysis(c)
         self.g_s = synthesis(c)
         self.latent_codec = ChannelSliceLatentCodec(c)
         # Gain units: quantization is finer at higher quality; lambda ~ step^-2 suggests gain ~ sqrt(lambda).
@@ -127,6 +120,11 @@ class AECModel(nn.Module):
         """The torch-free decoder of this model's frozen state (``aec.decoder``), as its model file would give it."""
         tensors = {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()}
         return Decoder(self.config, tensors, latents=self.latent_codec.exact_path())
+
+    def encoder(self) -> Encoder:
+        """The torch-free one-pass encoder of these weights (``aec.encoder``), sharing this model's exact path."""
+        tensors = {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()}
+        return Encoder(self.config, tensors, self.latent_codec.exact_path())
 
     def check_exact(self) -> None:
         self.latent_codec.check_exact()

@@ -28,40 +28,50 @@ def _strip_rows(row_bytes: int) -> int:
     return max(1, STRIP_BYTES // max(row_bytes, 1))
 
 
-def _shifted(x: np.ndarray, kernel: int, padded: bool = False) -> np.ndarray:
-    """(C, H, W) -> (C * kernel**2, H * W): every kernel tap's view of the zero-padded input, one row per (c, tap).
-    With ``padded``, x already holds the padding (kernel // 2 on every side) and H, W are without it."""
+def _shifted(x: np.ndarray, kernel: int, padded: bool = False, stride: int = 1) -> np.ndarray:
+    """(C, H, W) -> (C * kernel**2, H' * W'): every kernel tap's view of the zero-padded input at each output pixel,
+    one row per (c, tap), for a convolution of this stride. With ``padded``, x already holds the padding (kernel // 2
+    on every side)."""
     pad = kernel // 2
     if not padded:
         x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
-    channels, height, width = x.shape[0], x.shape[1] - 2 * pad, x.shape[2] - 2 * pad
-    windows = sliding_window_view(x, (kernel, kernel), axis=(1, 2))  # (C, H, W, k, k), no copy
+    windows = sliding_window_view(x, (kernel, kernel), axis=(1, 2))[:, ::stride, ::stride]  # (C, H', W', k, k), no copy
+    channels, height, width = windows.shape[:3]
     return np.ascontiguousarray(windows.transpose(0, 3, 4, 1, 2)).reshape(channels * kernel * kernel, height * width)
 
 
 class Conv:
-    """A stride-1 convolution with zero padding kernel // 2 (odd kernels); weight (out, in, k, k)."""
+    """A convolution of stride 1 or 2 with zero padding kernel // 2 (odd kernels), as torch's Conv2d with that padding:
+    the output is the input's size over the stride, rounded up; weight (out, in, k, k)."""
 
-    def __init__(self, weight: np.ndarray, bias: np.ndarray):
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, stride: int = 1):
         self.outputs, self.inputs, self.kernel = weight.shape[0], weight.shape[1], weight.shape[2]
+        self.stride = stride
         self.matrix = np.ascontiguousarray(weight.reshape(self.outputs, -1))
         self.bias = bias.reshape(-1, 1, 1)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         channels, height, width = x.shape
-        out = np.empty((self.outputs, height, width), np.result_type(x, self.matrix))
-        if self.kernel == 1:
+        k, stride = self.kernel, self.stride
+        out_height, out_width = -(-height // stride), -(-width // stride)
+        out = np.empty((self.outputs, out_height, out_width), np.result_type(x, self.matrix))
+        if k == 1 and stride == 1:
             np.add((self.matrix @ x.reshape(channels, -1)).reshape(out.shape), self.bias, out=out)
             return out
-        pad = self.kernel // 2
+        pad = k // 2
         padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
-        rows = _strip_rows(channels * self.kernel**2 * width * x.itemsize)
-        for top in range(0, height, rows):
-            bottom = min(top + rows, height)
-            columns = _shifted(padded[:, top:bottom + 2 * pad], self.kernel, padded=True)
+        rows = _strip_rows(channels * k**2 * out_width * x.itemsize)
+        for top in range(0, out_height, rows):
+            bottom = min(top + rows, out_height)
+            columns = _shifted(padded[:, stride * top:stride * (bottom - 1) + k], k, padded=True, stride=stride)
             product = self.matrix @ columns
-            np.add(product.reshape(self.outputs, bottom - top, width), self.bias, out=out[:, top:bottom])
+            np.add(product.reshape(self.outputs, bottom - top, out_width), self.bias, out=out[:, top:bottom])
         return out
+
+
+def leaky_relu(x: np.ndarray, slope: float) -> np.ndarray:
+    """max(x, slope * x) for 0 < slope < 1, in place."""
+    return np.maximum(x, x * np.asarray(slope, x.dtype), out=x)
 
 
 class ConvTranspose:

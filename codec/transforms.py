@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch.nn as nn
 
@@ -16,26 +16,30 @@ from .config import ModelConfig
 from .layers import GDN, IntConv2d, IntSequential, conv, deconv
 
 
-def analysis(N: int, M: int) -> nn.Sequential:
-    """g_a: four 5x5 stride-2 convolutions with GDN, 3 -> N -> N -> N -> M (stride 16)."""
-    return nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
+def _float_network(layers: Sequence[architecture.Layer], activation: Callable[[int], nn.Module]) -> nn.Sequential:
+    """The torch layers of a float network's list, ``activation(channels)`` after each layer that has one."""
+    modules: list[nn.Module] = []
+    for layer in layers:
+        modules.append((deconv if layer.transpose else conv)(layer.inputs, layer.outputs, layer.kernel, layer.stride))
+        if layer.activation:
+            modules.append(activation(layer.outputs))
+    return nn.Sequential(*modules)
+
+
+def analysis(c: ModelConfig) -> nn.Sequential:
+    """g_a (``architecture.analysis``): stride-2 convolutions with GDN, 3 -> N -> N -> N -> M (stride 16)."""
+    return _float_network(architecture.analysis(c), GDN)
 
 
 def synthesis(c: ModelConfig) -> nn.Sequential:
     """g_s (``architecture.synthesis``): the mirror of g_a with transposed convolutions and inverse GDN."""
-    modules: list[nn.Module] = []
-    for layer in architecture.synthesis(c):
-        modules.append(deconv(layer.inputs, layer.outputs, layer.kernel) if layer.transpose
-                       else conv(layer.inputs, layer.outputs, layer.kernel, 1))
-        if layer.activation:
-            modules.append(GDN(layer.outputs, inverse=True))
-    return nn.Sequential(*modules)
+    return _float_network(architecture.synthesis(c), lambda channels: GDN(channels, inverse=True))
 
 
-def hyper_analysis(M: int, N: int, Z: int) -> nn.Sequential:
-    """h_a: y -> z, total stride 4 relative to y."""
-    return nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N), nn.LeakyReLU(inplace=True),
-                         conv(N, Z))
+def hyper_analysis(c: ModelConfig) -> nn.Sequential:
+    """h_a (``architecture.hyper_analysis``): y -> z, total stride 4 relative to y."""
+    return _float_network(architecture.hyper_analysis(c),
+                          lambda channels: nn.LeakyReLU(architecture.LEAKY_SLOPE, inplace=True))
 
 
 def integer_network(layers: Sequence[architecture.Layer]) -> IntSequential:

@@ -47,10 +47,14 @@ def tiny_codec(tiny_weights):
 def installed_tiny(tiny_weights, monkeypatch) -> list:
     """Every installed model id loads the tiny model; returns the ids that aec.api loads (None: the default)."""
     from aec import api, model_files
-    from aec.decoder import decoder_from_file
+    from aec.decoder import coders_from_file, decoder_from_file
     from aec.model_files import load_model_file
 
     loaded = []
+
+    def load_coders(model_id=None, *args, **kwargs):
+        loaded.append(model_id)
+        return coders_from_file(tiny_weights)
 
     def load_model(model_id=None, *args, **kwargs):
         loaded.append(model_id)
@@ -60,7 +64,8 @@ def installed_tiny(tiny_weights, monkeypatch) -> list:
         loaded.append(model_id)
         return decoder_from_file(tiny_weights)
 
-    monkeypatch.setattr(model_files, "load_model", load_model)  # encoding (aec.api imports it when it loads a model)
+    monkeypatch.setattr(api, "load_coders", load_coders)  # encoding
+    monkeypatch.setattr(model_files, "load_model", load_model)  # refining (aec.api imports it when it needs torch)
     monkeypatch.setattr(api, "load_decoder", load_decoder)  # decoding
     monkeypatch.setattr(api, "_default", None)  # aec.decompress gets a fresh default codec
     return loaded

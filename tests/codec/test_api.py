@@ -486,32 +486,34 @@ def test_threads_limit_numpys_blas_and_torch_while_coding_and_only_then(tiny_wei
     import pickle
 
     from aec import decoder as decoder_module
+    from aec import encoder as encoder_module
     from aec import model as model_module
 
     torch.set_num_threads(2)
     seen = {}
-    encode, decode = model_module.AECModel.compress, decoder_module.Decoder.decode
+    refine, encode, decode = (model_module.AECModel.compress, encoder_module.Encoder.compress,
+                              decoder_module.Decoder.decode)
 
-    def compress(self, *args, **kwargs):
-        seen["encode"] = (torch.get_num_threads(), _blas_threads())
-        return encode(self, *args, **kwargs)
+    def recording(name, method):
+        def record(self, *args, **kwargs):
+            seen[name] = (torch.get_num_threads(), _blas_threads())
+            return method(self, *args, **kwargs)
+        return record
 
-    def decode_(self, *args, **kwargs):
-        seen["decode"] = _blas_threads()
-        return decode(self, *args, **kwargs)
-
-    monkeypatch.setattr(model_module.AECModel, "compress", compress)
-    monkeypatch.setattr(decoder_module.Decoder, "decode", decode_)
+    monkeypatch.setattr(model_module.AECModel, "compress", recording("refine", refine))
+    monkeypatch.setattr(encoder_module.Encoder, "compress", recording("encode", encode))
+    monkeypatch.setattr(decoder_module.Decoder, "decode", recording("decode", decode))
     before = _blas_threads()
     codec = aec.Codec(weights=tiny_weights, threads=1)
     data = codec.compress(smooth_image(24, 40, 1), model_quality=2)
+    codec.compress(smooth_image(24, 40, 1), model_quality=2, effort=1)
     codec.decompress_array(data)
-    assert seen == {"encode": (1, 1), "decode": 1}
+    assert seen == {"encode": (1, 1), "refine": (1, 1), "decode": (1, 1)}
     assert torch.get_num_threads() == 2 and _blas_threads() == before  # restored after each call
     assert pickle.loads(pickle.dumps(codec)).threads == 1
     seen.clear()
-    aec.Codec(weights=tiny_weights).compress(smooth_image(24, 40, 1), model_quality=2)
-    assert seen["encode"][0] == 2  # None: the libraries' own settings
+    aec.Codec(weights=tiny_weights).compress(smooth_image(24, 40, 1), model_quality=2, effort=1)
+    assert seen["refine"][0] == 2  # None: the libraries' own settings
 
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, "2", True])

@@ -44,14 +44,15 @@ def test_transposed_convolution_equals_torchs_exactly_on_integers(outputs, strip
     assert np.array_equal(ConvTranspose(weight.numpy(), bias.numpy())(x.numpy()), reference.numpy())
 
 
-@pytest.mark.parametrize("kernel", [1, 3, 5])
-def test_convolution_equals_torchs_exactly_on_integers(kernel, strips):
+@pytest.mark.parametrize("kernel, stride", [(1, 1), (3, 1), (5, 1), (5, 2), (3, 2)])
+@pytest.mark.parametrize("height", [8, 7])  # odd sizes: the strided output rounds up, as torch's
+def test_convolution_equals_torchs_exactly_on_integers(kernel, stride, height, strips):
     generator = torch.Generator().manual_seed(kernel)
-    x = torch.randint(-500, 500, (6, 8, 5), generator=generator).double()
+    x = torch.randint(-500, 500, (6, height, 5), generator=generator).double()
     weight = torch.randint(-3000, 3000, (4, 6, kernel, kernel), generator=generator).double()
     bias = torch.randint(-9000, 9000, (4,), generator=generator).double()
-    reference = F.conv2d(x[None], weight, bias, padding=kernel // 2)[0]
-    assert np.array_equal(Conv(weight.numpy(), bias.numpy())(x.numpy()), reference.numpy())
+    reference = F.conv2d(x[None], weight, bias, stride=stride, padding=kernel // 2)[0]
+    assert np.array_equal(Conv(weight.numpy(), bias.numpy(), stride)(x.numpy()), reference.numpy())
 
 
 def test_inverse_gdn_equals_the_models():
@@ -119,7 +120,7 @@ def test_decoding_a_shipped_models_file_imports_no_torch():
     subprocess.run([sys.executable, "-c", script, str(vector)], check=True, timeout=120)
 
 
-def test_without_torch_installed_aec_decompresses_and_compress_says_what_is_missing(tmp_path):
+def test_without_torch_installed_aec_codes_at_effort_0_and_a_higher_effort_says_what_is_missing(tmp_path):
     from aec.manifest import read_manifest
 
     vector = VECTORS / f"{read_manifest()['default']}_rgb_64x48.aec"
@@ -132,12 +133,15 @@ def test_without_torch_installed_aec_decompresses_and_compress_says_what_is_miss
     decoded = aec("decompress", str(vector), "-o", str(tmp_path / "out.png"))
     assert decoded.returncode == 0, decoded.stderr
     assert (tmp_path / "out.png").is_file()
-    refused = aec("compress", str(tmp_path / "out.png"), "-o", str(tmp_path / "again.aec"))
+    coded = aec("compress", str(tmp_path / "out.png"), "-o", str(tmp_path / "again.aec"))
+    assert coded.returncode == 0, coded.stderr
+    assert aec("decompress", str(tmp_path / "again.aec"), "-o", str(tmp_path / "again.png")).returncode == 0
+    refused = aec("compress", "-e", "1", str(tmp_path / "out.png"), "-o", str(tmp_path / "refined.aec"))
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [
-        "aec: error: cannot load the model: encoding needs PyTorch, which is not installed here (pip install torch); "
-        "decoding does not"]
-    assert not (tmp_path / "again.aec").exists()
+        "aec: error: cannot load the model: encoding with effort above 0 (or on a device) needs PyTorch, which is not "
+        "installed here (pip install torch); effort 0 and decoding do not"]
+    assert not (tmp_path / "refined.aec").exists()
 
 
 def test_one_and_two_blas_threads_give_the_same_symbols_and_pixels_within_a_level(model):
