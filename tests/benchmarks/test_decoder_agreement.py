@@ -1,14 +1,12 @@
-"""benchmarks/decoder_agreement.py compares the torch-free decoder's pixels with the torch model's, on a tiny model."""
+"""benchmarks/decoder_agreement.py compares the torch-free decoder's pixels with the torch model's, and the torch-free
+encoder's files, on a tiny model."""
 
 import json
 
-import pytest
 from PIL import Image
 
-pytest.importorskip("threadpoolctl", reason="the bench extra is not installed: pip install -e '.[bench]'")
-
-from benchmarks import decoder_agreement  # noqa: E402
-from tests.conftest import smooth_image  # noqa: E402
+from benchmarks import decoder_agreement
+from tests.conftest import smooth_image
 
 
 def test_the_two_decoders_agree_within_a_level_and_the_report_says_so(tmp_path, tiny_weights, capsys):
@@ -24,4 +22,6 @@ def test_the_two_decoders_agree_within_a_level_and_the_report_says_so(tmp_path, 
     assert results["median_seconds"]["decoder"] > 0 and results["median_seconds"]["torch"] > 0
     for row in results["summary"].values():
         assert abs(row["psnr_decoder"] - row["psnr_torch"]) < 0.01
-    assert "aec.decoder" in capsys.readouterr().out
+    assert results["files_as_torch_encoder"] == 4  # the torch-free encoder wrote the torch encoder's files
+    output = capsys.readouterr().out
+    assert "aec.decoder" in output and "torch encoder's payloads for 4 of 4 files" in output
