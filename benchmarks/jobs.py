@@ -2,8 +2,8 @@
 
     python benchmarks/jobs.py --image ../shared/data/kodak/kodim01.png
 
-Times the start of one `-j` worker process as the command line starts it (spawn, import torch and aec, unpickle the
-Codec, which loads its model) and the encode seconds per megapixel on one thread. N workers pay their start once (in
+Times the start of one `-j` worker process as the command line starts it (spawn, import aec, unpickle the Codec,
+which loads its model; at effort 0 neither side imports torch) and the encode seconds per megapixel on one thread. N workers pay their start once (in
 parallel) and save (1 - 1/N) of the coding, so two pay from about twice a start's worth of coding: the command
 line's default (``aec.cli.AUTO_JOBS_MEGAPIXELS``) is set from these numbers.
 """
@@ -40,14 +40,12 @@ def worker_start_seconds(pickled_codec: bytes) -> float:
 
 
 def measure(weights: str | None, image: np.ndarray, runs: int) -> dict:
-    import torch
-
     import aec
 
-    codec = aec.Codec(weights=weights) if weights else aec.Codec()
-    pickled = pickle.dumps(codec)  # loads the default model first, as the command line does
+    codec = aec.Codec(weights=weights, threads=1)  # one thread, as in a worker
+    codec.model_id  # noqa: B018  (loads the default model first, as the command line does)
+    pickled = pickle.dumps(codec)
     starts = [worker_start_seconds(pickled) for _ in range(runs)]
-    torch.set_num_threads(1)  # as in a worker
     codec.compress(image)  # warm-up
     encodes = []
     for _ in range(runs):

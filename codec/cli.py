@@ -45,11 +45,13 @@ ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP", "AVIF", "JPEG2000", "TGA", "IC
 METADATA_FORMATS = frozenset({"PNG", "TIFF", "JPEG", "WEBP", "AVIF"})
 # -j by default (no -j): one worker per core once the inputs hold this much work, else 1. `python benchmarks/jobs.py
 # --image ../shared/data/kodak/kodim01.png` on this 2-core CPU, beside training: a -j worker starts (spawn, import
-# torch, load r5) in 1.07 s and encodes 1.73 s per megapixel on its thread, so two workers pay their start from about
-# 2 x 1.07 s of coding, 1.2 megapixels (three Kodak images). Whole commands on 2 Kodak images took 7 s with -j 2
-# against 12 s with -j 1 (8 images: 11.6 s against 25.2 s), the machine loaded by other jobs too.
-# A decoding worker imports no torch and starts sooner; the same threshold serves both (24 Kodak files: 11.0 s
-# decoded with two workers against 13.8 s with -j 1).
+# aec, load r8; no torch at effort 0) in 0.48 s (1.07 s when it imported torch). Two one-thread workers take T/2 plus
+# a start for coding that takes T on one thread, where this process alone takes T/1.5 on two threads (an idle Kodak
+# encode: 780 ms on one thread, 517 on two; benchmarks/results/speed.md), so they pay from T = 3 s of coding: 1.5
+# megapixels at 2.0 s per megapixel. Whole commands on 2 Kodak images took 7 s with -j 2 against 12 s with -j 1
+# (8 images: 11.6 s against 25.2 s) when a worker started in 1.07 s, the machine loaded by other jobs too.
+# A decoding worker starts the same; the same threshold serves both (24 Kodak files: 11.0 s decoded with two
+# workers against 13.8 s with -j 1).
 AUTO_JOBS_MEGAPIXELS = 1.5
 AUTO_JOBS_FILES = 64  # this many files are taken to hold enough work (each also costs a read, a write and an fsync)
 EXIT_ERROR = 1
