@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ModelConfig
+from .ops import GDN, Conv, ConvTranspose, leaky_relu
 
-__all__ = ["LATENT_STRIDE", "LEAKY_SLOPE", "STRIDE", "Layer", "analysis", "hyper_analysis", "hyper_synthesis", "named_tensor", "parameter_net",
+__all__ = ["LATENT_STRIDE", "LEAKY_SLOPE", "STRIDE", "FloatNetwork", "Layer", "analysis", "hyper_analysis", "hyper_synthesis", "named_tensor", "parameter_net",
            "residual_net", "slice_channels", "synthesis"]
 
 LEAKY_SLOPE = 0.01  # h_a's leaky ReLU (torch's default)
@@ -103,3 +104,31 @@ def named_tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, ..
     if tuple(value.shape) != tuple(shape):
         raise ValueError(f"tensor {name} has shape {tuple(value.shape)}, the architecture needs {tuple(shape)}")
     return value
+
+
+class FloatNetwork:
+    """A float32 numpy network of a layer list: g_a with GDN (``activation="gdn"``), g_s with inverse GDN ("igdn"),
+    h_a with leaky ReLU ("leaky"). Its tensors are named as the torch module's (``aec.transforms``), each activation
+    counting as a layer."""
+
+    def __init__(self, tensors: dict[str, np.ndarray], name: str, layers: tuple[Layer, ...], activation: str):
+        self.layers: list = []
+        for layer in layers:
+            prefix = f"{name}.{len(self.layers)}"
+            weight = named_tensor(tensors, f"{prefix}.weight", layer.weight_shape).astype(np.float32)
+            bias = named_tensor(tensors, f"{prefix}.bias", (layer.outputs,)).astype(np.float32)
+            self.layers.append(ConvTranspose(weight, bias) if layer.transpose else Conv(weight, bias, layer.stride))
+            if not layer.activation:
+                continue
+            if activation == "leaky":
+                self.layers.append(lambda x: leaky_relu(x, LEAKY_SLOPE))
+                continue
+            prefix, channels = f"{name}.{len(self.layers)}", layer.outputs
+            gamma = named_tensor(tensors, f"{prefix}.gamma", (channels, channels)).astype(np.float32)
+            beta = named_tensor(tensors, f"{prefix}.beta", (channels,)).astype(np.float32)
+            self.layers.append(GDN.from_stored(gamma, beta, inverse=activation == "igdn"))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer(x)
+        return x

@@ -3,7 +3,7 @@
 ``aec decompress`` and ``Codec.decode`` run this, so decoding never imports torch (about 1.2 s of a decode's process
 start here) and needs only numpy, constriction and safetensors:
 
-    ZHYP, YLAT --[ExactLatentPath: h_s, slices, range decoder]--> y_hat --* inverse_gain[q]--> --Synthesis (g_s)--> x_hat
+    ZHYP, YLAT --[ExactLatentPath: h_s, slices, range decoder]--> y_hat --* inverse_gain[q]--> --g_s--> x_hat
 
 The probability path is ``aec.exact``, the same code the encoder runs, so every file decodes to the same symbols on
 every machine. The synthesis is float32 as in torch (``aec.model``'s g_s), summed in another order, so its pixels may
@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from . import architecture
-from .architecture import LATENT_STRIDE, STRIDE, named_tensor
+from .architecture import LATENT_STRIDE, STRIDE, FloatNetwork, named_tensor
 from .bitstream.entropy import CategoricalTables
 from .config import ModelConfig
 from .encoder import Encoder
 from .errors import ModelMismatchError
 from .exact import ExactLatentPath, IntegerLayer, IntegerNetwork
 from .manifest import WEIGHTS_DIR, checked_model_file, locate_model
-from .ops import GDN, Conv, ConvTranspose
 from .progress import part, shares
 from .tiling import tiled
 from .timing import stage
@@ -54,29 +53,6 @@ def _integer_network(tensors: dict[str, np.ndarray], prefix: str,
                            for i, layer in enumerate(layers)])
 
 
-class Synthesis:
-    """g_s in numpy float32 (``architecture.synthesis``): transposed convolutions with inverse GDN between them. Its
-    tensors are named as the torch module's (``aec.transforms.synthesis``), each GDN counting as a layer."""
-
-    def __init__(self, tensors: dict[str, np.ndarray], config: ModelConfig):
-        self.layers: list = []
-        for layer in architecture.synthesis(config):
-            name = f"g_s.{len(self.layers)}"
-            weight = named_tensor(tensors, f"{name}.weight", layer.weight_shape).astype(np.float32)
-            bias = named_tensor(tensors, f"{name}.bias", (layer.outputs,)).astype(np.float32)
-            self.layers.append((ConvTranspose if layer.transpose else Conv)(weight, bias))
-            if layer.activation:
-                name, channels = f"g_s.{len(self.layers)}", layer.outputs
-                gamma = named_tensor(tensors, f"{name}.gamma", (channels, channels)).astype(np.float32)
-                beta = named_tensor(tensors, f"{name}.beta", (channels,)).astype(np.float32)
-                self.layers.append(GDN.from_stored(gamma, beta, inverse=True))
-
-    def __call__(self, y: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            y = layer(y)
-        return y
-
-
 class Decoder:
     """One model's decoding state, built from its file's tensors (the names of ``AECModel.file_state_dict``) and
     checked against its config: the exact probability path, the inverse gains and the synthesis."""
@@ -94,7 +70,7 @@ class Decoder:
             CategoricalTables(named_tensor(tensors, "prior.counts", (c.Z, 2 * c.z_support + 2)).astype(np.int64),
                               named_tensor(tensors, "prior.offsets", (c.Z,)).astype(np.int64)))
         self.log_inverse_gains = named_tensor(tensors, "log_inverse_gains", (len(c.lambdas), c.M)).astype(np.float32)
-        self.synthesis = Synthesis(tensors, c)
+        self.synthesis = FloatNetwork(tensors, "g_s", architecture.synthesis(c), "igdn")
         self.latents.check_exact()
 
     def inverse_gain(self, quality: float) -> np.ndarray:

@@ -22,12 +22,11 @@ from fractions import Fraction
 import numpy as np
 
 from . import architecture
-from .architecture import LATENT_STRIDE, named_tensor
+from .architecture import LATENT_STRIDE, FloatNetwork, named_tensor
 from .bitstream.entropy import CategoricalTables, SymbolEncoder, symbol_checksum
 from .config import ModelConfig
 from .errors import InputError
 from .exact import HYPER_SHARE, HYPER_STRIDE, ONE, ExactLatentPath
-from .ops import GDN, Conv, leaky_relu
 from .progress import part, shares
 from .tiling import tiled
 from .timing import stage
@@ -133,43 +132,14 @@ def code_latents(path: ExactLatentPath, y: np.ndarray, z: np.ndarray, bits: Gaus
     return CodedLatents(z_payload, encoder.finish(), symbol_checksum(z_coded, *coded), z_bits + y_bits)
 
 
-class FloatNetwork:
-    """A float32 network of an architecture's list (g_a with GDN, h_a with leaky ReLU), its tensors named as the
-    torch module's (``aec.transforms``), each activation with parameters counting as a layer."""
-
-    def __init__(self, tensors: dict[str, np.ndarray], name: str, layers: list[architecture.Layer], activation: str):
-        self.layers: list = []
-        position = 0
-        for layer in layers:
-            prefix = f"{name}.{position}"
-            weight = named_tensor(tensors, f"{prefix}.weight", layer.weight_shape).astype(np.float32)
-            bias = named_tensor(tensors, f"{prefix}.bias", (layer.outputs,)).astype(np.float32)
-            self.layers.append(Conv(weight, bias, layer.stride))
-            position += 1
-            if layer.activation and activation == "gdn":
-                channels, prefix = layer.outputs, f"{name}.{position}"
-                gamma = named_tensor(tensors, f"{prefix}.gamma", (channels, channels)).astype(np.float32)
-                beta = named_tensor(tensors, f"{prefix}.beta", (channels,)).astype(np.float32)
-                self.layers.append(GDN.from_stored(gamma, beta, inverse=False))
-                position += 1
-            elif layer.activation:
-                self.layers.append(lambda x: leaky_relu(x, architecture.LEAKY_SLOPE))
-                position += 1
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-
 class Encoder:
     """One model's one-pass encoding state, from its file's tensors: g_a, the gains, h_a and the exact path."""
 
     def __init__(self, config: ModelConfig, tensors: dict[str, np.ndarray], latents: ExactLatentPath):
         self.config = c = config
         self.latents = latents
-        self.analysis = FloatNetwork(tensors, "g_a", list(architecture.analysis(c)), "gdn")
-        self.hyper_analysis = FloatNetwork(tensors, "h_a", list(architecture.hyper_analysis(c)), "leaky")
+        self.analysis = FloatNetwork(tensors, "g_a", architecture.analysis(c), "gdn")
+        self.hyper_analysis = FloatNetwork(tensors, "h_a", architecture.hyper_analysis(c), "leaky")
         self.log_gains = named_tensor(tensors, "log_gains", (len(c.lambdas), c.M)).astype(np.float32)
         self.bits = GaussianBits(latents.scale_table)
 
