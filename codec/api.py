@@ -18,7 +18,7 @@ from PIL import Image
 
 from .bitstream import (CODER_VERSION, DEFAULT_MAX_PIXELS, MAGIC, Header, Section, check_coder_version,
                         lowest_version, pack, parse)
-from .errors import InputError, ModelMismatchError
+from .errors import InputError, ModelMismatchError, torch_missing
 from .bitstream import read_header as _read_header
 
 from . import images
@@ -132,8 +132,12 @@ class Codec:
     @property
     def device(self) -> torch.device:
         """Where encoding runs the float transforms; InputError for a string torch does not know as a device."""
-        import torch
-
+        try:
+            import torch
+        except ImportError as error:
+            if error.name != "torch":
+                raise
+            raise ModelMismatchError(torch_missing(f"device {self._device!r}")) from None
         try:
             return torch.device(self._device)
         except (RuntimeError, TypeError) as error:
@@ -172,9 +176,7 @@ class Codec:
                 except ImportError as error:
                     if error.name != "torch":
                         raise
-                    raise ModelMismatchError("encoding with effort above 0 (or on a device) needs PyTorch, which is "
-                                             "not installed here (pip install torch); effort 0 and decoding do "
-                                             "not") from None
+                    raise ModelMismatchError(torch_missing("encoding with effort above 0 (or on a device)")) from None
                 _, tag, digest, path = self._encoders[model_id]
                 model, _, file_digest = load_model_file(path) if path is not None else load_model(model_id)
                 if file_digest != digest:
@@ -357,9 +359,9 @@ class Codec:
         padded = np.pad(source.rgb, ((0, (-height) % STRIDE), (0, (-width) % STRIDE), (0, 0)), mode="edge")
         encoder, tag, _, _ = self._encoders[self.model_id]
         if effort or not self._on_cpu:  # the refinement differentiates the torch model; another device runs it
+            model = self._torch_model(self.model_id)  # first: without torch it says which extra to install
             import torch
 
-            model = self._torch_model(self.model_id)
             x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
 
         def code(at: float) -> EncodeResult:

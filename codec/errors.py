@@ -15,7 +15,16 @@ from __future__ import annotations
 from .bitstream.errors import AECError, FormatError, UnsupportedVersionError
 
 __all__ = ["AECError", "FormatError", "UnsupportedVersionError", "ModelMismatchError", "InputError",
-           "PrecisionWarning"]
+           "PrecisionWarning", "TORCH_EXTRA", "torch_missing"]
+
+# What installs PyTorch for aec: the default install codes at effort 0 without it.
+TORCH_EXTRA = 'pip install "aec-codec[torch]"'
+
+
+def torch_missing(what: str, extra: str = "torch") -> str:
+    """The one line that says what needs PyTorch and which extra installs it."""
+    return (f"{what} needs PyTorch, which is not installed here: "
+            f"{TORCH_EXTRA.replace('[torch]', f'[{extra}]')} (effort 0 and decoding do not)")
 
 
 class ModelMismatchError(AECError):

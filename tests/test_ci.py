@@ -14,7 +14,7 @@ def test_ci_runs_the_readmes_test_command_in_a_new_virtual_environment():
     readme = (REPO / "README.md").read_text()
     command = re.search(r"## Tests\n\n```sh\n(.+)\n```", readme).group(1)
     script = (REPO / ".ci" / "run").read_text()
-    assert "pip install torch==2.13.0 && pip install -e \".[test,bench]\" && python -m pytest" == command
+    assert "pip install torch==2.13.0 && pip install -e \".[torch,test,bench]\" && python -m pytest" == command
     lines = [line for line in script.splitlines() if line and not line.startswith("#")]
     assert command in lines
     venv = next(i for i, line in enumerate(lines) if "-m venv" in line and "mktemp" not in line)

@@ -8,11 +8,20 @@ One module per job: ``data`` (image folders, the in-memory pool, random crops, s
 
 from __future__ import annotations
 
+import sys
+
 
 def main(argv: list[str] | None = None) -> None:
-    """The trainer's command line (imported on use, so that `aec.train.data` alone stays light)."""
-    from .cli import main as cli_main
+    """The trainer's command line (imported on use, so that `aec.train.data` alone stays light); without PyTorch, one
+    line that says which extra to install, and exit 1."""
+    try:
+        from .cli import main as cli_main
+    except ImportError as error:
+        if error.name != "torch":
+            raise
+        from ..errors import torch_missing
 
+        sys.exit(f"aec.train: error: {torch_missing('training', 'train')}")
     cli_main(argv)
 
 

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from . import main
 
 main(sys.argv[1:])

@@ -141,7 +141,7 @@ def test_without_torch_installed_aec_codes_at_effort_0_and_a_higher_effort_says_
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [
         "aec: error: cannot load the model: encoding with effort above 0 (or on a device) needs PyTorch, which is not "
-        "installed here (pip install torch); effort 0 and decoding do not"]
+        'installed here: pip install "aec-codec[torch]" (effort 0 and decoding do not)']
     assert not (tmp_path / "refined.aec").exists()
 
 
