@@ -408,6 +408,7 @@ def plot_rd(
             zorder=3 if emphasis else 2,
         )
     axes.set_xlim(0.0, max_bpp)
+    _mark_ends(axes, measured.get(highlight, []), metric, max_bpp, labels.get(highlight, highlight))
     if shown:
         low, high = min(shown), max(shown)
         margin = 0.04 * (high - low or 1.0)
@@ -423,6 +424,28 @@ def plot_rd(
     figure.text(0.01, 0.01, note + ("  " + footnote if footnote else ""), fontsize=9, color="0.3")
     figure.tight_layout(rect=(0, 0.03, 1, 1))
     figure.savefig(path)
+
+
+def end_labels(curve: Sequence[CurvePoint], metric: str, name: str) -> list[tuple[CurvePoint, str]]:
+    """Where a curve's range begins and ends, as (point, label) for its lowest- and highest-rate points."""
+    points = sorted((p for p in curve if math.isfinite(getattr(p, metric))), key=lambda p: p.bpp)
+    if not points:
+        return []
+    unit = "dB" if metric == "psnr" else "dB MS-SSIM"
+    ends = [(points[0], "lowest"), (points[-1], "highest")] if len(points) > 1 else [(points[0], "only")]
+    return [(p, f"{name}'s {which} point: {p.bpp:.2f} bpp, {getattr(p, metric):.1f} {unit}") for p, which in ends]
+
+
+def _mark_ends(axes, curve: Sequence[CurvePoint], metric: str, max_bpp: float, name: str) -> None:
+    """Label the ends of the highlighted curve, so the plot shows the range it covers (an end past the axis is
+    labelled at the axis's right edge)."""
+    for point, label in end_labels(curve, metric, name):
+        x, y = min(point.bpp, max_bpp), getattr(point, metric)
+        highest = point.bpp >= max(p.bpp for p in curve)
+        text = label + (" (past the axis)" if point.bpp > max_bpp else "")
+        axes.annotate(text, (x, y), xytext=(-8, 10) if highest else (8, -14), textcoords="offset points",
+                      ha="right" if highest else "left", fontsize=9, color="0.15",
+                      arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.6})
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ A checkpoint is a torch.save dict: model (state dict), optimizer (Adam's, left o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,11 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
     elif args.init:
         model, _, digest = load_model_file(Path(args.init))
         step, hours = _init_progress(args, digest)
+        if getattr(args, "lambdas", None):
+            model = widen_quality_table(model, args.lambdas)
+            if dist.main:
+                print(f"quality table widened to {len(args.lambdas)} lambdas, "
+                      f"{args.lambdas[0]:g} to {args.lambdas[-1]:g}", flush=True)
     else:
         model, step, hours = AECModel(ModelConfig(**json.loads(args.config)) if args.config else ModelConfig()), 0, 0.0
     # The model goes to its device before Adam's state is loaded, so that the state follows it there.
@@ -94,6 +100,35 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
             notes.append("its EMA is dropped (--ema-decay 0)")
         print(f"resumed from {path} at step {step} ({hours:.2f} h)" + "".join(f"; {n}" for n in notes), flush=True)
     return TrainingState(model, optimizer, ema, step, hours)
+
+
+def widen_quality_table(model: AECModel, lambdas: tuple[float, ...]) -> AECModel:
+    """A copy of MODEL trained for LAMBDAS (ascending, and holding every lambda the model was trained for): every
+    weight is kept; each new quality's gain vectors continue the trained ones log-linearly in log-lambda, channel by
+    channel (between two trained qualities, or along the slope of the two nearest ends), so that a new quality
+    starts where the trained curve points rather than at an untrained gain."""
+    old = tuple(model.config.lambdas)
+    lambdas = tuple(float(v) for v in lambdas)
+    if list(lambdas) != sorted(set(lambdas)) or not set(old) <= set(lambdas):
+        raise SystemExit(f"--lambdas must ascend and hold the model's own ({', '.join(f'{v:g}' for v in old)})")
+    if len(old) < 2 and len(lambdas) > len(old):
+        raise SystemExit("a model trained for one lambda has no slope to continue its gains along")
+    widened = AECModel(dataclasses.replace(model.config, lambdas=lambdas))
+    state = model.state_dict()
+    log_old = torch.log(torch.tensor(old, dtype=torch.float64))
+    for name in ("log_gains", "log_inverse_gains"):
+        trained = state[name].double()
+        rows = []
+        for value in lambdas:
+            x = torch.log(torch.tensor(value, dtype=torch.float64))
+            # the pair of trained qualities to interpolate between, or the nearest end pair to extrapolate along
+            high = int(min(max(int(torch.searchsorted(log_old, x)), 1), len(old) - 1))
+            low = high - 1
+            t = (x - log_old[low]) / (log_old[high] - log_old[low])
+            rows.append(trained[low] + (trained[high] - trained[low]) * t)
+        state[name] = torch.stack(rows).float()
+    widened.load_state_dict(state)
+    return widened
 
 
 def _init_progress(args: argparse.Namespace, digest: str) -> tuple[int, float]:

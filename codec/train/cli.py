@@ -2,9 +2,10 @@
 
 Variable-rate rate-distortion training (loss = lambda * 255^2 * MSE + bpp, one lambda per sample drawn from the
 quality table), random crops and flips from images decoded once into memory, Adam with warm-up and a late
-learning-rate drop, gradient clipping, NaN guards, bf16 autocast + channels_last for the float transforms
-(the integer probability path stays in float32), an exponential moving average of the weights (validated and
-exported), checkpoints every few minutes, resumable.
+learning-rate drop, gradient clipping, NaN guards, bf16 autocast where it is faster than float32 (measured at start)
+and channels_last for the float transforms (the integer probability path stays in float32), an exponential moving
+average of the weights (validated and exported), checkpoints every few minutes, resumable. --init with --lambdas
+widens a trained model's quality table.
 
 Several GPUs (or CPU processes): `torchrun --standalone --nproc-per-node N -m aec.train ...` runs PyTorch DDP;
 --batch is per process, rank 0 alone logs, validates, keeps the EMA and writes checkpoints.
@@ -32,6 +33,20 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                         help=f"validation images (default {DEFAULT_KODAK}, from the current folder)")
 
 
+def _lambda_list(text: str) -> tuple[float, ...]:
+    values = tuple(float(v) for v in text.split(","))
+    if not all(0 < v < 10 for v in values):
+        raise argparse.ArgumentTypeError(f"lambdas must lie in (0, 10), got {text}")
+    return values
+
+
+def _weight_list(text: str) -> tuple[float, ...]:
+    values = tuple(float(v) for v in text.split(","))
+    if not all(v >= 0 for v in values) or not any(values):
+        raise argparse.ArgumentTypeError(f"weights must be non-negative and not all zero, got {text}")
+    return values
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m aec.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", help="JSON of ModelConfig fields for a new model")
     p.add_argument("--init", help="start from a .safetensors model file")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt if present")
+    p.add_argument("--lambdas", type=_lambda_list, metavar="L1,L2,...",
+                   help="with --init: train for this quality table instead of the model's own (ascending, holding "
+                        "the model's lambdas); each new quality's gains continue the trained ones")
+    p.add_argument("--quality-weights", type=_weight_list, metavar="W1,W2,...",
+                   help="how often each trained quality is drawn, relative to the others (default: all alike)")
     p.add_argument("--steps", type=int, default=400_000, help="total steps of the schedule")
     p.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after this long")
     p.add_argument("--batch", type=int, default=8)
@@ -59,7 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the rate's quantization proxy: additive uniform noise (default), or hard rounding with "
                         "straight-through gradients, as the coder rounds (for fine-tuning an encoder, after Guo et "
                         "al. 2021, \"soft then hard\")")
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast for the float transforms, or float32 (--no-bf16); by default the trainer "
+                        "times both on its model at start and keeps the faster (bf16 on CUDA)")
     p.add_argument("--channels-last", action="store_true", help="also on CUDA (always on for CPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
@@ -85,6 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hardware", help="hardware description for the manifest")
     p.add_argument("--recipe", default="", help="the training options, for the manifest (use --recipe=\"...\")")
     args = p.parse_args(argv)
+    if args.lambdas and not args.init:
+        p.error("--lambdas widens the quality table of an --init model")
     if not 0 <= args.ema_decay < 1:
         p.error(f"--ema-decay must be in [0, 1), not {args.ema_decay}")
     return args

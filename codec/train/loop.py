@@ -17,6 +17,7 @@ from ..layers import round_ste
 from .checkpoint import TrainingState, save_checkpoint, start_state
 from .data import CropSampler, load_pool, load_validation
 from .distributed import Distributed
+from .precision import choose_bf16
 from .progress import Progress
 from .validation import ValidationLog, validate
 
@@ -34,6 +35,13 @@ def learning_rate(step: int, args: argparse.Namespace) -> float:
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
     return args.lr * (args.drop_factor if step >= args.drop_at * args.steps else 1.0)
+
+
+def draw_qualities(count: int, trained: int, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """COUNT of the TRAINED qualities (1-based), drawn uniformly, or in proportion to WEIGHTS (--quality-weights)."""
+    if weights is None:
+        return torch.randint(1, trained + 1, (count,))
+    return torch.multinomial(weights, count, replacement=True) + 1
 
 
 @contextlib.contextmanager
@@ -57,10 +65,20 @@ class Trainer:
                  validation_images: list[np.ndarray]):
         self.args, self.state, self.dist, self.sampler = args, state, dist, sampler
         self.validation_images = validation_images
-        self.forward = dist.wrap(state.model)
         self.device = dist.device
-        self.autocast = args.bf16 and self.device.type in ("cpu", "cuda")
+        # timed on the bare model, before DDP's gradient hooks are attached; every process of a DDP run then trains
+        # in the same precision: bf16 only where every rank measured it faster
+        self.autocast, why = choose_bf16(args.bf16, state.model, self.device)
+        self.autocast = not dist.any(not self.autocast)
+        if dist.main:
+            print(f"precision: {'bf16 autocast' if self.autocast else 'float32'} ({why})", flush=True)
+        self.forward = dist.wrap(state.model)
         self.channels_last = self.device.type == "cpu" or args.channels_last
+        weights = getattr(args, "quality_weights", None)
+        if weights is not None and len(weights) != len(state.model.config.lambdas):
+            raise SystemExit(f"--quality-weights gives {len(weights)} weights for "
+                             f"{len(state.model.config.lambdas)} trained qualities")
+        self.quality_weights = None if weights is None else torch.tensor(weights, dtype=torch.float64)
         self.rounding = hard_rounding if getattr(args, "rounding", "noise") == "hard" else None
         run_dir = Path(args.run_dir)
         self.checkpoint_path = run_dir / "checkpoint.pt"
@@ -98,7 +116,7 @@ class Trainer:
         x = self.sampler.batch(args.batch).to(self.device, non_blocking=True).float().div_(255.0)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        quality = torch.randint(1, len(model.config.lambdas) + 1, (args.batch,), device=self.device)
+        quality = draw_qualities(args.batch, len(model.config.lambdas), self.quality_weights).to(self.device)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             out = self.forward(x, quality, rounding=self.rounding)
         mse = ((out["x_hat"].float() - x) ** 2).mean(dim=(1, 2, 3))

@@ -231,3 +231,16 @@ def test_equal_rate_search_over_a_continuous_quality():
     adapter = Adapter("cont", "Cont", (1.0,), adapter.encode, adapter.decode, "bytes", (1.0, 33.0), integer_quality=False)
     quality, data = rd.at_rate(adapter, flat_image(height=10, width=10), target_bpp=2.0)
     assert quality == 21.5 and len(data) == 25  # candidates 1, 1.5, ..., 33; the fake writes int(q) + 4 bytes
+
+
+def test_the_plot_labels_where_the_highlighted_curve_begins_and_ends(tmp_path):
+    from benchmarks import report
+
+    curve = [report.CurvePoint("aec", q, bpp, psnr, 0.9, 10.0)
+             for q, bpp, psnr in ((3, 1.2, 34.0), (1, 0.15, 26.0), (10, 2.6, 38.4))]
+    labels = report.end_labels(curve, "psnr", "aec")
+    assert [(point.quality, text) for point, text in labels] == [
+        (1, "aec's lowest point: 0.15 bpp, 26.0 dB"), (10, "aec's highest point: 2.60 bpp, 38.4 dB")]
+    path = tmp_path / "rd.png"
+    report.plot_rd(path, "psnr", {"aec": curve}, {"aec": "aec"}, {}, "test", max_bpp=2.0)
+    assert path.stat().st_size > 0

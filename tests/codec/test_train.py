@@ -198,3 +198,71 @@ def test_an_encoder_only_fine_tune_keeps_the_decoder_bit_for_bit(tmp_path):
     assert torch.equal(parent.decompress(*arguments), child.decompress(*arguments))
     with pytest.raises(SystemExit, match="--train-only encoder"):
         main(child_args + ["--steps", "4"])  # resumed without --train-only encoder: Adam's state would not fit
+
+
+def test_a_widened_quality_table_keeps_every_trained_quality_and_continues_the_gains():
+    from aec.train.checkpoint import widen_quality_table
+
+    torch.manual_seed(0)
+    model = AECModel(TINY).eval()  # lambdas 0.004, 0.016, 0.064
+    with torch.no_grad():
+        model.log_gains.add_(torch.randn_like(model.log_gains) * 0.1)  # gains that differ channel by channel
+    wide = widen_quality_table(model, (0.001, 0.004, 0.008, 0.016, 0.064, 0.256)).eval()
+    for old, new in ((0, 1), (1, 3), (2, 4)):  # the trained rows are copied unchanged
+        assert torch.equal(wide.log_gains[new], model.log_gains[old])
+        assert torch.equal(wide.log_inverse_gains[new], model.log_inverse_gains[old])
+    g = model.log_gains.detach().double()
+    # 0.008 lies halfway (in log-lambda) between 0.004 and 0.016; 0.001 and 0.256 one step beyond the ends
+    assert torch.allclose(wide.log_gains[2].double(), (g[0] + g[1]) / 2, atol=1e-6)
+    assert torch.allclose(wide.log_gains[0].double(), g[0] - (g[1] - g[0]), atol=1e-6)
+    assert torch.allclose(wide.log_gains[5].double(), g[2] + (g[2] - g[1]), atol=1e-6)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():  # every other weight is the parent's: a trained quality codes as before
+        assert torch.equal(wide(x, torch.tensor([4]))["x_hat"], model(x, torch.tensor([2]))["x_hat"])
+
+
+@pytest.mark.parametrize("lambdas", [(0.004, 0.064), (0.064, 0.016, 0.004), (0.004, 0.016, 0.064, 0.032)])
+def test_a_quality_table_that_drops_or_reorders_trained_lambdas_is_refused(lambdas):
+    from aec.train.checkpoint import widen_quality_table
+
+    with pytest.raises(SystemExit, match="must ascend and hold"):
+        widen_quality_table(AECModel(TINY), lambdas)
+
+
+def test_quality_weights_decide_which_qualities_are_drawn():
+    from aec.train.loop import draw_qualities
+
+    torch.manual_seed(0)
+    assert set(draw_qualities(200, 3).tolist()) == {1, 2, 3}
+    assert set(draw_qualities(200, 3, torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)).tolist()) == {3}
+    drawn = draw_qualities(4000, 2, torch.tensor([3.0, 1.0], dtype=torch.float64))
+    assert 0.7 < float((drawn == 1).float().mean()) < 0.8
+
+
+def test_a_run_widened_from_a_model_file_trains_and_exports_its_new_table(tmp_path, capsys):
+    _images(tmp_path)
+    main(_args(tmp_path, 2))
+    main(["--run-dir", str(tmp_path / "run"), "--export", "test-narrow", "--weights-dir", str(tmp_path)])
+    wide = (0.001, 0.004, 0.016, 0.064)
+    main(["--run-dir", str(tmp_path / "wide"), "--init", str(tmp_path / "test-narrow.safetensors"),
+          "--weights-dir", str(tmp_path), "--lambdas", ",".join(map(str, wide)),
+          "--quality-weights", "2,1,1,1"] + _args(tmp_path, 4)[2:])
+    out = capsys.readouterr().out
+    assert "quality table widened to 4 lambdas" in out
+    assert "precision: " in out  # the trainer says which precision it measured faster
+    main(["--run-dir", str(tmp_path / "wide"), "--export", "test-wide", "--weights-dir", str(tmp_path)])
+    model, _, _ = load_model("test-wide", tmp_path)
+    assert model.config.lambdas == wide
+    with open(tmp_path / "wide" / "validation.csv") as handle:
+        assert {float(row["quality"]) for row in csv.DictReader(handle)} == {1.0, 2.0, 3.0, 4.0}
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lambdas", "0.001,0.004"], "widens the quality table of an --init model"),
+    (["--quality-weights", "1,1"], "gives 2 weights for 3 trained qualities"),
+])
+def test_quality_table_options_that_cannot_apply_are_refused(tmp_path, capsys, extra, message):
+    _images(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        main(_args(tmp_path, 1) + extra)
+    assert message in str(stopped.value.code) + capsys.readouterr().err  # argparse prints; the trainer raises it
