@@ -22,6 +22,7 @@ from .errors import InputError, ModelMismatchError, torch_missing
 from .bitstream import read_header as _read_header
 
 from . import images
+from . import threads as free_threads
 from .images import ImageLike
 from .inputs import input_limit, read_path, read_stream
 from .decoder import STRIDE, Decoder, coders_from_file, load_coders, load_decoder
@@ -107,15 +108,17 @@ class Codec:
     process writes the same bytes. The weights file, if any, must be at the same path in the other process.
 
     ``threads``: at most this many threads for the networks while an image is coded (numpy's BLAS and torch's pool,
-    which belong to the process: another thread coding meanwhile shares the limit); None leaves the libraries their
-    defaults, one thread per core.
+    which belong to the process: another thread coding meanwhile shares the limit); None: as many as there are cores
+    that other work leaves free, counted as each image is coded (``aec.threads``; on an idle machine one per core).
     """
 
     def __init__(self, model_id: str | None = None, *, weights: str | os.PathLike | None = None,
                  device: str | torch.device = "cpu", max_pixels: int | None = None, threads: int | None = None):
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise InputError(f"threads must be a whole number, 1 or more (or None for one per core), got {threads!r}")
+            raise InputError(f"threads must be a whole number, 1 or more (or None for the free cores), got {threads!r}")
         self.threads = threads
+        if threads is None:
+            free_threads.start()  # the first count's window: loading the model and reading the image count towards it
         self._device = device
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self._encoders: dict[str, tuple[Encoder, bytes, str, Path | None]] = {}  # (encoder, tag, sha256, file)
@@ -214,17 +217,19 @@ class Codec:
 
     @contextmanager
     def _limited_threads(self) -> Iterator[None]:
-        """numpy's BLAS and (if it is loaded) torch's pool at ``threads`` while the block runs."""
-        if self.threads is None:
+        """numpy's BLAS and (if it is loaded) torch's pool at ``threads`` while the block runs; without ``threads``,
+        at the cores other work leaves free (left alone when that is all of them)."""
+        threads = self.threads if self.threads is not None else free_threads.default_threads()
+        if threads is None:
             yield
             return
         from threadpoolctl import threadpool_limits
 
         torch = sys.modules.get("torch")  # only if encoding loaded it: decoding never imports torch
         previous = torch.get_num_threads() if torch is not None else None
-        with threadpool_limits(self.threads):
+        with threadpool_limits(threads):
             if torch is not None:
-                torch.set_num_threads(self.threads)
+                torch.set_num_threads(threads)
             try:
                 yield
             finally:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ModelConfig
-from .ops import GDN, Conv, ConvTranspose, leaky_relu
+from .ops import GDN, Conv, ConvTranspose, costs, leaky_relu
+from .progress import in_turn
 
 __all__ = ["LATENT_STRIDE", "LEAKY_SLOPE", "STRIDE", "FloatNetwork", "Layer", "analysis", "hyper_analysis", "hyper_synthesis", "named_tensor", "parameter_net",
            "residual_net", "slice_channels", "synthesis"]
@@ -129,6 +130,4 @@ class FloatNetwork:
             self.layers.append(GDN.from_stored(gamma, beta, inverse=activation == "igdn"))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            x = layer(x)
-        return x
+        return in_turn(self.layers, x, costs(self.layers, x.shape))  # progress: each layer by its multiply-adds

@@ -269,8 +269,8 @@ def _output_options(command: Callable) -> Callable:
                               f"{AUTO_JOBS_FILES} files), else 1."),
             click.option("--threads", type=_Number("a whole number of threads, 1 or more", integer=True, low=1,
                                                     high=1024), metavar="T",
-                         help="At most T threads for the networks in each process (default: one per core; -j "
-                              "workers: 1 each)."),
+                         help="At most T threads for the networks in each process (default: the cores that "
+                              "other work leaves free; -j workers: 1 each)."),
             click.option("-v", "--verbose", is_flag=True, help="Per-file statistics on stderr."),
             click.option("--quiet", is_flag=True,
                          help="Print nothing but errors (no summary, no progress bar or progress line)."),

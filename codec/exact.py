@@ -27,8 +27,8 @@ import numpy as np
 
 from .bitstream.entropy import CategoricalTables, SymbolDecoder, symbol_checksum
 from .errors import FormatError
-from .ops import Conv, ConvTranspose
-from .progress import part, tick
+from .ops import Conv, ConvTranspose, costs
+from .progress import in_turn, part, tick
 from .tiling import tiled
 from .timing import stage
 
@@ -73,6 +73,10 @@ class IntegerLayer:
         self._weight_sums = np.abs(weight).sum(axis=(0, 2, 3) if transpose else (1, 2, 3))
         self._bias_magnitudes = np.abs(bias)
 
+    def cost(self, shape: tuple[int, ...]) -> tuple[float, tuple[int, ...]]:
+        """The convolution's multiply-adds and output shape (``aec.ops.costs``)."""
+        return self.conv.cost(shape)
+
     def __call__(self, x_int: np.ndarray) -> np.ndarray:
         """Integer-valued float64 (C, H, W) in, integer-valued float64 out."""
         y = np.floor((self.conv(x_int) + 2.0 ** (WEIGHT_BITS - 1)) / 2.0**WEIGHT_BITS)
@@ -90,9 +94,7 @@ class IntegerNetwork:
         self.layers = list(layers)
 
     def __call__(self, x_int: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            x_int = layer(x_int)
-        return x_int
+        return in_turn(self.layers, x_int, costs(self.layers, x_int.shape))  # progress: each layer by its work
 
     def check_exact(self, input_bound: float = float(INPUT_LIMIT)) -> None:
         """Raise ValueError if some input within ``input_bound`` could push a partial sum past 2**53."""

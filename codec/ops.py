@@ -8,6 +8,7 @@ The transposed convolutions are those of the model (stride 2, padding k // 2, ou
 exactly twice the input). Each output pixel of phase (row % 2, column % 2) sums the input over a 3x3 neighbourhood
 for k = 5, so one product with the four phases' kernels stacked gives all of them; a layer with few outputs (g_s's
 last, 3 channels) instead multiplies every tap at once and adds the 25 shifted results, which needs far less memory.
+Every strip ticks the progress of the enclosing part (``aec.progress``: a network gives each layer its share).
 
 Layers work in strips of rows whose shifted copies fit in ``STRIP_BYTES``: the same few megabytes are reused strip
 after strip, where a whole layer's copies (over 100 MB for g_s on a Kodak image) would be fresh memory, whose first
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from .progress import tick
 
 FEW_OUTPUTS = 16  # transposed layers with fewer output channels scatter their taps instead of stacking phases
 STRIP_BYTES = 4 << 20
@@ -50,6 +53,11 @@ class Conv:
         self.matrix = np.ascontiguousarray(weight.reshape(self.outputs, -1))
         self.bias = bias.reshape(-1, 1, 1)
 
+    def cost(self, shape: tuple[int, ...]) -> tuple[float, tuple[int, ...]]:
+        """Multiply-adds for an input of this shape (C, H, W), and the output's shape (for progress)."""
+        height, width = -(-shape[-2] // self.stride), -(-shape[-1] // self.stride)
+        return float(self.matrix.size * height * width), (self.outputs, height, width)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         channels, height, width = x.shape
         k, stride = self.kernel, self.stride
@@ -66,6 +74,7 @@ class Conv:
             columns = _shifted(padded[:, stride * top:stride * (bottom - 1) + k], k, padded=True, stride=stride)
             product = self.matrix @ columns
             np.add(product.reshape(self.outputs, bottom - top, out_width), self.bias, out=out[:, top:bottom])
+            tick(bottom, out_height)
         return out
 
 
@@ -116,6 +125,11 @@ class ConvTranspose:
                 self.runs.append([(first, len(parts), np.ascontiguousarray(np.concatenate(parts, axis=1)))
                                   for first, parts in runs])
 
+    def cost(self, shape: tuple[int, ...]) -> tuple[float, tuple[int, ...]]:
+        """Multiply-adds for an input of this shape (C, H, W), and the output's shape (for progress)."""
+        return (float(self.inputs * self.outputs * self.kernel**2 * shape[-2] * shape[-1]),
+                (self.outputs, 2 * shape[-2], 2 * shape[-1]))
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.scatter:
             return self._scattered(x)
@@ -141,16 +155,22 @@ class ConvTranspose:
                 py, px = divmod(phase, 2)
                 np.add(total.reshape(self.outputs, strip, width), self.bias,
                        out=out[:, 2 * top + py:2 * bottom:2, px::2])
+                tick(4 * top + (phase + 1) * strip, 4 * height)
         return out
 
     def _scattered(self, x: np.ndarray) -> np.ndarray:
         _, height, width = x.shape
         k = self.kernel
-        taps = (self.matrix @ x.reshape(self.inputs, -1)).reshape(k, k, self.outputs, height, width)
-        full = np.zeros((self.outputs, 2 * height + k - 1, 2 * width + k - 1), taps.dtype)
-        for dy in range(k):
-            for dx in range(k):
-                full[:, dy:dy + 2 * height:2, dx:dx + 2 * width:2] += taps[dy, dx]
+        full = np.zeros((self.outputs, 2 * height + k - 1, 2 * width + k - 1), np.result_type(x, self.matrix))
+        rows = _strip_rows(k * k * self.outputs * width * full.itemsize)  # the taps of a strip of input rows
+        for top in range(0, height, rows):
+            bottom = min(top + rows, height)
+            taps = (self.matrix @ x[:, top:bottom].reshape(self.inputs, -1)).reshape(k, k, self.outputs,
+                                                                                     bottom - top, width)
+            for dy in range(k):
+                for dx in range(k):
+                    full[:, 2 * top + dy:2 * bottom + dy:2, dx:dx + 2 * width:2] += taps[dy, dx]
+            tick(bottom, height)
         return full[:, self.pad:self.pad + 2 * height, self.pad:self.pad + 2 * width] + self.bias
 
 
@@ -172,6 +192,10 @@ class GDN:
         gamma = np.maximum(gamma, np.float32(GDN_PEDESTAL**0.5)) ** 2 - pedestal
         return cls(gamma, beta, inverse)
 
+    def cost(self, shape: tuple[int, ...]) -> tuple[float, tuple[int, ...]]:
+        """Multiply-adds for an input of this shape (C, H, W), and the output's shape (for progress)."""
+        return float(self.gamma.size * shape[-2] * shape[-1]), tuple(shape)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         channels, height, width = x.shape
         flat = x.reshape(channels, -1)
@@ -179,3 +203,13 @@ class GDN:
         np.maximum(np.add(norm, self.beta, out=norm), np.float32(1e-6), out=norm)
         scale = np.sqrt(norm, out=norm) if self.inverse else np.reciprocal(np.sqrt(norm, out=norm), out=norm)
         return np.multiply(flat, scale, out=scale).reshape(channels, height, width)
+
+
+def costs(layers: list, shape: tuple[int, ...]) -> list[float]:
+    """Each layer's multiply-adds for an input of this shape, in turn (0 for one without a ``cost``, an activation
+    that keeps the shape): the shares of a network's progress (``aec.progress.in_turn``)."""
+    found = []
+    for layer in layers:
+        cost, shape = layer.cost(shape) if hasattr(layer, "cost") else (0.0, shape)
+        found.append(cost)
+    return found

@@ -14,9 +14,10 @@ Free unless a callback is reporting in this context (as ``aec.timing``'s Stopwat
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 Callback = Callable[[float], None]
 
@@ -82,6 +83,23 @@ def tick(done: int, total: int) -> None:
     span = _current.get()
     if span is not None and total > 0:
         span.reporter.report(span.at(done / total))
+
+
+def in_turn(steps: Sequence[Callable[[Any], Any]], x: Any, costs: Sequence[float]) -> Any:
+    """x through the steps in turn (the layers of a network), each the share of the enclosing part that its cost is
+    of the total, so that the steps' own ticks (a layer's strips) move the progress evenly."""
+    total = sum(costs)
+    if _current.get() is None or total <= 0:
+        for step in steps:
+            x = step(x)
+        return x
+    start = 0.0
+    for step, cost in zip(steps, costs):
+        end = min(1.0, start + cost / total)
+        with part(start, end):
+            x = step(x)
+        start = end
+    return x
 
 
 def shares(weights: dict[str, float]) -> dict[str, tuple[float, float]]:

@@ -181,6 +181,16 @@ def test_progress_rises_through_the_tiles_and_slices_to_done(tiny_codec):
     assert len(decoding) >= 2 + 2 + 3
 
 
+def test_progress_of_a_kodak_sized_image_moves_in_small_steps(tiny_codec):
+    image = smooth_image(512, 768)  # two g_s tiles: a tick per tile alone went 0.34 -> 0.67 -> 1
+    encoding, decoding = [], []
+    data = tiny_codec.compress(image, 50, progress=encoding.append)
+    tiny_codec.decompress_array(data, progress=decoding.append)
+    for reported in (encoding, decoding):
+        _strictly_rising_to_one(reported)
+        assert np.diff(reported).max() <= 0.1, np.diff(reported).max()  # the layers' strips tick
+
+
 @pytest.mark.parametrize("target", [{"target_bpp": 2.0}, {"target_psnr": 30.0}])
 def test_progress_of_a_target_search_rises_over_its_probes(tiny_codec, target):
     reported = []
@@ -511,9 +521,14 @@ def test_threads_limit_numpys_blas_and_torch_while_coding_and_only_then(tiny_wei
     assert seen == {"encode": (1, 1), "refine": (1, 1), "decode": (1, 1)}
     assert torch.get_num_threads() == 2 and _blas_threads() == before  # restored after each call
     assert pickle.loads(pickle.dumps(codec)).threads == 1
-    seen.clear()
-    aec.Codec(weights=tiny_weights).compress(smooth_image(24, 40, 1), model_quality=2, effort=1)
-    assert seen["refine"][0] == 2  # None: the libraries' own settings
+    from aec import threads as free_threads
+
+    for free, expected in ((None, 2), (1, 1)):  # None: every core free, the libraries' own settings; 1: one free
+        monkeypatch.setattr(free_threads, "default_threads", lambda free=free: free)
+        seen.clear()
+        aec.Codec(weights=tiny_weights).compress(smooth_image(24, 40, 1), model_quality=2, effort=1)
+        assert seen["refine"][0] == expected
+    assert torch.get_num_threads() == 2
 
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, "2", True])
