@@ -37,12 +37,16 @@ DEFAULT_OUTPUT_FORMAT = "PNG"
 # PNG at zlib level 3, not Pillow's 6: on Kodak images (originals and decodes) it writes in about half the time
 # (37-45 ms against 63-101) and 1-7 % smaller files.
 SAVE_OPTIONS: dict[str, dict[str, Any]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95},
-                                           "AVIF": {"quality": 90}, "PNG": {"compress_level": 3}}
+                                           "AVIF": {"quality": 90}, "HEIF": {"quality": 90}, "JXL": {"quality": 95},
+                                           "PNG": {"compress_level": 3}}
 # Formats whose Pillow writer keeps an alpha channel; for any other the alpha channel is dropped with a warning.
 ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP", "AVIF", "JPEG2000", "TGA", "ICO", "ICNS", "IM", "DDS", "SGI",
-                           "QOI"})
+                           "QOI", "HEIF", "JXL"})
 # Formats whose Pillow writer takes an ICC profile and an EXIF block.
-METADATA_FORMATS = frozenset({"PNG", "TIFF", "JPEG", "WEBP", "AVIF"})
+METADATA_FORMATS = frozenset({"PNG", "TIFF", "JPEG", "WEBP", "AVIF", "HEIF"})
+# Pillow plugins that add writers when they are installed (imported only when Pillow's own writers lack the format
+# asked for): pillow-heif's HEIC/HEIF (registered by a call), pillow-jxl-plugin's JPEG XL (registered on import).
+PLUGINS = {"pillow_heif": "register_heif_opener", "pillow_jxl": None}
 # -j by default (no -j): one worker per core once the inputs hold this much work, else 1. `python benchmarks/jobs.py
 # --image ../shared/data/kodak/kodim01.png` on this 2-core CPU, beside training: a -j worker starts (spawn, import
 # aec, load r8; no torch at effort 0) in 0.48 s (1.07 s when it imported torch). Two one-thread workers take T/2 plus
@@ -81,12 +85,18 @@ MAIN_USAGE = """\b
   aec models                                    the installed models"""
 
 MAIN_EPILOG = f"""\b
-Common options (compress and decompress):
+Compress options:
   -q Q         quality 0-100, higher: larger file, better image (default 75)
-  -o OUT       output file, '-' for stdout, or a folder for several inputs
+  -e E         effort 0-5, higher: slower, fewer bits at the same quality (default 0)
+
+\b
+Common options (compress and decompress):
+  -o OUT       output file, '-' for stdout, or an existing folder (without -o:
+               each output next to its input)
   -f           overwrite an existing output
   -r           folders: the images (or .aec files) below them
   -j N         N worker processes (default: one per core for enough work)
+  --threads T  threads per process (default: the cores other work leaves free)
   -v, --quiet  per-file statistics, or nothing but errors, on stderr
 
 \b
@@ -257,7 +267,8 @@ def _output_options(command: Callable) -> Callable:
     for option in reversed(
         (
             click.option("-o", "--output", metavar="OUT",
-                         help="Output file, '-' for stdout, or an existing folder (required with several inputs)."),
+                         help="Output file, '-' for stdout, or an existing folder (with several inputs or -r, a "
+                              "folder). Without -o each output is written next to its input (stdin: to stdout)."),
             click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
             click.option("-r", "--recursive", is_flag=True,
                          help="Descend into folders given as IN; with -o DIR their subfolders are kept under DIR."),
@@ -363,10 +374,12 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         seconds = time.perf_counter() - started
         header, bpp = result.header, result.bits_per_pixel
         size = f"{header.width}x{header.height}"
-        if verbose:
+        if verbose:  # as cwebp -print_psnr: the file decoded again and compared with what was coded
+            psnr = result.psnr if result.psnr is not None else _coded_psnr(codec, result.data, data, source,
+                                                                           max_pixels)
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {_quality(result)}, "
-                        f"effort {result.effort}, {len(data)} -> {len(result.data)} bytes, {bpp:.3f} bpp"
-                        + (f", {result.psnr:.2f} dB" if result.psnr is not None else "") + f", {seconds:.2f} s")
+                        f"effort {result.effort}, {len(data)} -> {len(result.data)} bytes, {bpp:.3f} bpp, "
+                        f"PSNR {psnr:.2f} dB, {seconds:.2f} s")
         elif console.summaries and target != STDIO:
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
         console.totals(len(data), len(result.data))
@@ -565,6 +578,10 @@ def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, q
         raise click.UsageError("'-' (stdin) must be the only input")
     if (len(inputs) > 1 or recursive) and output is not None and (output == STDIO or not os.path.isdir(output)):
         raise click.UsageError(f"with several inputs or -r, -o must be an existing folder; {output!r} is not")
+    if output not in (None, STDIO) and not os.path.isdir(output):
+        folder = output if output.endswith(("/", os.sep)) else os.path.dirname(output)
+        if folder and not os.path.isdir(folder):  # as with several inputs: a usage error before any work
+            raise click.UsageError(f"-o {output!r}: the folder {folder!r} does not exist")
     if inputs == (STDIO,) and output is not None and output != STDIO and os.path.isdir(output):
         raise click.UsageError("stdin has no name to put in a folder; give -o a file name")
 
@@ -808,6 +825,18 @@ def _special_kind(target: str) -> str | None:
     return None
 
 
+def _coded_psnr(codec: Any, coded: bytes, data: bytes, source: str, max_pixels: int | None) -> float:
+    """PSNR (dB) of a file's decoded image against the image it was coded from, on the planes aec codes (RGB, or the
+    gray plane; alpha is lossless)."""
+    import numpy as np
+
+    from .api import _coded_psnr as psnr_of_planes
+    from .images import load
+
+    original = load(_named_buffer(data, _input_name(source)), max_pixels or DEFAULT_MAX_PIXELS, True).rgb
+    return psnr_of_planes(np.asarray(codec.decode(coded).image), original)
+
+
 def _compressed_name(source: str) -> str:
     root, suffix = os.path.splitext(source)
     if suffix.lower() == AEC_SUFFIX:
@@ -823,7 +852,7 @@ def _decompressed_name(source: str, image_format: str | None = None) -> str:
     if suffix.lower() != AEC_SUFFIX:
         return source + wanted
     inner = os.path.splitext(root)[1].lower()
-    if (image_format is None and inner in _writable_formats()) or inner == wanted:
+    if (image_format is None and inner and _with_plugins(lambda formats: formats.get(inner))) or inner == wanted:
         return root
     return root + wanted
 
@@ -831,7 +860,7 @@ def _decompressed_name(source: str, image_format: str | None = None) -> str:
 def _output_format(target: str, forced: str | None = None) -> str:
     """The Pillow format name for an output name: the one its suffix names, else forced (--format), else PNG."""
     suffix = "" if target == STDIO else os.path.splitext(target)[1].lower()
-    named = _writable_formats().get(suffix)
+    named = _with_plugins(lambda formats: formats.get(suffix)) if suffix else None
     if forced is not None:
         if named is not None and named != forced:
             raise CliError(f"{target} names {named}, --format {forced}; give one of them, or names that agree")
@@ -846,9 +875,9 @@ def _output_format(target: str, forced: str | None = None) -> str:
 
 def _named_format(name: str) -> str:
     """The Pillow format that --format names, by format name (jpeg) or suffix (jpg, .jpg)."""
-    formats = _writable_formats()
     key = name.strip().lower()
-    found = formats.get(key if key.startswith(".") else "." + key) or {f.lower(): f for f in formats.values()}.get(key)
+    found = _with_plugins(lambda formats: formats.get(key if key.startswith(".") else "." + key)
+                          or {f.lower(): f for f in formats.values()}.get(key))
     if found is None:
         raise CliError(f"{name} is not a format Pillow writes here (e.g. png, jpeg, webp, avif, tiff, bmp)")
     return found
@@ -860,8 +889,37 @@ def _suffix_of(image_format: str) -> str:
     return min(suffix for suffix, name in _writable_formats().items() if name == image_format)
 
 
+def _with_plugins(find: Callable[[dict[str, str]], str | None]) -> str | None:
+    """find(the writable formats), and if it finds nothing, again once the installed plugins (``PLUGINS``) are."""
+    found = find(_writable_formats())
+    if found is None and _load_plugins():
+        found = find(_writable_formats())
+    return found
+
+
+_PLUGINS_LOADED: list[bool] = []
+
+
+def _load_plugins() -> bool:
+    """Register the installed Pillow plugins' writers (once); True the first time."""
+    import importlib
+
+    if _PLUGINS_LOADED:
+        return False
+    _PLUGINS_LOADED.append(True)
+    for module, register in PLUGINS.items():
+        try:
+            plugin = importlib.import_module(module)
+            if register:
+                getattr(plugin, register)()
+        except Exception:  # noqa: BLE001  (not installed, or broken: Pillow's own writers still serve)
+            continue
+    return True
+
+
 def _writable_formats() -> dict[str, str]:
-    """Suffix -> Pillow format name, for every format Pillow can write here (AVIF only where it has it)."""
+    """Suffix -> Pillow format name, for every format Pillow can write here (AVIF only where it has it; HEIC and
+    JPEG XL once the plugins are loaded, ``_with_plugins``)."""
     from PIL import Image
 
     Image.init()

@@ -501,6 +501,44 @@ def test_recursive_takes_the_files_below_a_folder_and_keeps_its_subfolders_under
     assert (archive / "2024" / "b.png").is_file()
 
 
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+def test_a_missing_o_folder_is_a_usage_error_with_one_input_as_with_several(tmp_path, weights, command):
+    sources = [write_png(tmp_path / f"{i}.png", 4, 4) for i in range(2)]
+    if command == "decompress":
+        for source in sources:
+            assert_ok(run("compress", source, *weights))
+        sources = [source.with_suffix(".aec") for source in sources]
+    missing = tmp_path / "missing"
+    for inputs, output in (((sources[0],), f"{missing}/"), ((sources[0],), missing / "x.png"),
+                           (tuple(sources), f"{missing}/")):
+        result = run(command, *inputs, "-o", output, *weights)
+        assert result.exit_code == 2, (inputs, output, result.output)
+        assert "missing" in result.stderr and "Traceback" not in result.output
+    assert not missing.exists()
+    assert_ok(run(command, sources[0], "-o", tmp_path / ("one.aec" if command == "compress" else "one.png"),
+                  *weights))  # a new file in an existing folder is fine
+
+
+def test_the_help_of_o_says_where_outputs_go_without_it():
+    help_of_o = " ".join(next(p for p in main.commands["compress"].params if p.name == "output").help.split())
+    assert "next to its input" in help_of_o and "required" not in help_of_o
+
+
+@pytest.mark.parametrize("plugin, suffix", [("pillow_heif", ".heic"), ("pillow_jxl", ".jxl")])
+def test_decompress_writes_the_formats_the_installed_pillow_plugins_write(tmp_path, weights, plugin, suffix):
+    module = pytest.importorskip(plugin)  # both are in the bench extra
+    if plugin == "pillow_heif":
+        module.register_heif_opener()
+    source = write_png(tmp_path / "photo.png", 24, 40)
+    assert_ok(run("compress", source, *weights))
+    result = run("decompress", tmp_path / "photo.aec", "-o", tmp_path / f"out{suffix}", *weights)
+    assert_ok(result)
+    assert Image.open(tmp_path / f"out{suffix}").size == (40, 24)
+    streamed = run("decompress", "--format", suffix[1:], tmp_path / "photo.aec", "-o", "-", *weights)
+    assert_ok(streamed)
+    assert Image.open(io.BytesIO(streamed.stdout_bytes)).size == (40, 24)
+
+
 def test_recursive_needs_files_below_the_folder_and_o_a_folder(tmp_path, weights):
     (tmp_path / "empty").mkdir()
     result = run("compress", "-r", tmp_path / "empty", *weights)
@@ -565,14 +603,18 @@ def test_compress_parses_nothing_and_decompress_judges_the_file_before_the_codec
 
                 monkeypatch.setattr(module, name, counting)
     source = write_png(tmp_path / "photo.png", 8, 16)
-    result = run("compress", source, "-v", *weights)
+    result = run("compress", source, *weights)
     assert_ok(result)
     assert parsed == []  # the size and rate come from the API's EncodeResult, not from re-reading the bytes
     size = (tmp_path / "photo.aec").stat().st_size
-    assert "16x8, quality 75 (model quality 2.5), " in result.stderr and f"{8 * size / 128:.3f} bpp" in result.stderr
+    assert f"16x8, {8 * size / 128:.3f} bpp" in result.stderr
     assert_ok(run("decompress", tmp_path / "photo.aec", "-o", tmp_path / "back.png"))  # the model the file names
     # The CLI's own parse refuses a bad file before torch or a model is loaded; it reads nothing from the result.
     assert parsed == ["aec.cli.parse", "aec.api.parse"]
+    parsed.clear()
+    result = run("compress", "-f", source, "-v", *weights)
+    assert "16x8, quality 75 (model quality 2.5), " in result.stderr
+    assert parsed == ["aec.api.parse"]  # only -v's PSNR: the file decoded again
 
 
 def test_decompress_loads_only_the_model_the_file_names(tmp_path, aec_data, installed_tiny):
@@ -638,6 +680,23 @@ def test_verbose_prints_size_rate_and_time_on_stderr(tmp_path, weights):
     line = result.stderr.strip()
     assert "photo.png -> " in line and "16x8" in line and "quality 2" in line
     assert f"-> {size} bytes" in line and f"{8 * size / 128:.3f} bpp" in line and line.endswith(" s")
+
+
+@pytest.mark.parametrize("mode, jobs", [("RGB", "1"), ("L", "1"), ("RGBA", "1"), ("RGB", "2")])
+def test_verbose_reports_the_psnr_of_what_was_coded(tmp_path, weights, tiny_codec, mode, jobs):
+    from aec.metrics import psnr
+
+    sources = [write_png(tmp_path / f"{i}.png", 24, 40, i) for i in range(int(jobs))]
+    for path in sources:
+        Image.open(path).convert(mode).save(path)
+    result = run("compress", "-v", "-j", jobs, *sources, *(["-o", tmp_path] if len(sources) > 1 else []), *weights)
+    assert_ok(result)
+    for path in sources:
+        original = np.asarray(Image.open(path).convert("L" if mode == "L" else "RGB"), dtype=np.float64)
+        decoded = np.asarray(tiny_codec.decompress(path.with_suffix(".aec")).convert("L" if mode == "L" else "RGB"))
+        expected = psnr(float(np.mean((decoded - original) ** 2)), 255.0)
+        assert f"{path.name} -> {path.with_suffix('.aec')}: 40x24, " in result.stderr
+        assert f", PSNR {expected:.2f} dB, " in result.stderr, (expected, result.stderr)
 
 
 def test_quiet_prints_nothing_on_success(tmp_path, weights):
@@ -1017,9 +1076,12 @@ def test_help_reads_like_cwebps_and_zstds_a_usage_per_command_common_options_and
                      "aec info FILE...", "aec models"):
         assert synopsis in text, synopsis
     common = text.split("Common options", 1)[1].split("Examples:", 1)[0]
-    for option in ("-q Q", "-o OUT", "-f ", "-r ", "-j N", "--quiet"):
+    for option in ("-o OUT", "-f ", "-r ", "-j N", "--threads T", "--quiet"):
         assert option in common, option
-    assert "quality 0-100" in common and "default 75" in common
+    assert "-q Q" not in common and "quality" not in common  # decompress takes no quality
+    compress = text.split("Compress options:", 1)[1].split("Common options", 1)[0]
+    assert "-q Q" in compress and "quality 0-100" in compress and "default 75" in compress and "-e E" in compress
+    assert "without -o" in common and "next to its input" in common
     examples = text.split("Examples:", 1)[1].split("Run 'aec COMMAND --help'", 1)[0]
     assert sum(line.strip().startswith(("aec ", "cat ")) for line in examples.splitlines()) >= 6
 
