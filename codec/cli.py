@@ -133,8 +133,9 @@ shows its progress while it is coded.
 
 An existing output is kept unless -f is given; outputs are written to a temporary file and renamed,
 so a failed or interrupted run never leaves a partial file. A device or a pipe (-o /dev/null, a FIFO)
-is written into, never replaced. Inputs are read up to 8 bytes per allowed pixel (2 GiB + 64 MiB by
-default); devices such as /dev/zero are refused as inputs.
+is written into, never replaced. Inputs are read up to 8 bytes per allowed pixel (512 MiB + 64 MiB by
+default); devices such as /dev/zero are refused as inputs. An image over the pixel limit (--max-pixels)
+is refused from its header, before its pixels are decoded.
 
 {EXIT_CODES}"""
 
@@ -295,7 +296,8 @@ def _max_pixels_option(command: Callable) -> Callable:
     return click.option("--max-pixels", type=_Number("a whole number of pixels, 1 or more", integer=True, low=1),
                         metavar="N",
                         help="Refuse images larger than N pixels, counted padded to a multiple of 64 on each side "
-                             "(default: 2**28, 16384 x 16384).")(command)
+                             "(default: 2**26, 8192 x 8192: every camera photo up to 61 megapixels; raise it for "
+                             "larger images you trust).")(command)
 
 
 @main.command(epilog=COMPRESS_EPILOG, short_help="Compress images (PNG, JPEG, WebP, ...) to .aec files.")
@@ -1026,9 +1028,9 @@ def _pixels(source: str) -> int:
                 header = parse(read_path(source, input_limit(DEFAULT_MAX_PIXELS), magic=MAGIC),
                                max_pixels=_NO_PIXEL_LIMIT)[0]
                 return header.width * header.height
-            from PIL import Image
+            from .images import open_header  # Image.open without Pillow's bomb warning: aec judges the size later
 
-            with Image.open(source) as image:  # the header only
+            with open_header(source) as image:  # the header only
                 return image.width * image.height
     except Exception:  # noqa: BLE001  (the input's own failure is reported when it is coded)
         return 0

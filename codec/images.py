@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import os
 import re
-import threading
+import struct
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -32,6 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .bitstream import COMPRESSED_SECTIONS, FormatError, Section, padded_size
 from .errors import InputError, PrecisionWarning
+from .inputs import text_stream
 
 ImageLike = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Image.Image, np.ndarray]
 EXPECTED_IMAGE = ("a path, an encoded image's bytes (PNG, JPEG, ...), a binary file object, a PIL image or a uint8 "
@@ -43,9 +44,11 @@ _GRAY_MODES = {"1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 # A file's raw mode that stores 16 bits a channel ("BGR;16" is a whole pixel in 16 bits, 5-6-5).
 _SIXTEEN_BIT_RAWMODE = re.compile(r"(?!BGR)[A-Za-z]+;16[BLN]?")
 REDUCED = "16-bit image reduced to 8 bits per channel"
-# Pillow's own pixel limit (MAX_IMAGE_PIXELS, which refuses at twice its 89 M) is process-wide; aec lifts it while it
-# opens an image, under this lock, so that its own limit (max_pixels) is the only one.
-_PILLOW_LIMIT = threading.Lock()
+# Pillow's own pixel limit (Image.MAX_IMAGE_PIXELS: a warning over 89.5 M pixels, an error over twice that) is
+# process-wide and belongs to the application: aec never sets it. It identifies an image as Image.open does but
+# without that check (``open_header``), judges the size from the header by its own limit (max_pixels), and only then
+# decodes the pixels.
+_BOMB_SUFFIX = "could be decompression bomb DOS attack."
 # What a folder of pictures (training data, the Kodak set, a benchmark's test images) may hold.
 IMAGE_SUFFIXES = {".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
 
@@ -174,30 +177,70 @@ def _from_array(array: np.ndarray) -> SourceImage:
 
 
 def _open(image: ImageLike, max_pixels: int) -> tuple[Image.Image, bool]:
-    """The image, loaded, and whether its file has 16-bit channels."""
+    """The image, loaded, and whether its file has 16-bit channels; its size is judged from the header first."""
     name = image if isinstance(image, (str, os.PathLike)) else getattr(image, "name", "input")
     try:
-        with _PILLOW_LIMIT:
-            saved = Image.MAX_IMAGE_PIXELS
-            try:
-                Image.MAX_IMAGE_PIXELS = None  # only while Pillow reads the header: aec's check follows
-                pil = Image.open(image)
-                if pil.format == "AEC":  # aec's own Pillow plugin read it: coding it again would stack a second loss
-                    raise InputError(f"{name}: already an .aec file; decompress it first")
-                check_size(pil.width, pil.height, max_pixels, name)
-                sixteen_bit = _has_16bit_channels(pil)
-                if saved is not None:  # TIFF checks its tiles as it loads them; none is larger than the image
-                    Image.MAX_IMAGE_PIXELS = max(saved, max_pixels)
-                pil.load()
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+        pil = open_header(image)
+        try:
+            if pil.format == "AEC":  # aec's own Pillow plugin read it: coding it again would stack a second loss
+                raise InputError(f"{name}: already an .aec file; decompress it first")
+            check_size(pil.width, pil.height, max_pixels, name)
+            sixteen_bit = _has_16bit_channels(pil)
+            pil.load()
+        except BaseException:
+            if pil._exclusive_fp:  # a file aec opened (a caller's stream stays the caller's)
+                pil.close()
+            raise
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
     except UnidentifiedImageError:
         raise InputError(f"{name}: not a readable image (not a format Pillow can read)") from None
-    except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
+    except Image.DecompressionBombError as error:
+        # A plugin's own check as it reads (a GIF frame beyond its screen, a TIFF tile): Pillow's limit, which aec
+        # does not change; within aec's, the image is not what its header says or is for the application to allow.
+        raise InputError(f"{name}: refused by Pillow as it read the pixels ({str(error).replace(_BOMB_SUFFIX, '')}"
+                         "a possible decompression bomb)") from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{name}: not a readable image ({error})") from None
     return pil, sixteen_bit
+
+
+def open_header(image: ImageLike) -> Image.Image:
+    """Image.open without its process-wide pixel check (``_BOMB_SUFFIX``): the format's plugin reads the header (size,
+    mode, tiles) and nothing else; the caller judges the size by its own limit before loading the pixels."""
+    if isinstance(image, (str, os.PathLike)):
+        handle, exclusive = open(image, "rb"), True
+    else:
+        handle, exclusive = image, False
+    try:
+        try:
+            handle.seek(0)
+        except (AttributeError, io.UnsupportedOperation):
+            handle, exclusive = io.BytesIO(handle.read()), True
+        prefix = handle.read(16)
+        if not isinstance(prefix, bytes):
+            raise text_stream(image)
+        filename = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
+        tried: set[str] = set()
+        for loader in (Image.preinit, Image.init):  # the common plugins first, as Image.open tries them
+            loader()
+            for format_id in [f for f in Image.ID if f not in tried]:
+                tried.add(format_id)
+                factory, accept = Image.OPEN[format_id]
+                try:
+                    if accept and (not (accepted := accept(prefix)) or isinstance(accepted, str)):
+                        continue
+                    handle.seek(0)
+                    found = factory(handle, filename)
+                except (SyntaxError, IndexError, TypeError, struct.error):
+                    continue  # not this format (Image.open's rule)
+                found._exclusive_fp = exclusive  # closed after loading, as Image.open's files are
+                return found
+        raise UnidentifiedImageError(f"cannot identify image file {filename or handle!r}")
+    except BaseException:
+        if exclusive:
+            handle.close()
+        raise
 
 
 def _checked_input(image: object) -> ImageLike:

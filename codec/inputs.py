@@ -21,7 +21,7 @@ _CHUNK = 1 << 20
 
 
 def input_limit(max_pixels: int) -> int:
-    """The most bytes an input within the pixel limit needs: 8 a pixel plus 64 MiB (2 GiB + 64 MiB by default)."""
+    """The most bytes an input within the pixel limit needs: 8 a pixel plus 64 MiB (512 MiB + 64 MiB by default)."""
     return BYTES_PER_PIXEL * max_pixels + METADATA_BYTES
 
 
@@ -58,11 +58,21 @@ def read_path(path: str | os.PathLike, limit: int, *, magic: bytes | None = None
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
 
 
+def text_stream(stream: object) -> InputError:
+    """The error for a stream that reads text, not bytes (a file opened without 'b', a StringIO)."""
+    name = getattr(stream, "name", None)
+    return InputError(f"{name if isinstance(name, str) else 'the input'} is a text stream; open the file in binary "
+                      "mode ('rb')")
+
+
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes: fewer only at the end of the stream (a pipe may return less per read)."""
+    """Up to ``size`` bytes: fewer only at the end of the stream (a pipe may return less per read); InputError for a
+    stream that gives text (a file opened without 'b')."""
     parts = []
     while size > 0:
         part = stream.read(size)
+        if not isinstance(part, (bytes, bytearray)) and part is not None:
+            raise text_stream(stream)
         if not part:
             break
         parts.append(part)

@@ -140,8 +140,17 @@ def test_a_newer_major_version_asks_to_upgrade():
 
 
 def test_a_newer_major_version_is_refused_even_if_its_layout_is_unknown():
-    with pytest.raises(UnsupportedVersionError):
-        parse(MAGIC + bytes([3, 0]))
+    body = MAGIC + bytes([3, 0]) + b"a layout this aec does not know"
+    with pytest.raises(UnsupportedVersionError, match="upgrade aec"):
+        parse(body + struct.pack("<I", zlib.crc32(body)))  # every major keeps the CRC32 trailer
+
+
+@pytest.mark.parametrize("tail", [b"", bytes([3, 0]), bytes([7, 1]) + bytes(60), bytes([255, 255]) + b"garbage" * 9])
+def test_data_that_only_starts_with_the_magic_is_not_told_to_upgrade(tail):
+    for reader in (parse, read_header):
+        with pytest.raises(FormatError) as caught:
+            reader(MAGIC + tail)
+        assert "upgrade" not in str(caught.value) and not isinstance(caught.value, UnsupportedVersionError)
 
 
 def test_major_version_zero_is_unsupported():

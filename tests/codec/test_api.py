@@ -356,7 +356,7 @@ def _with(data: bytes, *, size: tuple[int, int] | None = None, **payloads: bytes
     return pack(header, [Section(s.kind, payloads.get(s.kind, s.payload)) for s in sections])
 
 
-@pytest.mark.parametrize("side", [4096, 16384])
+@pytest.mark.parametrize("side", [4096, 8192])  # 8192 x 8192: the default pixel limit
 def test_a_64_byte_decode_bomb_is_refused_before_any_work_in_proportion_to_its_size(tiny_codec, side, monkeypatch):
     from aec.exact import ExactLatentPath
 
@@ -368,6 +368,9 @@ def test_a_64_byte_decode_bomb_is_refused_before_any_work_in_proportion_to_its_s
     monkeypatch.setattr(ExactLatentPath, "hyper_features", never)
     with pytest.raises(FormatError, match="the YLAT section ends early"):
         tiny_codec.decompress_array(bomb)
+    over = _with(bomb, size=(2 * side, 2 * side))
+    with pytest.raises(FormatError, match="over the limit of 67108864" if side == 8192 else "YLAT section ends early"):
+        tiny_codec.decompress_array(over)
 
 
 def test_a_truncated_latent_stream_is_refused_as_such_not_decoded_from_zeros(tiny_codec):

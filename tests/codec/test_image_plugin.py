@@ -75,11 +75,79 @@ def test_open_reads_the_header_and_decodes_only_when_the_pixels_are_needed(tmp_p
     assert np.array_equal(np.asarray(opened), tiny_codec.decompress_array(data)) and calls == [1]
 
 
-def test_a_damaged_file_is_refused_as_aec_refuses_it(tiny_codec):
+def test_a_damaged_file_is_refused_as_aec_refuses_it_its_header_on_open_the_rest_on_load(tiny_codec, monkeypatch):
+    from aec import api
+
+    monkeypatch.setattr(api, "default_codec", lambda: tiny_codec)
     data = bytearray(tiny_codec.compress(smooth_image(9, 13), 50))
     data[-1] ^= 0xFF
-    with pytest.raises(FormatError):
+    opened = Image.open(io.BytesIO(bytes(data)))  # the header is sound
+    with pytest.raises(FormatError, match="CRC mismatch"):
+        opened.load()
+    data[6] = 1  # reserved flags
+    with pytest.raises(FormatError, match="reserved flags"):
         Image.open(io.BytesIO(bytes(data)))
+
+
+class _CountingReader(io.RawIOBase):
+    """A seekable file of ``size`` bytes that starts with ``head`` (zeros after it, never stored), counting what is
+    read of it."""
+
+    def __init__(self, head: bytes, size: int):
+        self.head, self.size, self.position, self.read_bytes = head, size, 0, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        self.position = {0: 0, 1: self.position, 2: self.size}[whence] + offset
+        return self.position
+
+    def tell(self):
+        return self.position
+
+    def readinto(self, buffer):
+        count = max(0, min(len(buffer), self.size - self.position))
+        chunk = self.head[self.position:self.position + count].ljust(count, b"\0")
+        buffer[:count] = chunk
+        self.position += count
+        self.read_bytes += count
+        return count
+
+
+def test_open_reads_only_the_headers_of_a_file_of_any_size(tiny_codec):
+    from aec.bitstream import Section, pack, parse
+
+    header, sections = parse(tiny_codec.compress(smooth_image(9, 13), 50))
+    huge = [Section("YLAT", b"\0" * 8), *(s for s in sections if s.kind != "YLAT")]
+    head = pack(header, huge)
+    # YLAT declared 1 GiB long (the rest of the file zeros): a file that only Image.open's header read can afford.
+    at = head.index(b"YLAT") + 4
+    head = head[:at] + (1 << 30).to_bytes(4, "little") + head[at + 4:]
+    stream = _CountingReader(head, 1 << 31)
+    with Image.open(stream) as opened:
+        assert opened.format == "AEC" and opened.size == (13, 9)
+    assert stream.read_bytes < 4096
+
+
+def test_loading_closes_the_file_as_pillows_own_plugins_do(tmp_path, tiny_codec, monkeypatch):
+    from aec import api
+
+    monkeypatch.setattr(api, "default_codec", lambda: tiny_codec)
+    (tmp_path / "x.aec").write_bytes(tiny_codec.compress(smooth_image(9, 13), 50))
+    Image.fromarray(smooth_image(9, 13)).save(tmp_path / "x.png")
+    descriptors = len(os.listdir("/proc/self/fd"))
+    images = [Image.open(tmp_path / "x.aec") for _ in range(20)]
+    assert len(os.listdir("/proc/self/fd")) == descriptors + 20  # open until the pixels are read
+    for image in images:
+        image.load()
+    pngs = [Image.open(tmp_path / "x.png") for _ in range(20)]
+    for image in pngs:
+        image.load()  # Pillow's PNG plugin, for comparison: it closes each file
+    assert len(os.listdir("/proc/self/fd")) == descriptors
 
 
 def test_compressing_an_aec_file_is_refused(tiny_codec):

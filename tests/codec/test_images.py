@@ -3,6 +3,7 @@
 import io
 import re
 import struct
+import types
 import warnings
 import zlib
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aec.bitstream import FormatError, parse, read_header
+from aec.bitstream import DEFAULT_MAX_PIXELS, FormatError, parse, read_header
 from aec import InputError, PrecisionWarning
 from tests.conftest import smooth_image
 
@@ -202,17 +203,101 @@ def test_sixteen_bit_colour_is_reduced_with_a_warning_like_sixteen_bit_gray(tmp_
     assert _loaded(tmp_path / "narrow.png")[1] == []
 
 
-def test_pillows_own_pixel_limit_never_refuses_what_aecs_allows(tmp_path, monkeypatch):
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height 8-bit gray and holds one broken data chunk: only its header is readable."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(bytes(100))[:-4]) + chunk(b"IEND", b""))
+
+
+# Files that declare more pixels than they hold: each format's header with little or no pixel data. The 35-byte GIF
+# and the PNG are the issue's; Pillow alone refuses the GIF (268 M pixels), not the 16000 x 16000 PNG.
+BOMBS = {
+    "gif": b"GIF89a" + struct.pack("<HH", 16384, 16384) + b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00"
+           b"\x02\x02D\x01\x00;",
+    "png": _png_header(16000, 16000),
+    "ppm": b"P6\n9000 9000\n255\n" + bytes(30),
+    "pgm-strip": b"P5\n1 70000000\n255\n" + bytes(30),  # 1 pixel wide: 64 x 70 M once padded
+    "bmp": b"BM" + struct.pack("<IHHI", 54, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, 20000, 20000, 1, 24, 0, 0,
+                                                                   0, 0, 0, 0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BOMBS))
+def test_an_image_over_the_default_limit_is_refused_from_its_header_naming_the_option(kind, monkeypatch):
+    from PIL import ImageFile
+
+    from aec.images import load
+
+    def no_decoding(self):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(InputError, match=r"exceeds the pixel limit of 67108864; raise it with max_pixels "
+                                         r"\(CLI: --max-pixels\)"):
+        load(BOMBS[kind], DEFAULT_MAX_PIXELS)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif", ".bmp", ".gif", ".ppm"])
+def test_every_format_is_judged_by_its_header_before_its_pixels(tmp_path, monkeypatch, suffix):
+    from PIL import ImageFile
+
+    from aec.images import load
+
+    Image.fromarray(smooth_image(70, 65)).save(tmp_path / f"photo{suffix}")  # 128 x 128 once padded
+    assert load(tmp_path / f"photo{suffix}", 128 * 128).rgb.shape == (70, 65, 3)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("the pixels were decoded"))
+    with pytest.raises(InputError, match="65x70 \\(coded padded to 128x128 = 16384 pixels\\) exceeds the pixel limit "
+                                         "of 16383"):
+        load(tmp_path / f"photo{suffix}", 128 * 128 - 1)
+
+
+def test_the_default_pixel_limit_takes_a_61_megapixel_photo_and_refuses_a_16384_square():
+    from aec.images import check_size
+
+    check_size(9504, 6336, DEFAULT_MAX_PIXELS, "a 61-megapixel camera's photo")
+    check_size(8192, 8192, DEFAULT_MAX_PIXELS, "the largest square")
+    with pytest.raises(InputError, match="raise it"):
+        check_size(16384, 16384, DEFAULT_MAX_PIXELS, "a 2**28 bomb")
+    assert DEFAULT_MAX_PIXELS < Image.MAX_IMAGE_PIXELS  # Pillow's own threshold never speaks first
+
+
+class _Watched(types.ModuleType):
+    """PIL.Image's module class while a test runs: records every write to its MAX_IMAGE_PIXELS."""
+
+    writes: list = []
+
+    def __setattr__(self, name, value):
+        if name == "MAX_IMAGE_PIXELS":
+            _Watched.writes.append(value)
+        super().__setattr__(name, value)
+
+
+def test_aec_never_changes_pillows_process_wide_pixel_limit(tmp_path, tiny_codec, monkeypatch):
+    Image.fromarray(smooth_image(64, 64)).save(tmp_path / "photo.png")
+    Image.fromarray(smooth_image(64, 64)).save(tmp_path / "photo.tif")
+    monkeypatch.setattr(Image, "__class__", _Watched)
+    _Watched.writes = []
+    for source in (tmp_path / "photo.png", tmp_path / "photo.tif", BOMBS["gif"], BOMBS["png"]):
+        try:
+            tiny_codec.compress(source, 50)
+        except InputError:
+            pass
+    assert _Watched.writes == []
+
+
+def test_an_application_that_lowers_pillows_limit_keeps_it_and_aec_keeps_its_own(tmp_path, monkeypatch):
     from aec.images import load
 
     Image.fromarray(smooth_image(64, 64)).save(tmp_path / "photo.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow warns above 1000 pixels and refuses above 2000
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert load(tmp_path / "photo.png", 64 * 64).rgb.shape == (64, 64, 3)
-    assert Image.MAX_IMAGE_PIXELS == 1000  # and it is Pillow's again afterwards
-    with pytest.raises(InputError, match="exceeds the pixel limit of 4095"):
-        load(tmp_path / "photo.png", 64 * 64 - 1)
+        assert load(tmp_path / "photo.png", 64 * 64).rgb.shape == (64, 64, 3)  # aec's limit allows it: no warning
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(tmp_path / "photo.png")  # and Pillow's is the application's, as it set it
 
 
 # ----------------------------------------------------------------------------------------------------------
