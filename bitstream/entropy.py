@@ -20,6 +20,7 @@ __all__ = [
     "SymbolEncoder",
     "SymbolDecoder",
     "CategoricalTables",
+    "check_scale_table",
     "symbol_checksum",
     "check_coder_version",
 ]
@@ -156,7 +157,7 @@ class SymbolEncoder:
     """Range-encode blocks of symbols; decode them in the same order with SymbolDecoder."""
 
     def __init__(self, scale_table: np.ndarray | None = None, bound: int = DEFAULT_BOUND) -> None:
-        self.scale_table = _check_scale_table(scale_table)
+        self.scale_table = check_scale_table(scale_table)
         self.bound = _check_bound(bound)
         self._gaussian = _model.QuantizedGaussian(-self.bound, self.bound, 0.0)
         self._coder = _queue.RangeEncoder()
@@ -233,7 +234,7 @@ class SymbolDecoder:
 
     def __init__(self, data: bytes, scale_table: np.ndarray | None = None, bound: int = DEFAULT_BOUND, *,
                  name: str = "entropy-coded data") -> None:
-        self.scale_table = _check_scale_table(scale_table)
+        self.scale_table = check_scale_table(scale_table)
         self.bound = _check_bound(bound)
         self.name = name
         self._gaussian = _model.QuantizedGaussian(-self.bound, self.bound, 0.0)
@@ -341,7 +342,9 @@ def _guard(call):
         raise FormatError(f"entropy-coded data is corrupt: {detail}; the file is damaged") from error
 
 
-def _check_scale_table(table: np.ndarray | None) -> np.ndarray:
+def check_scale_table(table: np.ndarray | None) -> np.ndarray:
+    """The scale table (the default one for None) as frozen float64; ValueError unless it is a non-empty 1-D float
+    array of finite standard deviations above 0."""
     if table is None:
         return default_scale_table()
     table = np.asarray(table)

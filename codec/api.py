@@ -93,6 +93,17 @@ def _read_bytes(data: DataLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     raise InputError(f"expected .aec data as bytes, a path or a binary file, got {type(data).__name__}")
 
 
+def _checked_max_pixels(max_pixels: object) -> int:
+    """The pixel limit (DEFAULT_MAX_PIXELS for None); InputError unless it is a whole number from 1, as the CLI's
+    --max-pixels must be."""
+    if max_pixels is None:
+        return DEFAULT_MAX_PIXELS
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise InputError(f"max_pixels must be a whole number of pixels, 1 or more (None for the default, "
+                         f"{DEFAULT_MAX_PIXELS}), got {max_pixels!r}")
+    return int(max_pixels)
+
+
 class Codec:
     """Loads a model once and codes many images with it; thread-safe (one image at a time).
 
@@ -120,7 +131,7 @@ class Codec:
         if threads is None:
             free_threads.start()  # the first count's window: loading the model and reading the image count towards it
         self._device = device
-        self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+        self.max_pixels = _checked_max_pixels(max_pixels)
         self._encoders: dict[str, tuple[Encoder, bytes, str, Path | None]] = {}  # (encoder, tag, sha256, file)
         self._models: dict[str, tuple[AECModel, bytes]] = {}  # torch models, loaded when an encode needs one
         self._decoders: dict[str, tuple[Decoder, bytes]] = {}

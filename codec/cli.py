@@ -5,10 +5,12 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import errno
 import io
 import math
 import os
 import pickle
+import signal
 import stat
 import sys
 import tempfile
@@ -76,7 +78,9 @@ Exit codes:
   2    usage error (unknown option, bad option value: a quality outside 0-100, a
        --model-quality the model does not take, a --model or --weights that
        cannot be loaded)
-  130  interrupted (Ctrl-C); no partial output file is left behind"""
+  130  interrupted (Ctrl-C); no partial output file is left behind
+  143  terminated (SIGTERM), 129 hung up (SIGHUP): as Ctrl-C, the -j workers
+       ended too"""
 
 MAIN_USAGE = """\b
   aec compress [-q 0-100] [-o OUT] [-f] IN...   images (PNG, JPEG, WebP, ...) -> .aec
@@ -213,6 +217,7 @@ _HELD = threading.local()  # -j: a worker thread's lines, held so that each inpu
 
 
 def _emit(line: str) -> None:
+    line = _one_line(line)
     held = getattr(_HELD, "lines", None)
     if held is not None:
         held.append(line)
@@ -511,7 +516,7 @@ def info(context: click.Context, files: tuple[str, ...]) -> None:
                 failed += 1
                 _print_error(f"{_input_name(source)}: {error}")
                 continue
-            click.echo(("\n" if shown else "") + _describe(_input_name(source), data, header, sections))
+            click.echo(("\n" if shown else "") + _describe(_one_line(_input_name(source)), data, header, sections))
             shown += 1
     except KeyboardInterrupt:
         _interrupted(context)
@@ -603,6 +608,7 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
     written: dict[str, str] = {}  # target (normalised) -> the input it was written from in this run
     threads = concurrent.futures.ThreadPoolExecutor(codecs.jobs) if codecs.jobs > 1 else None
     pending: collections.deque = collections.deque()  # (source, future), at most 2 N: bounded memory
+    restore_signals = _stop_on_termination_signals()
 
     def attempt(source: str, step: Callable[[], Any]) -> Any:
         try:
@@ -666,14 +672,16 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
                     attempt(*report(*pending.popleft()))
             while pending:
                 attempt(*report(*pending.popleft()))
-    except KeyboardInterrupt:
-        _interrupted(context)
+    except KeyboardInterrupt as interruption:  # Ctrl-C, or SIGTERM or SIGHUP (_Terminated)
+        codecs.stop()  # the -j workers end now, not after their images: nothing is left behind
+        _interrupted(context, interruption)
     finally:
         for _, future in pending:
             future.cancel()
         if threads is not None:
             threads.shutdown(wait=True, cancel_futures=True)
         codecs.close()
+        restore_signals()
     console.finish(len(inputs), compressing)
     if console.failed:
         context.exit(EXIT_ERROR)
@@ -713,7 +721,7 @@ class _Console:
         coded, when stderr is a terminal and there is a single input; {} (no option) otherwise."""
         if not self.image_line:
             return {}
-        name, shown = _input_name(source), [-1]
+        name, shown = _one_line(_input_name(source)), [-1]
 
         def draw(fraction: float) -> None:
             percent = int(fraction * 100)
@@ -739,7 +747,7 @@ class _Console:
         with _SAY_LOCK:
             clear = self._bar is not None or self._line_drawn
             self._line_drawn = False  # a line said over the image's progress line ends it (the coding is done)
-            click.echo(("\r\033[K" if clear else "") + message, err=True)
+            click.echo(("\r\033[K" if clear else "") + _one_line(message), err=True)
             if self._bar is not None:
                 self._bar.render_progress()
 
@@ -964,6 +972,11 @@ class _Codecs:
         if isinstance(self._codec, _PooledCodec):
             self._codec.close()
 
+    def stop(self) -> None:
+        """End the -j worker processes now (an interrupted command): what they are coding is not waited for."""
+        if isinstance(self._codec, _PooledCodec):
+            self._codec.stop()
+
     def _load(self) -> Any:
         from .api import Codec  # numpy, PIL and the coder; torch only to refine (effort above 0)
 
@@ -1081,6 +1094,16 @@ class _PooledCodec:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def stop(self) -> None:
+        terminate = getattr(self._pool, "terminate_workers", None)  # Python 3.14
+        if terminate is not None:
+            terminate()
+        else:
+            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    process.terminate()
+        self.close()
+
 
 _WORKER_CODEC: Any = None
 _WORKER_FAILURE: str | None = None
@@ -1118,9 +1141,39 @@ def _is_terminal(stream: Any) -> bool:
 
 
 def _stdio(name: str) -> Any:
-    """sys.stdin or sys.stdout as a binary stream (click.get_binary_stream is deprecated from click 8.5 on)."""
+    """sys.stdin or sys.stdout as a binary stream (click.get_binary_stream is deprecated from click 8.5 on); CliError
+    when the process was started with it closed (`<&-`, `>&-`: Python then has None)."""
     stream = getattr(sys, name)
+    if stream is None:
+        doing = "read stdin" if name == "stdin" else "write to stdout"
+        raise CliError(f"cannot {doing}: Bad file descriptor (it is closed)")
     return getattr(stream, "buffer", stream)
+
+
+def _write_all(stream: Any, data: bytes) -> None:
+    """Write every byte of data, then flush. A buffered write to a pipe whose reader has gone returns how much it
+    wrote instead of failing (a short write), so the count is checked and the rest written again, which then fails
+    with the pipe's error (EPIPE): a truncated output is never reported as success."""
+    view = memoryview(data).cast("B")
+    while view:
+        written = stream.write(view)
+        if written is None:  # a non-blocking stream that is full
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable (a non-blocking output is full)")
+        if written <= 0:
+            raise OSError(errno.EIO, f"short write ({len(view)} bytes not written)")
+        view = view[written:]
+    stream.flush()
+
+
+def _stdout_failed(error: OSError) -> CliError:
+    """The one-line error of a failed write to stdout; after a broken pipe, stdout is pointed at /dev/null so that the
+    interpreter's last flush at exit does not print a second error (Python's documented remedy)."""
+    if isinstance(error, BrokenPipeError):
+        with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+    return CliError(f"cannot write to stdout: {_reason(error)}")
 
 
 def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = None) -> bytes:
@@ -1213,10 +1266,9 @@ def _write_output(target: str, data: bytes, *, force: bool) -> None:
     if target == STDIO:
         stream = _stdio("stdout")
         try:
-            stream.write(data)
-            stream.flush()
+            _write_all(stream, data)
         except OSError as error:
-            raise CliError(f"cannot write to stdout: {_reason(error)}") from None
+            raise _stdout_failed(error) from None
         return
     if _special_kind(target) is not None:
         _write_into(target, data)
@@ -1226,8 +1278,7 @@ def _write_output(target: str, data: bytes, *, force: bool) -> None:
     try:
         descriptor, temporary = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".tmp")
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+            _write_all(handle, data)
             # A rename can reach the disk before the data does; without fsync a crash could leave an empty file.
             os.fsync(handle.fileno())
         os.chmod(temporary, _new_file_mode())
@@ -1249,7 +1300,7 @@ def _write_into(target: str, data: bytes) -> None:
         with open(target, "wb") as handle:
             if _is_terminal(handle):
                 raise CliError(f"refusing to write binary data to a terminal ({target}); give -o FILE")
-            handle.write(data)
+            _write_all(handle, data)
     except OSError as error:
         raise CliError(f"cannot write {target}: {_reason(error)}") from None
 
@@ -1333,12 +1384,62 @@ def _reason(error: OSError) -> str:
 
 
 def _print_error(message: str) -> None:
-    click.echo(f"aec: error: {message}", err=True)
+    click.echo(f"aec: error: {_one_line(message)}", err=True)
 
 
-def _interrupted(context: click.Context) -> None:
-    click.echo("\naec: interrupted", err=True)
-    context.exit(EXIT_INTERRUPTED)
+# Control characters as Python writes them in a repr (a newline in a file name is \n), so that every message stays
+# one line and a name cannot move the terminal's cursor or colours.
+_ESCAPES = {**{code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))},
+            ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def _one_line(message: str) -> str:
+    """The message with its control characters escaped (names come from strangers: file names, archives)."""
+    return message.translate(_ESCAPES)
+
+
+def _interrupted(context: click.Context, interruption: BaseException | None = None) -> None:
+    """Exit as an interrupted command does: 130 after Ctrl-C, 128 + the signal's number after SIGTERM or SIGHUP."""
+    number = getattr(interruption, "signal_number", None)
+    with contextlib.suppress(OSError, ValueError):  # stderr may be gone with the terminal that sent SIGHUP
+        click.echo("\naec: interrupted" if number is None else f"aec: terminated by {signal.Signals(number).name}",
+                   err=True)
+    context.exit(EXIT_INTERRUPTED if number is None else 128 + number)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that the command stops as Ctrl-C stops it."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
+def _stop_on_termination_signals() -> Callable[[], None]:
+    """Make SIGTERM and SIGHUP (timeout, a service stop, a closed SSH session) stop the command as Ctrl-C does: no
+    partial output, the -j workers and multiprocessing's resource tracker ended, exit 128 + the signal's number.
+    Their default action would end this process alone and orphan the workers. A signal the caller ignores (nohup)
+    stays ignored; the second signal during the cleanup is ignored too. Returns what puts the handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous: dict[int, Any] = {}
+    raised: list[int] = []
+
+    def stop(number: int, frame: Any) -> None:
+        if not raised:
+            raised.append(number)
+            raise _Terminated(number)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            previous[number] = signal.signal(number, stop)
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore
 
 
 if __name__ == "__main__":

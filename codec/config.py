@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 
 from .errors import InputError
 from .quality_scale import check_number
+
+
+MAX_WIDTH = 1 << 16  # the most channels (or scale levels, or z support) a config may give
+MAX_QUALITIES = 655  # a header stores the model quality in hundredths in a u16: at most 655.35
+
+
+def _positive(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
 
 
 @dataclass(frozen=True)
@@ -31,10 +40,23 @@ class ModelConfig:
     z_support: int = 48  # z symbols in [-z_support, z_support] use the tables; others are escape-coded
 
     def __post_init__(self) -> None:
+        """ValueError for a config no model can have (a model file's config comes from a stranger)."""
+        if isinstance(self.lambdas, list):  # as JSON gives it
+            object.__setattr__(self, "lambdas", tuple(self.lambdas))
+        for name in ("N", "M", "Z", "slices", "hyper_width", "context_width", "scale_levels", "z_support"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WIDTH:
+                raise ValueError(f"config field {name} must be a whole number from 1 to {MAX_WIDTH}, got {value!r}")
         if self.M % self.slices:
             raise ValueError(f"M={self.M} is not divisible by slices={self.slices}")
-        if len(self.lambdas) < 1:
-            raise ValueError("at least one lambda is needed")
+        if not isinstance(self.lambdas, tuple) or not 1 <= len(self.lambdas) <= MAX_QUALITIES:
+            raise ValueError(f"lambdas must be 1 to {MAX_QUALITIES} numbers (one a quality), got {self.lambdas!r}")
+        for name, values in (("lambdas", self.lambdas), ("scale_low", (self.scale_low,)),
+                             ("scale_high", (self.scale_high,))):
+            if not all(_positive(value) for value in values):
+                raise ValueError(f"config field {name} must hold finite numbers above 0, got {getattr(self, name)!r}")
+        if not self.scale_low < self.scale_high:
+            raise ValueError(f"scale_low ({self.scale_low!r}) must be below scale_high ({self.scale_high!r})")
 
     def interpolation(self, quality: float) -> tuple[int, int, float]:
         """(low, high, t): a model quality lies t of the way from trained quality low + 1 to high + 1 (indexes into
@@ -67,9 +89,6 @@ class ModelConfig:
         unknown = set(data) - fields
         if unknown:
             raise ValueError(f"unknown model config fields: {sorted(unknown)}")
-        data = dict(data)
-        if "lambdas" in data:
-            data["lambdas"] = tuple(data["lambdas"])
         return cls(**data)
 
     def to_json(self) -> str:

@@ -13,7 +13,6 @@ promise more (docs/bitstream.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from .config import ModelConfig
 from .encoder import Encoder
 from .errors import ModelMismatchError
 from .exact import ExactLatentPath, IntegerLayer, IntegerNetwork
-from .manifest import WEIGHTS_DIR, checked_model_file, locate_model
+from .manifest import WEIGHTS_DIR, checked_model_file, locate_model, model_config
 from .progress import part, shares
 from .tiling import tiled
 from .timing import stage
@@ -107,9 +106,13 @@ def _read_model_file(path: Path, expected_sha256: str | None) -> tuple[ModelConf
                                  f"{ARCHITECTURE}); a newer aec may know it")
     try:
         tensors = load_file(str(path))
-        config = ModelConfig.from_dict(json.loads(metadata["config"]))
+        config = ModelConfig.from_dict(model_config(metadata, path))
     except (SafetensorError, OSError, ValueError, TypeError) as error:
         raise ModelMismatchError(f"{path.name} is not a valid .safetensors model file ({error})") from None
+    for name, tensor in tensors.items():  # NaN or infinity would code, and decode, garbage without an error
+        if tensor.dtype.kind == "f" and not np.isfinite(tensor).all():
+            raise ModelMismatchError(f"{path.name} is not a valid model file: its tensor {name} holds NaN or "
+                                     "infinite values")
     return config, tensors, metadata["model_id"], digest
 
 

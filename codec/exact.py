@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .bitstream.entropy import CategoricalTables, SymbolDecoder, symbol_checksum
+from .bitstream.entropy import CategoricalTables, SymbolDecoder, check_scale_table, symbol_checksum
 from .errors import FormatError
 from .ops import Conv, ConvTranspose, costs
 from .progress import in_turn, part, tick
@@ -113,7 +113,8 @@ class ExactLatentPath:
     def __init__(self, h_s: IntegerNetwork, params: Sequence[IntegerNetwork], residuals: Sequence[IntegerNetwork],
                  scale_table: np.ndarray, z_tables: CategoricalTables):
         self.h_s, self.params, self.residuals = h_s, list(params), list(residuals)
-        self.scale_table, self.z_tables = np.asarray(scale_table, dtype=np.float64), z_tables
+        # A standard deviation that is not finite and above 0 would code garbage or stop the coder: refused at load.
+        self.scale_table, self.z_tables = check_scale_table(np.asarray(scale_table, dtype=np.float64)), z_tables
         self.slices, self.levels = len(self.params), len(self.scale_table)
         self.latent_channels = sum(net.layers[-1].conv.outputs for net in self.residuals)
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 
 from . import weights as _shipped
+from .bitstream import MAX_MODEL_ID_LENGTH, valid_model_id
 from .errors import ModelMismatchError
 from .quality_scale import QualityScale
 
 __all__ = ["WEIGHTS_DIR", "MANIFEST", "SHIPPED_RELEASES", "read_manifest", "locate_model", "checked_model_file",
-           "sha256_file", "file_metadata", "quality_scale", "described_quality"]
+           "sha256_file", "file_metadata", "model_config", "quality_scale", "described_quality"]
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
 SHIPPED_RELEASES = 2  # the default model and the one released before it (aec.model_files)
+MAX_CONFIG_BYTES = 1 << 16  # a model file's config: a few hundred characters of JSON
 
 
 def read_manifest(directory: Path = WEIGHTS_DIR) -> dict:
@@ -65,11 +68,11 @@ def file_metadata(path: Path) -> dict[str, str]:
 
 
 def checked_model_file(path: Path, expected_sha256: str | None = None) -> tuple[str, dict[str, str]]:
-    """(sha256, metadata) of a model file, which must exist, match the expected hash when one is given, and name its
-    model id, architecture and config; ModelMismatchError otherwise."""
+    """(sha256, metadata) of a model file, which must be a regular file, match the expected hash when one is given,
+    and name a valid model id, its architecture and a config that is a JSON object (``model_config``);
+    ModelMismatchError otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelMismatchError(f"model file not found: {path}")
+    _check_regular_file(path)
     digest = sha256_file(path)
     if expected_sha256 is not None and digest != expected_sha256:
         raise ModelMismatchError(f"model file {path.name} is corrupt or was replaced: sha256 {digest[:12]}... "
@@ -78,7 +81,49 @@ def checked_model_file(path: Path, expected_sha256: str | None = None) -> tuple[
     missing = [key for key in ("model_id", "architecture", "config") if key not in metadata]
     if missing:
         raise ModelMismatchError(f"{path.name} is not an aec model file (its metadata lacks {', '.join(missing)})")
+    if not valid_model_id(metadata["model_id"]):
+        # It would name the model in every file written with it: a header takes 1 to 64 of [A-Za-z0-9._-] only.
+        raise ModelMismatchError(f"{path.name} is not a valid aec model file: its model id {metadata['model_id']!r} "
+                                 f"is not 1 to {MAX_MODEL_ID_LENGTH} of the characters A-Z a-z 0-9 . _ -")
+    model_config(metadata, path)
     return digest, metadata
+
+
+def model_config(metadata: dict[str, str], path: Path) -> dict:
+    """The config a model file's metadata holds, as a dict; ModelMismatchError if it is not a JSON object of at most
+    ``MAX_CONFIG_BYTES`` (a hostile file may nest it deep enough to exhaust the parser's recursion)."""
+    text = metadata["config"]
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ModelMismatchError(f"{Path(path).name} is not a valid aec model file: its config is {len(text)} "
+                                 f"characters, over the {MAX_CONFIG_BYTES} a model's config may take")
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        reason = "nested too deep" if isinstance(error, RecursionError) else str(error)
+        raise ModelMismatchError(f"{Path(path).name} is not a valid aec model file: its config is not JSON "
+                                 f"({reason})") from None
+    if not isinstance(config, dict):
+        raise ModelMismatchError(f"{Path(path).name} is not a valid aec model file: its config is a JSON "
+                                 f"{type(config).__name__}, not an object")
+    return config
+
+
+def _check_regular_file(path: Path) -> None:
+    """ModelMismatchError unless path is a regular file (not missing, a folder, a device, a pipe or a socket)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ModelMismatchError(f"model file not found: {path}") from None
+    except OSError as error:
+        raise ModelMismatchError(f"cannot read the model file {path}: {error.strerror or error}") from None
+    if stat.S_ISDIR(mode):
+        raise ModelMismatchError(f"{path} is a folder, not a model file; give a .safetensors model file")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                                             (stat.S_ISFIFO, "pipe"), (stat.S_ISSOCK, "socket")) if test(mode)),
+                    "special file")
+        raise ModelMismatchError(f"{path} is not a regular file (a {kind}), so not a model file; give a "
+                                 ".safetensors model file")
 
 
 def described_quality(model_id: str, weights_tag: bytes, model_quality: float) -> float | None:

@@ -23,7 +23,7 @@ from .errors import InputError, ModelMismatchError
 from .layers import IntConv2d
 # Also re-exported: the manifest and the file checks are read without torch (aec.manifest).
 from .manifest import (MANIFEST, SHIPPED_RELEASES, WEIGHTS_DIR, checked_model_file, file_metadata,  # noqa: F401
-                       locate_model, read_manifest, sha256_file)
+                       locate_model, model_config, read_manifest, sha256_file)
 from .registry import architecture as _architecture
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
@@ -90,7 +90,7 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[tor
     except KeyError as error:
         raise ModelMismatchError(f"{path.name}: {error.args[0]}; a newer aec may know it") from None
     try:
-        model = model_class(model_class.config_class.from_dict(json.loads(metadata["config"])))
+        model = model_class(model_class.config_class.from_dict(model_config(metadata, path)))
         skip = _integer_layer_float_keys(model)
         missing, unexpected = model.load_state_dict(tensors, strict=False)
         missing = [k for k in missing if k not in skip]

@@ -1,6 +1,7 @@
 """The Python API: round trips at any size, every input form, and clear errors for bad input."""
 
 import io
+import re
 import os
 
 import numpy as np
@@ -538,3 +539,57 @@ def test_threads_limit_numpys_blas_and_torch_while_coding_and_only_then(tiny_wei
 def test_threads_must_be_a_whole_number_from_one(threads):
     with pytest.raises(InputError, match="threads must be a whole number, 1 or more"):
         aec.Codec(threads=threads)
+
+
+def hostile_weights(tiny_weights, folder, *, config: dict | None = None, model_id: str | None = None,
+                    nan_in: str | None = None):
+    """The tiny model file with its config fields, model id or one tensor's first value (NaN) made hostile."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    with safe_open(str(tiny_weights), framework="numpy") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(tiny_weights))
+    if config is not None:
+        metadata["config"] = json.dumps({**json.loads(metadata["config"]), **config})
+    if model_id is not None:
+        metadata["model_id"] = model_id
+    if nan_in is not None:
+        tensors[nan_in] = tensors[nan_in].copy()
+        tensors[nan_in].flat[0] = np.nan
+    path = folder / "hostile.safetensors"
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+@pytest.mark.parametrize("hostility, fragment", [
+    ({"config": {"slices": 0}}, "slices must be a whole number from 1"),
+    ({"config": {"slices": -1}}, "slices must be a whole number from 1"),
+    ({"config": {"lambdas": []}}, "lambdas must be 1 to"),
+    ({"model_id": "../../etc/passwd"}, "its model id '../../etc/passwd' is not 1 to 64"),
+    ({"nan_in": "scale_table"}, "its tensor scale_table holds NaN"),
+    ({"nan_in": "g_s.0.weight"}, "its tensor g_s.0.weight holds NaN"),
+    ({"nan_in": "log_inverse_gains"}, "its tensor log_inverse_gains holds NaN"),
+], ids=["slices-0", "slices-negative", "no-lambdas", "path-as-id", "nan-scale-table", "nan-synthesis", "nan-gains"])
+def test_a_hostile_model_file_is_refused_when_it_is_loaded(tiny_weights, tmp_path, hostility, fragment):
+    with pytest.raises(ModelMismatchError, match=re.escape(fragment)):
+        aec.Codec(weights=hostile_weights(tiny_weights, tmp_path, **hostility))
+
+
+@pytest.mark.parametrize("max_pixels", [0, -1, 1.5, "100", True, float("nan")])
+def test_a_pixel_limit_that_is_no_whole_number_from_1_is_an_input_error(max_pixels):
+    with pytest.raises(InputError, match="max_pixels must be a whole number of pixels, 1 or more"):
+        aec.Codec(max_pixels=max_pixels)
+
+
+def test_a_text_stream_is_an_input_error_that_says_to_open_in_binary(tiny_codec, tmp_path):
+    (tmp_path / "x.aec").write_bytes(tiny_codec.compress(smooth_image(8, 8), 50))
+    Image.fromarray(smooth_image(8, 8)).save(tmp_path / "x.png")
+    for method, name in ((tiny_codec.decompress, "x.aec"), (tiny_codec.compress, "x.png")):
+        with open(tmp_path / name, errors="replace") as text, pytest.raises(InputError, match=r"x\.(aec|png) is a text "
+                                                                           r"stream; open the file in binary mode"):
+            method(text)
+        with pytest.raises(InputError, match="the input is a text stream"):
+            method(io.StringIO("hello"))

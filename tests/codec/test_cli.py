@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -19,6 +20,7 @@ from PIL import Image
 from aec.bitstream import MAGIC, parse
 from aec import __version__, cli
 from aec.cli import main
+from tests.conftest import smooth_image
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -1216,3 +1218,140 @@ def test_workers_that_cannot_load_the_model_stop_the_command_in_one_line(tmp_pat
     result = run("compress", *sources, "-o", tmp_path / "out", "-j", 2)
     assert_one_line_error(result, "a -j worker process cannot load the model", "'test-tiny' is not installed")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The process from outside: pipes, closed descriptors, signals (a real `aec` process each)
+
+AEC = ["-c", "import sys; from aec.cli import main; main(prog_name='aec')"]
+
+
+def _aec_process(*args, **options) -> subprocess.Popen:
+    """`aec ARGS` as its own process, in a session of its own (so that it and its workers can be found and killed)."""
+    path = os.pathsep.join(entry for entry in sys.path if entry)  # this aec, wherever it is imported from
+    return subprocess.Popen([sys.executable, *AEC, *map(str, args)], env={**os.environ, "PYTHONPATH": path},
+                            start_new_session=True, **options)
+
+
+def _session(leader: int) -> list[int]:
+    """The processes of a session (its leader, the -j workers, multiprocessing's resource tracker)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError, ValueError):
+            continue
+        if entry.isdigit() and int(fields[3]) == leader and fields[0] != "Z":  # session id, not a zombie
+            found.append(int(entry))
+    return found
+
+
+def _ended(process: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait for a process (bounded), then kill whatever is left of its session: a test leaves nothing behind."""
+    try:
+        process.wait(timeout)
+    finally:
+        import signal
+
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def test_a_reader_that_leaves_mid_stream_is_an_error_not_a_silent_short_write(tmp_path, tiny_codec, tiny_weights):
+    (tmp_path / "x.aec").write_bytes(tiny_codec.compress(smooth_image(200, 300), 50))  # 180 kB as BMP: over a pipe
+    process = _aec_process("decompress", tmp_path / "x.aec", "--format", "bmp", "-o", "-", "--weights", tiny_weights,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout.read(10) == b"BM" + struct.pack("<I", 54 + 300 * 200 * 3)[:4] + bytes(4)
+        process.stdout.close()  # as `| head -c 10` does
+        stderr = process.communicate(timeout=60)[1].decode()
+    finally:
+        _ended(process)
+    assert process.returncode == 1
+    assert stderr.splitlines() == ["aec: error: cannot write to stdout: Broken pipe"]
+
+
+@pytest.mark.parametrize("closed, args, message", [
+    ("stdout", ["decompress", "IN", "-o", "-"], "cannot write to stdout: Bad file descriptor (it is closed)"),
+    ("stdin", ["compress", "-", "-o", "OUT"], "cannot read stdin: Bad file descriptor (it is closed)"),
+])
+def test_a_closed_stdin_or_stdout_is_a_clear_error(tmp_path, tiny_codec, tiny_weights, closed, args, message):
+    (tmp_path / "x.aec").write_bytes(tiny_codec.compress(smooth_image(8, 8), 50))
+    args = [{"IN": tmp_path / "x.aec", "OUT": tmp_path / "y.aec"}.get(arg, arg) for arg in args]
+    descriptor = 1 if closed == "stdout" else 0
+    process = _aec_process(*args, "--weights", tiny_weights, stderr=subprocess.PIPE,
+                           preexec_fn=lambda: os.close(descriptor))  # `>&-` or `<&-`
+    try:
+        stderr = process.communicate(timeout=60)[1].decode()
+    finally:
+        _ended(process)
+    assert process.returncode == 1
+    assert stderr.splitlines() == [f"aec: error: {message}"]
+    assert not (tmp_path / "y.aec").exists()
+
+
+@pytest.mark.parametrize("name, code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
+def test_a_termination_signal_to_a_batch_ends_its_workers_and_leaves_no_partial_output(tmp_path, tiny_weights,
+                                                                                        name, code):
+    import signal
+    import time
+
+    source = write_png(tmp_path / "0.png", 1024, 1024)
+    for i in range(1, 40):  # enough work that the batch is still running when the signal comes
+        (tmp_path / f"{i}.png").write_bytes(source.read_bytes())
+    (tmp_path / "out").mkdir()
+    process = _aec_process("compress", *sorted(tmp_path.glob("*.png")), "-o", tmp_path / "out", "-j", 2,
+                           "--weights", tiny_weights, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_session(process.pid)) < 3 and time.monotonic() < deadline:  # aec and its two workers at least
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read().decode()
+        time.sleep(0.5)  # the workers coding
+        process.send_signal(getattr(signal, name))  # to aec alone, as `kill` or `timeout` sends it
+        stderr = process.communicate(timeout=60)[1].decode()
+        deadline = time.monotonic() + 10
+        while _session(process.pid) and time.monotonic() < deadline:  # the resource tracker follows its pipe's end
+            time.sleep(0.05)
+        left = _session(process.pid)
+    finally:
+        _ended(process)
+    assert process.returncode == code, stderr
+    assert left == []
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith(
+        "aec: interrupted" if name == "SIGINT" else f"aec: terminated by {name}")
+    assert leftovers(tmp_path / "out") == []
+    for written in (tmp_path / "out").iterdir():  # whatever was finished is whole
+        parse(written.read_bytes())
+
+
+def test_a_control_character_in_a_file_name_cannot_split_the_one_line_error(tmp_path):
+    source = tmp_path / "bad\nname\x1b[31m.png"
+    source.write_bytes(b"not an image")
+    line = assert_one_line_error(run("compress", source, "-o", tmp_path / "x.aec"))
+    assert "bad\\nname\\x1b[31m.png" in line and "\x1b" not in line
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+def test_a_hostile_model_file_is_one_usage_error_for_the_whole_batch(tmp_path, tiny_weights, tiny_codec, command):
+    from tests.codec.test_api import hostile_weights
+
+    if command == "compress":
+        sources = [write_png(tmp_path / f"{i}.png", 8, 8, seed=i) for i in range(3)]
+    else:
+        sources = [tmp_path / f"{i}.aec" for i in range(3)]
+        for i, source in enumerate(sources):
+            source.write_bytes(tiny_codec.compress(smooth_image(8, 8, i), 50))
+    (tmp_path / "out").mkdir()
+    for hostility in ({"config": {"slices": 0}}, {"model_id": "../../etc/passwd"}, {"nan_in": "g_s.0.weight"}):
+        weights = hostile_weights(tiny_weights, tmp_path, **hostility)
+        result = run(command, *sources, "-o", tmp_path / "out", "--weights", weights)
+        assert_usage_error(result, "Invalid value for '--weights': cannot load the model: hostile.safetensors")
+        assert "internal error" not in result.stderr
+        assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_device_given_as_weights_is_named_for_what_it_is(tmp_path):
+    assert_usage_error(run("compress", write_png(tmp_path / "x.png", 4, 4), "--weights", "/dev/zero"),
+                       "/dev/zero is not a regular file (a character device), so not a model file")

@@ -1,5 +1,6 @@
 """ModelConfig: the model-quality check that the API and the CLI share (the 0-100 scale maps onto it)."""
 
+import json
 import math
 
 import numpy as np
@@ -52,3 +53,20 @@ def test_interpolation_places_a_model_quality_between_two_trained_ones_and_clamp
     assert TINY.interpolation(2.25) == (1, 2, 0.25)
     assert TINY.interpolation(3.0) == (2, 2, 0.0)
     assert TINY.interpolation(0.2) == (0, 1, 0.0) and TINY.interpolation(9.0) == (2, 2, 0.0)
+
+
+@pytest.mark.parametrize("field, value", [("slices", 0), ("slices", -1), ("slices", 1.5), ("M", "16"), ("N", True),
+                                          ("Z", 10**12), ("scale_levels", None), ("lambdas", ()),
+                                          ("lambdas", (float("nan"),)), ("lambdas", (0.01, -1)), ("lambdas", "abc"),
+                                          ("scale_low", float("inf")), ("scale_high", 0.05), ("z_support", 0)])
+def test_a_config_no_model_can_have_is_refused_with_a_value_error(field, value):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=field if field != "scale_high" else "scale_low"):
+        dataclasses.replace(TINY, **{field: value})
+
+
+def test_a_config_from_json_takes_its_lambdas_as_a_list():
+    from aec.config import ModelConfig
+
+    assert ModelConfig.from_dict(json.loads(TINY.to_json())) == TINY
