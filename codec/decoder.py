@@ -30,8 +30,8 @@ from .progress import part, shares
 from .tiling import tiled
 from .timing import stage
 
-__all__ = ["STRIDE", "LATENT_STRIDE", "Decoder", "coders_from_file", "decoder_from_file", "load_coders",
-           "load_decoder"]
+__all__ = ["STRIDE", "LATENT_STRIDE", "Decoder", "coders_from_file", "decoder_from_file", "decoder_side_bytes",
+           "load_coders", "load_decoder"]
 
 # The synthesis runs in overlapping tiles (in latent pixels) so that memory stays bounded on big photos; the margin
 # covers g_s's receptive-field radius, under 2 latent px. A 32-pixel tile recomputes about a quarter.
@@ -136,6 +136,28 @@ def coders_from_file(path: Path, expected_sha256: str | None = None) -> tuple[De
     config, tensors, model_id, digest = _read_model_file(path, expected_sha256)
     decoder = _built(path, lambda: Decoder(config, tensors))
     return decoder, _built(path, lambda: Encoder(config, tensors, decoder.latents)), model_id, digest
+
+
+# What the decoder reads of a model file (``Decoder``): the rest (g_a, h_a, the training-only tensors) encodes only.
+DECODER_PREFIXES = ("h_s.", "context.", "g_s.")
+DECODER_NAMES = ("scale_table", "prior.counts", "prior.offsets", "log_inverse_gains")
+
+
+def decoder_side_bytes(path: Path) -> int:
+    """The bytes of the tensors a model file's decoder reads, from the file's header (no tensor is loaded): what a
+    kept model costs every later release (docs/bitstream.md, "Files of earlier releases")."""
+    from safetensors import safe_open
+
+    total = 0
+    with safe_open(str(path), framework="numpy") as handle:
+        for name in handle.keys():
+            if name.startswith(DECODER_PREFIXES) or name in DECODER_NAMES:
+                tensor = handle.get_slice(name)
+                total += int(np.prod(tensor.get_shape())) * _DTYPE_BYTES[tensor.get_dtype()]
+    return total
+
+
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
 def _released_file(model_id: str | None, directory: Path) -> tuple[str, Path, str]:

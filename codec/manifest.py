@@ -13,12 +13,15 @@ from .bitstream import MAX_MODEL_ID_LENGTH, valid_model_id
 from .errors import ModelMismatchError
 from .quality_scale import QualityScale
 
-__all__ = ["WEIGHTS_DIR", "MANIFEST", "SHIPPED_RELEASES", "read_manifest", "locate_model", "checked_model_file",
+__all__ = ["WEIGHTS_DIR", "MANIFEST", "RETIRED_BEFORE_THE_POLICY", "DECODER_SIDE_BUDGET", "read_manifest", "locate_model", "checked_model_file",
            "sha256_file", "file_metadata", "model_config", "quality_scale", "described_quality"]
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
-SHIPPED_RELEASES = 2  # the default model and the one released before it (aec.model_files)
+# Every model id a release shipped stays decodable by every later aec (docs/bitstream.md, "Files of earlier
+# releases"); only these were retired, before that policy, and their files are refused naming the aec that decodes them.
+RETIRED_BEFORE_THE_POLICY = frozenset(f"aec-sc192-r{release}" for release in range(1, 7))
+DECODER_SIDE_BUDGET = 16 << 20  # the most bytes of tensors a kept model's decoder reads (aec.decoder.decoder_side_bytes)
 MAX_CONFIG_BYTES = 1 << 16  # a model file's config: a few hundred characters of JSON
 
 
@@ -39,8 +42,8 @@ def locate_model(model_id: str | None, directory: Path = WEIGHTS_DIR) -> tuple[s
     model_id = model_id or manifest.get("default")
     entry = manifest.get("models", {}).get(model_id)
     if entry is not None and entry.get("retired_after"):
-        raise ModelMismatchError(f"model {model_id!r} no longer ships with this aec (it ships the newest "
-                                 f"{SHIPPED_RELEASES} models); aec {entry['retired_after']} decodes its files")
+        raise ModelMismatchError(f"model {model_id!r} no longer ships with this aec (it was retired before every "
+                                 f"released model was kept); aec {entry['retired_after']} decodes its files")
     if entry is None:
         known = ", ".join(sorted(manifest.get("models", {}))) or "none"
         raise ModelMismatchError(f"model {model_id!r} is not installed (installed: {known}); "

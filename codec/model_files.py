@@ -4,10 +4,12 @@ A model file is self-describing: its metadata holds the model id, the architectu
 ``aec.registry``) and the architecture's config. The manifest lists every released model id with its file and
 sha256; a released id never changes meaning.
 
-Which models ship: the default and the one released before it (``SHIPPED_RELEASES``). Releasing a new default retires
-the older ones: their files leave weights/, their manifest entries stay (sha256, training, results) with
-``retired_after``, the last aec version that shipped them, and a file written with one is refused with a message
-naming that version, which decodes it. The repository stays small enough to travel to a lent GPU.
+Which models ship: every model id a release shipped from the policy on stays decodable by every later aec
+(docs/bitstream.md, "Files of earlier releases"), so releasing a new default retires nothing, and each kept model's
+decoder side stays within ``DECODER_SIDE_BUDGET`` (``aec.decoder.decoder_side_bytes``). The models retired before the
+policy (``RETIRED_BEFORE_THE_POLICY``) keep their manifest entries (sha256, training, results) with ``retired_after``,
+the last aec version that shipped them, and a file written with one is refused with a message naming that version,
+which decodes it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from safetensors.torch import load_file, save_file
 from .errors import InputError, ModelMismatchError
 from .layers import IntConv2d
 # Also re-exported: the manifest and the file checks are read without torch (aec.manifest).
-from .manifest import (MANIFEST, SHIPPED_RELEASES, WEIGHTS_DIR, checked_model_file, file_metadata,  # noqa: F401
-                       locate_model, model_config, read_manifest, sha256_file)
+from .manifest import (DECODER_SIDE_BUDGET, MANIFEST, RETIRED_BEFORE_THE_POLICY, WEIGHTS_DIR,  # noqa: F401
+                       checked_model_file, file_metadata, locate_model, model_config, read_manifest, sha256_file)
 from .registry import architecture as _architecture
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
@@ -118,11 +120,8 @@ def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tu
 
 def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, directory: Path = WEIGHTS_DIR,
                     make_default: bool = True) -> None:
-    """Add or refresh one model's entry; a released id must keep its file and hash.
-
-    A released new default retires every shipped model but the previous default (see the module docstring), with
-    ``retired_after`` set to this aec's version: run it before the version number moves on.
-    """
+    """Add or refresh one model's entry; a released id must keep its file and hash, and no released model is retired
+    (see the module docstring)."""
     path = Path(directory) / MANIFEST
     manifest = json.loads(path.read_text()) if path.is_file() else {"default": model_id, "models": {}}
     old = manifest["models"].get(model_id)
@@ -135,21 +134,7 @@ def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, dir
         entry = {**entry, "quality_scale": old["quality_scale"]}
     architecture = file_metadata(Path(directory) / file_name).get("architecture")
     manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": architecture, **entry}
-    previous = manifest.get("default")
     if make_default:
         manifest["default"] = model_id
-    if make_default and entry.get("released"):
-        keep = {model_id, previous}
-        for other_id, other in manifest["models"].items():
-            if other_id not in keep and not other.get("retired_after"):
-                _retire(other, Path(directory))
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-
-
-def _retire(entry: dict, directory: Path) -> None:
-    """Take a model's file out of the release, keeping its manifest entry as the record of what it was."""
-    from . import __version__
-
-    (directory / entry["file"]).unlink(missing_ok=True)
-    entry["retired_after"] = __version__
 

@@ -192,3 +192,25 @@ def test_the_decoder_reads_every_tensor_of_the_decoding_side(model):
     for key in decoding:
         with pytest.raises(ValueError, match=rf"tensor {key.replace('.', '[.]')} is missing"):
             Decoder(TINY, {k: v for k, v in tensors.items() if k != key})
+
+
+def test_a_file_of_the_decoder_side_alone_decodes_as_the_whole_model_file(tiny_weights, tiny_codec, tmp_path):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from aec.decoder import DECODER_NAMES, DECODER_PREFIXES, decoder_from_file, decoder_side_bytes
+
+    with safe_open(str(tiny_weights), framework="numpy") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(tiny_weights))
+    side = {name: value for name, value in tensors.items() if name.startswith(DECODER_PREFIXES) or name in DECODER_NAMES}
+    save_file(side, str(tmp_path / "decoder.safetensors"), metadata=metadata)
+    assert decoder_side_bytes(tiny_weights) == sum(value.nbytes for value in side.values()) < sum(
+        value.nbytes for value in tensors.values())
+    from aec.bitstream import parse
+
+    header, sections = parse(tiny_codec.compress(smooth_image(40, 70), 50))
+    payloads = {section.kind: section.payload for section in sections}
+    arguments = (payloads["ZHYP"], payloads["YLAT"], header.quality, 64, 128, header.symbol_checksum)
+    alone = decoder_from_file(tmp_path / "decoder.safetensors")[0].decode(*arguments)
+    assert np.array_equal(alone, decoder_from_file(tiny_weights)[0].decode(*arguments))

@@ -69,10 +69,23 @@ def test_a_file_of_a_retired_model_names_the_aec_version_that_decodes_it(codec, 
         codec.decompress_array(VECTORS / name)
 
 
-def test_only_the_default_and_the_model_before_it_ship():
-    from aec.model_files import SHIPPED_RELEASES, WEIGHTS_DIR, read_manifest
+def test_every_model_a_release_shipped_since_the_policy_ships_still_with_golden_vectors_of_each_layout():
+    from aec.model_files import RETIRED_BEFORE_THE_POLICY, WEIGHTS_DIR, read_manifest
 
     models = read_manifest()["models"]
-    shipped = [model_id for model_id, entry in models.items() if not entry.get("retired_after")]
-    assert len(shipped) == SHIPPED_RELEASES and read_manifest()["default"] in shipped
-    assert sorted(p.name for p in WEIGHTS_DIR.glob("*.safetensors")) == sorted(models[m]["file"] for m in shipped)
+    kept = {model_id for model_id, entry in models.items() if not entry.get("retired_after")}
+    assert {model_id for model_id in models if model_id not in kept} <= RETIRED_BEFORE_THE_POLICY  # none retired since
+    assert {"aec-sc192-r7", "aec-sc192-r8", read_manifest()["default"]} <= kept
+    assert sorted(p.name for p in WEIGHTS_DIR.glob("*.safetensors")) == sorted(models[m]["file"] for m in kept)
+    for model_id in kept:
+        layouts = {entry["layout"] for entry in INDEX.values() if entry["model_id"] == model_id}
+        assert layouts >= {"RGB", "L", "RGBA"}, (model_id, layouts)
+
+
+def test_every_kept_models_decoder_side_stays_within_its_budget():
+    from aec.decoder import decoder_side_bytes
+    from aec.model_files import DECODER_SIDE_BUDGET, WEIGHTS_DIR, read_manifest
+
+    for model_id, entry in read_manifest()["models"].items():
+        if not entry.get("retired_after"):
+            assert decoder_side_bytes(WEIGHTS_DIR / entry["file"]) <= DECODER_SIDE_BUDGET, model_id
