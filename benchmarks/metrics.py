@@ -7,7 +7,8 @@
   computed on each RGB channel with data range 255 and averaged over the channels. The details follow
   pytorch_msssim, which CompressAI uses for its published curves: "valid" filtering (no padding), negative
   contrast-structure terms clipped to zero, and 2x2 average pooling between scales that pads an odd side with a
-  zero row or column in front.
+  zero row or column in front. The MS-SSIM is ``aec.metrics.ms_ssim`` (numpy only), which `aec compress -v`
+  reports too.
 """
 
 from __future__ import annotations
@@ -15,17 +16,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import correlate1d
 
+from aec.metrics import (DATA_RANGE, MS_SSIM_MIN_SIDE, MS_SSIM_WEIGHTS, WINDOW_SIGMA,  # noqa: F401
+                         WINDOW_SIZE, gaussian_window)
+from aec.metrics import ms_ssim as _ms_ssim
 from aec.metrics import psnr as psnr_of_mse
-
-DATA_RANGE = 255.0
-MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-WINDOW_SIZE = 11
-WINDOW_SIGMA = 1.5
-K1, K2 = 0.01, 0.03
-# Four halvings must leave at least one window: ceil^4(side) >= 11, that is side > 160.
-MS_SSIM_MIN_SIDE = (WINDOW_SIZE - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1
 
 
 def bits_per_pixel(num_bytes: int, height: int, width: int) -> float:
@@ -47,66 +42,14 @@ def psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
     return psnr_of_mse(float(np.mean(error * error)), DATA_RANGE)
 
 
-def gaussian_window(size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA) -> np.ndarray:
-    """Normalised 1-D Gaussian window (the 2-D window is its outer product)."""
-    coords = np.arange(size, dtype=np.float64) - size // 2
-    window = np.exp(-(coords**2) / (2.0 * sigma**2))
-    return window / window.sum()
-
-
-def _filter_valid(stack: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """Separable Gaussian filter over the last two axes, keeping only the positions the window fully covers."""
-    radius = len(window) // 2
-    out = correlate1d(stack, window, axis=-2, mode="constant")[..., radius : stack.shape[-2] - radius, :]
-    return correlate1d(out, window, axis=-1, mode="constant")[..., radius : stack.shape[-1] - radius]
-
-
-def _ssim_and_contrast_structure(x: np.ndarray, y: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean SSIM and mean contrast-structure term per channel of two C x H x W float images."""
-    c1 = (K1 * DATA_RANGE) ** 2
-    c2 = (K2 * DATA_RANGE) ** 2
-    # The filter is linear, so filtering x*x + y*y once gives sigma_x^2 + sigma_y^2 with four maps instead of five.
-    mu_x, mu_y, squares, xy = _filter_valid(np.stack([x, y, x * x + y * y, x * y]), window)
-    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
-    cs_map = (2.0 * (xy - mu_xy) + c2) / (squares - mu_xx - mu_yy + c2)
-    luminance = (2.0 * mu_xy + c1) / (mu_xx + mu_yy + c1)
-    return (luminance * cs_map).mean(axis=(1, 2)), cs_map.mean(axis=(1, 2))
-
-
-def _average_pool_2x2(image: np.ndarray) -> np.ndarray:
-    """2x2 mean pooling of C x H x W; an odd side gets a zero row or column in front (torch avg_pool2d, padding=1)."""
-    pad_height, pad_width = image.shape[1] % 2, image.shape[2] % 2
-    if pad_height or pad_width:
-        image = np.pad(image, [(0, 0), (pad_height, 0), (pad_width, 0)])
-    return 0.25 * (image[:, 0::2, 0::2] + image[:, 1::2, 0::2] + image[:, 0::2, 1::2] + image[:, 1::2, 1::2])
-
-
 def ms_ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """MS-SSIM of two H x W x 3 uint8 images, per RGB channel then averaged; 1.0 when identical.
+    """MS-SSIM of two H x W x 3 uint8 images, per RGB channel then averaged; 1.0 when identical (``aec.metrics``).
 
     Raises ValueError when a side is shorter than MS_SSIM_MIN_SIDE (161) pixels: the coarsest scale would be
     smaller than the 11x11 window.
     """
     _check_pair(reference, decoded)
-    if min(reference.shape[:2]) < MS_SSIM_MIN_SIDE:
-        raise ValueError(
-            f"MS-SSIM needs both sides >= {MS_SSIM_MIN_SIDE} pixels (5 scales, 11x11 window); "
-            f"got {reference.shape[1]}x{reference.shape[0]}"
-        )
-    window = gaussian_window()
-    # Channels first, so that both filter passes run over contiguous rows.
-    x = np.ascontiguousarray(reference.transpose(2, 0, 1), dtype=np.float64)
-    y = np.ascontiguousarray(decoded.transpose(2, 0, 1), dtype=np.float64)
-    factors = []
-    for level in range(len(MS_SSIM_WEIGHTS)):
-        ssim_per_channel, cs_per_channel = _ssim_and_contrast_structure(x, y, window)
-        if level < len(MS_SSIM_WEIGHTS) - 1:
-            factors.append(np.maximum(cs_per_channel, 0.0))
-            x, y = _average_pool_2x2(x), _average_pool_2x2(y)
-    factors.append(np.maximum(ssim_per_channel, 0.0))
-    weights = np.asarray(MS_SSIM_WEIGHTS)[:, None]
-    per_channel = np.prod(np.stack(factors) ** weights, axis=0)
-    return float(per_channel.mean())
+    return _ms_ssim(reference, decoded)
 
 
 def ms_ssim_db(value: float) -> float:

@@ -73,12 +73,17 @@ class DecodeResult:
     header: Header
 
 
+def _coded_planes(decoded: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The planes aec codes of a decoded image (the gray plane of L and LA, the RGB of RGB and RGBA: alpha is
+    lossless) and the same planes of what was coded (HxWx3)."""
+    if decoded.ndim == 2 or decoded.shape[-1] < 3:
+        return (decoded if decoded.ndim == 2 else decoded[..., 0]), rgb[..., 0]
+    return decoded[..., :3], rgb
+
+
 def _coded_psnr(decoded: np.ndarray, rgb: np.ndarray) -> float:
     """PSNR (dB) of the coded planes of a decoded image (gray, or the RGB of RGB/RGBA) against what was coded."""
-    if decoded.ndim == 2 or decoded.shape[-1] < 3:  # L or LA: the gray plane
-        planes, reference = (decoded if decoded.ndim == 2 else decoded[..., 0]), rgb[..., 0]
-    else:
-        planes, reference = decoded[..., :3], rgb
+    planes, reference = _coded_planes(decoded, rgb)
     return psnr(float(np.mean((planes.astype(np.float64) - reference) ** 2)), 255.0)
 
 

@@ -382,11 +382,11 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         header, bpp = result.header, result.bits_per_pixel
         size = f"{header.width}x{header.height}"
         if verbose:  # as cwebp -print_psnr: the file decoded again and compared with what was coded
-            psnr = result.psnr if result.psnr is not None else _coded_psnr(codec, result.data, data, source,
-                                                                           max_pixels)
+            psnr, ms_ssim = _coded_quality(codec, result.data, data, source, max_pixels)
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {_quality(result)}, "
                         f"effort {result.effort}, {len(data)} -> {len(result.data)} bytes, {bpp:.3f} bpp, "
-                        f"PSNR {psnr:.2f} dB, {seconds:.2f} s")
+                        f"PSNR {psnr:.2f} dB" + (f", MS-SSIM {ms_ssim:.4f}" if ms_ssim is not None else "")
+                        + f", {seconds:.2f} s")
         elif console.summaries and target != STDIO:
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
         console.totals(len(data), len(result.data))
@@ -835,16 +835,21 @@ def _special_kind(target: str) -> str | None:
     return None
 
 
-def _coded_psnr(codec: Any, coded: bytes, data: bytes, source: str, max_pixels: int | None) -> float:
-    """PSNR (dB) of a file's decoded image against the image it was coded from, on the planes aec codes (RGB, or the
-    gray plane; alpha is lossless)."""
+def _coded_quality(codec: Any, coded: bytes, data: bytes, source: str,
+                   max_pixels: int | None) -> tuple[float, float | None]:
+    """PSNR (dB) and MS-SSIM of a file's decoded image against the image it was coded from, on the planes aec codes
+    (RGB, or the gray plane; alpha is lossless); MS-SSIM None for an image under 161 pixels on a side."""
     import numpy as np
 
-    from .api import _coded_psnr as psnr_of_planes
+    from .api import _coded_planes, _coded_psnr
     from .images import load
+    from .metrics import MS_SSIM_MIN_SIDE, ms_ssim
 
     original = load(_named_buffer(data, _input_name(source)), max_pixels or DEFAULT_MAX_PIXELS, True).rgb
-    return psnr_of_planes(np.asarray(codec.decode(coded).image), original)
+    decoded = np.asarray(codec.decode(coded).image)
+    planes, reference = _coded_planes(decoded, original)
+    structural = ms_ssim(reference, planes) if min(reference.shape[:2]) >= MS_SSIM_MIN_SIDE else None
+    return _coded_psnr(decoded, original), structural
 
 
 def _compressed_name(source: str) -> str:

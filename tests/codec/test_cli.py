@@ -699,6 +699,20 @@ def test_verbose_reports_the_psnr_of_what_was_coded(tmp_path, weights, tiny_code
         expected = psnr(float(np.mean((decoded - original) ** 2)), 255.0)
         assert f"{path.name} -> {path.with_suffix('.aec')}: 40x24, " in result.stderr
         assert f", PSNR {expected:.2f} dB, " in result.stderr, (expected, result.stderr)
+    assert "MS-SSIM" not in result.stderr  # undefined under 161 pixels on a side
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_verbose_reports_the_ms_ssim_of_what_was_coded_where_it_is_defined(tmp_path, weights, tiny_codec, mode):
+    from aec.metrics import ms_ssim
+
+    source = write_png(tmp_path / "photo.png", 161, 170)
+    Image.open(source).convert(mode).save(source)
+    result = run("compress", "-v", source, *weights)
+    assert_ok(result)
+    original = np.asarray(Image.open(source))
+    decoded = np.asarray(tiny_codec.decompress(tmp_path / "photo.aec"))
+    assert f", MS-SSIM {ms_ssim(original, decoded):.4f}, " in result.stderr, result.stderr
 
 
 def test_quiet_prints_nothing_on_success(tmp_path, weights):
