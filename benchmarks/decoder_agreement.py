@@ -31,7 +31,6 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from aec import Codec  # noqa: E402
 from aec.bitstream import parse  # noqa: E402
-from aec.decoder import STRIDE  # noqa: E402
 from aec.images import list_images  # noqa: E402
 from aec.train.data import DEFAULT_KODAK  # noqa: E402
 from benchmarks.metrics import psnr  # noqa: E402
@@ -41,7 +40,8 @@ def torch_pixels(codec: Codec, data: bytes) -> np.ndarray:
     """The file decoded with the torch model's synthesis, as uint8 HxWx3."""
     header, sections = parse(data)
     payloads = {section.kind: section.payload for section in sections}
-    height, width = header.height + (-header.height) % STRIDE, header.width + (-header.width) % STRIDE
+    stride = codec.model.stride
+    height, width = header.height + (-header.height) % stride, header.width + (-header.width) % stride
     with torch.no_grad():
         x_hat = codec.model.decompress(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
                                        header.symbol_checksum)
@@ -53,7 +53,8 @@ def torch_encoder_file(codec: Codec, original: np.ndarray, quality: float, data:
     """(whether the torch model's encoder codes the image to the payloads of the file ``aec.encoder`` wrote, the
     bytes of its payloads, the PSNR of its file decoded by ``aec.decoder``)."""
     height, width = original.shape[:2]
-    padded = np.pad(original, ((0, (-height) % STRIDE), (0, (-width) % STRIDE), (0, 0)), mode="edge")
+    stride = codec.model.stride
+    padded = np.pad(original, ((0, (-height) % stride), (0, (-width) % stride), (0, 0)), mode="edge")
     with torch.no_grad():
         coded = codec.model.compress(torch.from_numpy(padded).permute(2, 0, 1)[None].contiguous(), quality)
     payloads = {section.kind: section.payload for section in parse(data)[1]}

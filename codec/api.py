@@ -25,8 +25,8 @@ from . import images
 from . import threads as free_threads
 from .images import ImageLike
 from .inputs import input_limit, read_path, read_stream
-from .decoder import STRIDE, Decoder, coders_from_file, load_coders, load_decoder
-from .encoder import Encoder
+from .architecture import NumpyDecoder, NumpyEncoder
+from .decoder import coders_from_file, load_coders, load_decoder
 from .metrics import psnr
 from .manifest import WEIGHTS_DIR, read_manifest
 from .manifest import quality_scale as _released_scale
@@ -37,8 +37,6 @@ from .config import EFFORT_ITERATIONS, ModelConfig, check_effort
 
 if TYPE_CHECKING:  # torch is imported when a model is loaded to encode, never to decode
     import torch
-
-    from .model import AECModel
 
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 ProgressCallback = Callable[[float], None]
@@ -137,9 +135,9 @@ class Codec:
             free_threads.start()  # the first count's window: loading the model and reading the image count towards it
         self._device = device
         self.max_pixels = _checked_max_pixels(max_pixels)
-        self._encoders: dict[str, tuple[Encoder, bytes, str, Path | None]] = {}  # (encoder, tag, sha256, file)
-        self._models: dict[str, tuple[AECModel, bytes]] = {}  # torch models, loaded when an encode needs one
-        self._decoders: dict[str, tuple[Decoder, bytes]] = {}
+        self._encoders: dict[str, tuple[NumpyEncoder, bytes, str, Path | None]] = {}  # (encoder, tag, sha256, file)
+        self._models: dict[str, tuple[torch.nn.Module, bytes]] = {}  # torch models, loaded when an encode needs one
+        self._decoders: dict[str, tuple[NumpyDecoder, bytes]] = {}
         self._scales: dict[str, QualityScale] = {}
         self._from_file = weights is not None
         self._weights = None if weights is None else os.fspath(weights)
@@ -185,7 +183,7 @@ class Codec:
     def _on_cpu(self) -> bool:
         return str(self._device) == "cpu"
 
-    def _torch_model(self, model_id: str) -> AECModel:
+    def _torch_model(self, model_id: str) -> torch.nn.Module:
         """The torch model of a loaded model id (for the refinement of efforts above 0, and devices other than the
         CPU), loaded on first use from the same file, on ``device``."""
         with self._loading:
@@ -262,8 +260,9 @@ class Codec:
             return self._model_id
 
     @property
-    def model(self) -> AECModel:
-        """The encoding model in torch (loaded now if it is not yet): what efforts above 0 refine with."""
+    def model(self) -> torch.nn.Module:
+        """The encoding model's torch module (its architecture's training module, loaded now if it is not yet): what
+        efforts above 0 refine with."""
         return self._torch_model(self.model_id)
 
     @property
@@ -286,7 +285,7 @@ class Codec:
         """How the 0-100 quality maps onto the encoding model's range (its manifest entry's, else linear)."""
         return self._scales[self.model_id]
 
-    def _decoder_for(self, header: Header) -> Decoder:
+    def _decoder_for(self, header: Header) -> NumpyDecoder:
         """The decoder of the model a file names: from the loaded model if there is one (a --weights file), else from
         the installed model file, without torch."""
         if self._from_file and header.model_id not in self._encoders:
@@ -377,8 +376,9 @@ class Codec:
         source = images.load(image, self.max_pixels, strip)
         height, width = source.rgb.shape[:2]
         # Kept as uint8 (edge-padded): the model converts tile by tile, so big photos stay small in memory.
-        padded = np.pad(source.rgb, ((0, (-height) % STRIDE), (0, (-width) % STRIDE), (0, 0)), mode="edge")
         encoder, tag, _, _ = self._encoders[self.model_id]
+        stride = encoder.stride
+        padded = np.pad(source.rgb, ((0, (-height) % stride), (0, (-width) % stride), (0, 0)), mode="edge")
         if effort or not self._on_cpu:  # the refinement differentiates the torch model; another device runs it
             model = self._torch_model(self.model_id)  # first: without torch it says which extra to install
             import torch
@@ -452,8 +452,8 @@ class Codec:
         check_coder_version(header.coder_version)
         payloads = {s.kind: s.payload for s in sections}
         decoder = self._decoder_for(header)
-        height = header.height + (-header.height) % STRIDE
-        width = header.width + (-header.width) % STRIDE
+        height = header.height + (-header.height) % decoder.stride
+        width = header.width + (-header.width) % decoder.stride
         with self._lock, self._limited_threads(), reporting(progress):
             x_hat = decoder.decode(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
                                    header.symbol_checksum)

@@ -1,33 +1,31 @@
-"""The networks of the channel-slice architecture, layer by layer, written once and read by both implementations.
+"""What an architecture is, and the torch-free pieces architectures build their numpy coders from.
 
-The torch modules (``aec.transforms``, ``aec.context``: training and refinement) and the numpy coder (``aec.encoder``,
-``aec.decoder``) build their networks from these lists, so a layer's shape, its place in the file and the order of its
-channels are stated in one place; a second architecture adds its own lists here. Torch-free.
+An architecture is one object (``Architecture``), registered under the stable name that its model files carry
+(``aec.registry``). It owns its layer lists and tensor names, builds the numpy decoder and encoder of a model file's
+tensors, and builds its torch training module (importing torch only then). The API, the trainer and the model files
+dispatch on the name; nothing above an architecture knows its layers. The shipped one is ``aec.channel_slice``.
 
-    g_a:            pixels (3) -> y (M), float, four stride-2 5x5 layers with GDN between them
-    h_a:            y (M) -> z (Z), float, stride 1 then two stride-2 layers, leaky ReLU between them
-    h_s:            z_hat (Z) -> hyper features (hyper_width), integer, two stride-2 transposed layers
-    params[i]:      hyper + y_hat_0..i-1 -> mean and scale index of slice i (2 x M / slices), integer
-    residuals[i]:   hyper + y_hat_0..i-1 + slice i -> its latent residual prediction (M / slices), integer
-    g_s:            y_hat (M) -> pixels (3), float, four stride-2 transposed 5x5 layers with inverse GDN between
+The pieces here are shared by architectures: ``Layer`` (one convolution of a layer list), ``named_tensor`` (a
+model file's tensor of a required shape), ``FloatNetwork`` (a float32 numpy network of a layer list) and
+``integer_network`` (an integer network of ``aec.exact`` from a layer list).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from .config import ModelConfig
+from .exact import IntegerLayer, IntegerNetwork
 from .ops import GDN, Conv, ConvTranspose, costs, leaky_relu
 from .progress import in_turn
 
-__all__ = ["LATENT_STRIDE", "LEAKY_SLOPE", "STRIDE", "FloatNetwork", "Layer", "analysis", "hyper_analysis", "hyper_synthesis", "named_tensor", "parameter_net",
-           "residual_net", "slice_channels", "synthesis"]
+__all__ = ["LEAKY_SLOPE", "Architecture", "Coded", "FloatNetwork", "Layer", "NumpyDecoder", "NumpyEncoder",
+           "integer_network", "named_tensor"]
 
-LEAKY_SLOPE = 0.01  # h_a's leaky ReLU (torch's default)
-LATENT_STRIDE = 16  # g_a's total stride (and g_s's)
-STRIDE = 64  # g_a's followed by h_a's (4): images are padded to a multiple of it
+LEAKY_SLOPE = 0.01  # a leaky ReLU's slope (torch's default)
 
 
 @dataclass(frozen=True)
@@ -52,48 +50,6 @@ class Layer:
         """The weight tensor's shape as torch stores it: (in, out, k, k) transposed, (out, in, k, k) otherwise."""
         k = self.kernel
         return (self.inputs, self.outputs, k, k) if self.transpose else (self.outputs, self.inputs, k, k)
-
-
-def analysis(c: ModelConfig) -> tuple[Layer, ...]:
-    """g_a, float: 3 -> N -> N -> N -> M, total stride 16, a GDN after every layer but the last."""
-    return (Layer(3, c.N, 5, stride=2), Layer(c.N, c.N, 5, stride=2), Layer(c.N, c.N, 5, stride=2),
-            Layer(c.N, c.M, 5, stride=2, activation=False))
-
-
-def hyper_analysis(c: ModelConfig) -> tuple[Layer, ...]:
-    """h_a, float: y -> z, total stride 4, a leaky ReLU after every layer but the last."""
-    return (Layer(c.M, c.N, 3), Layer(c.N, c.N, 5, stride=2), Layer(c.N, c.Z, 5, stride=2, activation=False))
-
-
-def hyper_synthesis(c: ModelConfig) -> tuple[Layer, ...]:
-    """h_s, integer: total stride 4, to the latent's resolution."""
-    return (Layer(c.Z, c.N, 5, stride=2, transpose=True), Layer(c.N, c.N, 5, stride=2, transpose=True),
-            Layer(c.N, c.hyper_width, 3))
-
-
-def slice_channels(c: ModelConfig) -> int:
-    return c.M // c.slices
-
-
-def parameter_net(c: ModelConfig, i: int) -> tuple[Layer, ...]:
-    """Slice i's parameter network, integer: its input is the hyper features then slices 0..i-1 in order; its output
-    the means, then the scale indexes."""
-    width, channels = c.context_width, slice_channels(c)
-    return (Layer(c.hyper_width + i * channels, width, 3), Layer(width, width, 1),
-            Layer(width, 2 * channels, 3, activation=False))
-
-
-def residual_net(c: ModelConfig, i: int) -> tuple[Layer, ...]:
-    """Slice i's latent residual prediction, integer: its input is parameter_net(c, i)'s, then slice i itself."""
-    width, channels = c.context_width, slice_channels(c)
-    return (Layer(c.hyper_width + (i + 1) * channels, width, 3), Layer(width, channels, 3, activation=False))
-
-
-def synthesis(c: ModelConfig) -> tuple[Layer, ...]:
-    """g_s, float: M -> N -> N -> N -> 3, an inverse GDN after every layer but the last."""
-    up = {"stride": 2, "transpose": True}
-    return (Layer(c.M, c.N, 5, **up), Layer(c.N, c.N, 5, **up), Layer(c.N, c.N, 5, **up),
-            Layer(c.N, 3, 5, **up, activation=False))
 
 
 def named_tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -131,3 +87,79 @@ class FloatNetwork:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return in_turn(self.layers, x, costs(self.layers, x.shape))  # progress: each layer by its multiply-adds
+
+
+def integer_network(tensors: dict[str, np.ndarray], prefix: str, layers: Sequence[Layer]) -> IntegerNetwork:
+    """The frozen integer network of a layer list from a model file's ``{prefix}.{i}.weight_int`` / ``bias_int``."""
+    return IntegerNetwork([IntegerLayer(named_tensor(tensors, f"{prefix}.{i}.weight_int", layer.weight_shape),
+                                        named_tensor(tensors, f"{prefix}.{i}.bias_int", (layer.outputs,)),
+                                        layer.transpose, layer.activation)
+                           for i, layer in enumerate(layers)])
+
+
+class Coded(Protocol):
+    """An encoder's result: the two payloads of a file (ZHYP, YLAT), the symbols' checksum and the estimated bits."""
+
+    z_payload: bytes
+    y_payload: bytes
+    checksum: int
+    estimated_bits: float
+
+
+class NumpyDecoder(Protocol):
+    """What the API decodes with (torch-free): pixels of padded dimensions (multiples of ``stride``)."""
+
+    config: Any
+    stride: int
+
+    def decode(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
+               checksum: int | None = None) -> np.ndarray:
+        """(3, height, width) float32 in [0, 1]; FormatError for a corrupt payload."""
+
+
+class NumpyEncoder(Protocol):
+    """What the API encodes with at effort 0 on the CPU (torch-free)."""
+
+    config: Any
+    stride: int
+
+    def compress(self, rgb: np.ndarray, quality: float) -> Coded:
+        """Code a uint8 (H, W, 3) image whose sides are multiples of ``stride`` at a model quality."""
+
+
+class Architecture:
+    """One architecture: a stable name, its config class, and what it builds. Subclass it in the architecture's
+    module and register an instance (``aec.registry.register``); a file written under the name must keep loading,
+    so a change of layout or semantics takes a new name.
+
+    The torch training module (``training_module``) trains, refines (``compress(x, quality, iterations, valid)``,
+    for efforts above 0) and is exported by ``aec.model_files.save_model``: it has ``architecture`` (the name),
+    ``config``, ``forward(x, quality, rounding=None)`` giving ``x_hat``, ``y_bits`` and ``z_bits``,
+    ``lambdas_for(quality)``, ``encoder_parameters()``, ``freeze()``, ``check_exact()``, ``file_key(name)`` and
+    ``file_state_dict()``.
+    """
+
+    name: str
+    config_class: type
+    stride: int  # images are padded to a multiple of it
+
+    def read_config(self, data: dict) -> Any:
+        """The config of a model file's (or checkpoint's) dict; ValueError or TypeError for one no model can have."""
+        return self.config_class.from_dict(data)
+
+    def is_decoder_tensor(self, name: str) -> bool:
+        """Whether the decoder reads this tensor of a model file (the rest encodes, or trains, only)."""
+        raise NotImplementedError
+
+    def decoder(self, config: Any, tensors: dict[str, np.ndarray]) -> NumpyDecoder:
+        """The numpy decoder of a model file's tensors; ValueError, KeyError or TypeError naming a tensor that does
+        not fit."""
+        raise NotImplementedError
+
+    def encoder(self, config: Any, tensors: dict[str, np.ndarray], decoder: NumpyDecoder) -> NumpyEncoder:
+        """The numpy one-pass encoder of the same tensors, sharing what it can with their decoder."""
+        raise NotImplementedError
+
+    def training_module(self, config: Any) -> Any:
+        """A new torch module of this architecture (imports torch)."""
+        raise NotImplementedError

@@ -7,6 +7,8 @@ import json
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import InputError
 from .quality_scale import check_number
 
@@ -66,6 +68,12 @@ class ModelConfig:
         position = min(max(float(quality) - 1.0, 0.0), count - 1.0)
         low = min(int(position), count - 1)
         return low, min(low + 1, count - 1), position - low
+
+    def interpolated(self, log_table: np.ndarray, quality: float) -> np.ndarray:
+        """exp of a table of logs (one row per trained quality: the gains, their inverses) at a model quality,
+        log-linear between the rows (``interpolation``), in the table's float type."""
+        low, high, t = self.interpolation(quality)
+        return np.exp(log_table[low] * log_table.dtype.type(1 - t) + log_table[high] * log_table.dtype.type(t))
 
     @property
     def qualities(self) -> tuple[float, ...]:

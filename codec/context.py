@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import architecture
+from . import channel_slice
 from .config import ModelConfig
 from .exact import LRP_LIMIT
 from .layers import IntSequential
@@ -28,15 +28,15 @@ from .transforms import integer_network
 
 class ChannelSliceContext(nn.Module):
     """All slice networks of the context model: per slice, one that predicts (mean, scale index) and one for the latent
-    residual prediction (``architecture.parameter_net``, ``architecture.residual_net``; the LRP is clamped to +-1/2
+    residual prediction (``channel_slice.parameter_net``, ``channel_slice.residual_net``; the LRP is clamped to +-1/2
     by the caller)."""
 
     def __init__(self, c: ModelConfig):
         super().__init__()
         self.slices = c.slices
-        self.slice_channels = architecture.slice_channels(c)
-        self.params = nn.ModuleList(integer_network(architecture.parameter_net(c, i)) for i in range(c.slices))
-        self.residuals = nn.ModuleList(integer_network(architecture.residual_net(c, i)) for i in range(c.slices))
+        self.slice_channels = channel_slice.slice_channels(c)
+        self.params = nn.ModuleList(integer_network(channel_slice.parameter_net(c, i)) for i in range(c.slices))
+        self.residuals = nn.ModuleList(integer_network(channel_slice.residual_net(c, i)) for i in range(c.slices))
 
     def networks(self) -> list[IntSequential]:
         return list(self.params) + list(self.residuals)

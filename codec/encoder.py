@@ -1,47 +1,25 @@
-"""The one-pass encoder without torch: a model file's tensors, in numpy, from pixels to .aec payloads.
+"""The coding half of the channel-slice latent codec in numpy: real-valued latents to .aec payloads, without torch.
 
-``Codec.encode`` at effort 0 runs this, so encoding, like decoding (``aec.decoder``), needs only numpy, constriction
-and safetensors; the refinement of higher efforts (``aec.refine``) differentiates the torch model instead.
+``code_latents`` codes y and z through the exact path (``aec.exact``), which decodes them too: both encoders run it
+(the numpy one-pass encoder of ``aec.channel_slice`` at effort 0, the torch model's ``compress`` after refinement).
+Beside it the encoder's estimate of the bits (``GaussianBits``, ``categorical_bits``) and the symbol range check.
 
-    x --Analysis (g_a)--> y --* gain[q]--> --h_a--> z
     round(z) ==[z tables: ZHYP]==>   h_s, slices (ExactLatentPath)   ==[scale table: YLAT]==> round(y - mu)
-
-``code_latents`` is the coding half that both encoders share (the torch model's ``compress`` codes its latents with
-it too): everything it decides with a probability is ``aec.exact``'s. g_a and h_a are float32 networks as in torch,
-summed in another order, so their latents may differ from torch's in the last bits and, where a value lies within
-that of a rounding boundary, a symbol may differ (measured: ``tests/codec/test_encoder.py``). Either file decodes the
-same way everywhere: the format fixes the decoding, not the encoder.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
-from . import architecture
-from .architecture import LATENT_STRIDE, FloatNetwork, named_tensor
 from .bitstream.entropy import CategoricalTables, SymbolEncoder, symbol_checksum
-from .config import ModelConfig
 from .errors import InputError
-from .exact import HYPER_SHARE, HYPER_STRIDE, ONE, ExactLatentPath
-from .progress import part, shares
-from .tiling import tiled
+from .exact import ONE, ExactLatentPath
 from .timing import stage
 
-__all__ = ["CodedLatents", "Encoder", "code_latents", "check_symbols"]
-
-# Encoding runs g_a in overlapping tiles (in input pixels) so that memory stays bounded on big photos; the margin covers
-# its receptive-field radius, 30 px. h_a's tiles and margin are in latent pixels (its radius is 7).
-ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 32
-HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN = 128, 8
-# Each stage's share of an image's encoding time, for progress (aec.progress): milliseconds per Kodak image on one
-# thread on an idle machine (benchmarks/results/speed.md, r7): g_a 476, the latents (h_a, z, h_s, slices, y coding)
-# 300; a refinement step about a second (README, Encoder effort).
-ENCODE_MS = {"g_a": 476.0, "latents": 300.0}
-REFINEMENT_STEP_MS = 1000.0
+__all__ = ["CodedLatents", "GaussianBits", "categorical_bits", "check_symbols", "code_latents"]
 
 SYMBOL_LIMIT = 1 << 30  # larger symbols mean the image drove the model out of its numeric range
 LIKELIHOOD_FLOOR = 1e-9  # the estimate's floor of a symbol's probability (as training's)
@@ -130,35 +108,3 @@ def code_latents(path: ExactLatentPath, y: np.ndarray, z: np.ndarray, bits: Gaus
 
     path.code_slices(path.hyper_features(z_symbols), code_slice)
     return CodedLatents(z_payload, encoder.finish(), symbol_checksum(z_coded, *coded), z_bits + y_bits)
-
-
-class Encoder:
-    """One model's one-pass encoding state, from its file's tensors: g_a, the gains, h_a and the exact path."""
-
-    def __init__(self, config: ModelConfig, tensors: dict[str, np.ndarray], latents: ExactLatentPath):
-        self.config = c = config
-        self.latents = latents
-        self.analysis = FloatNetwork(tensors, "g_a", architecture.analysis(c), "gdn")
-        self.hyper_analysis = FloatNetwork(tensors, "h_a", architecture.hyper_analysis(c), "leaky")
-        self.log_gains = named_tensor(tensors, "log_gains", (len(c.lambdas), c.M)).astype(np.float32)
-        self.bits = GaussianBits(latents.scale_table)
-
-    def gain(self, quality: float) -> np.ndarray:
-        """The gain (M,) at a model quality, log-linear between the trained ones (``ModelConfig.interpolation``)."""
-        low, high, t = self.config.interpolation(quality)
-        return np.exp(self.log_gains[low] * np.float32(1 - t) + self.log_gains[high] * np.float32(t))
-
-    def compress(self, rgb: np.ndarray, quality: float) -> CodedLatents:
-        """Code a uint8 (H, W, 3) image whose sides are multiples of 64 at a model quality."""
-        parts = shares(ENCODE_MS)
-
-        def analysis(piece: np.ndarray) -> np.ndarray:  # uint8 (3, h, w) -> float32 in [0, 1], as torch divides
-            return self.analysis(piece.astype(np.float32) / np.float32(255))
-
-        with stage("g_a"), part(*parts["g_a"]):
-            y = tiled(analysis, rgb.transpose(2, 0, 1), ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, LATENT_STRIDE))
-        y *= self.gain(quality)[:, None, None]
-        with part(*parts["latents"]):
-            with stage("h_a"), part(0.0, HYPER_SHARE / 2):
-                z = tiled(self.hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
-            return code_latents(self.latents, y, z, self.bits)

@@ -35,7 +35,8 @@ import torch.nn as nn
 
 from .config import ModelConfig
 from .context import ChannelSliceContext
-from .encoder import HYPER_ANALYSIS_MARGIN, HYPER_ANALYSIS_TILE, CodedLatents, code_latents
+from .channel_slice import HYPER_ANALYSIS_MARGIN, HYPER_ANALYSIS_TILE
+from .encoder import CodedLatents, code_latents
 from .entropy_models import FactorizedPrior, GaussianIndexedEntropyModel
 from .exact import HYPER_SHARE, HYPER_STRIDE, INPUT_LIMIT, ONE, ExactLatentPath
 from .layers import round_ste

@@ -18,13 +18,13 @@ from fractions import Fraction
 import torch
 import torch.nn as nn
 
+from .channel_slice import (ANALYSIS_MARGIN, ANALYSIS_TILE, CHANNEL_SLICE, DECODE_MS, ENCODE_MS, FILE_PREFIXES,
+                            LATENT_STRIDE, REFINEMENT_STEP_MS, STRIDE, SYNTHESIS_MARGIN, SYNTHESIS_TILE, Decoder,
+                            Encoder)
 from .config import ModelConfig
-from .decoder import DECODE_MS, LATENT_STRIDE, STRIDE, SYNTHESIS_MARGIN, SYNTHESIS_TILE, Decoder
-from .encoder import ANALYSIS_MARGIN, ANALYSIS_TILE, ENCODE_MS, REFINEMENT_STEP_MS, Encoder
 from .latent_codecs import ChannelSliceLatentCodec, CodedLatents, Rounding
 from .progress import part, shares
 from .refine import refine_latents
-from .registry import register
 from .tiling import tiled
 from .timing import stage
 from .transforms import analysis, synthesis
@@ -32,17 +32,13 @@ from .transforms import analysis, synthesis
 __all__ = ["AECModel", "CodedLatents", "STRIDE"]
 
 
-# Model files of this architecture name their tensors as the first release wrote them, before the latent codec had
-# a module of its own ("h_a.0.weight", "scale_table"); checkpoints of that time do too. Both layouts load.
-_FILE_PREFIXES = (("h_a.", "latent_codec.h_a."), ("h_s.", "latent_codec.h_s."), ("prior.", "latent_codec.prior."),
-                  ("context.", "latent_codec.context."), ("scale_table", "latent_codec.gaussian.scale_table"))
-
-
-@register("aec-channel-slice-v1")
 class AECModel(nn.Module):
-    """See the module docstring. ``config`` sizes the networks and holds the quality table."""
+    """See the module docstring. ``config`` sizes the networks and holds the quality table. The torch training
+    module of ``aec.channel_slice``'s architecture, which owns the layers and the model files' tensor names (both
+    layouts of them load: see ``FILE_PREFIXES``)."""
 
-    config_class = ModelConfig
+    architecture = CHANNEL_SLICE.name
+    stride = STRIDE
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -117,14 +113,14 @@ class AECModel(nn.Module):
         self.latent_codec.freeze()
 
     def decoder(self) -> Decoder:
-        """The torch-free decoder of this model's frozen state (``aec.decoder``), as its model file would give it."""
+        """The torch-free decoder of this model's frozen state, as its model file would give it."""
         tensors = {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()}
-        return Decoder(self.config, tensors, latents=self.latent_codec.exact_path())
+        return CHANNEL_SLICE.decoder(self.config, tensors, latents=self.latent_codec.exact_path())
 
     def encoder(self) -> Encoder:
-        """The torch-free one-pass encoder of these weights (``aec.encoder``), sharing this model's exact path."""
+        """The torch-free one-pass encoder of these weights, sharing this model's exact path."""
         tensors = {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()}
-        return Encoder(self.config, tensors, self.latent_codec.exact_path())
+        return CHANNEL_SLICE.encoder(self.config, tensors, self.decoder())
 
     def check_exact(self) -> None:
         self.latent_codec.check_exact()
@@ -132,7 +128,7 @@ class AECModel(nn.Module):
     @staticmethod
     def file_key(name: str) -> str:
         """A tensor's name in this architecture's model files."""
-        for old, new in _FILE_PREFIXES:
+        for old, new in FILE_PREFIXES:
             if name.startswith(new):
                 return old + name[len(new):]
         return name
@@ -205,7 +201,7 @@ def _accept_file_layout(module: nn.Module, state_dict: dict, prefix: str, *args)
         if not key.startswith(prefix):
             continue
         local = key[len(prefix):]
-        for old, new in _FILE_PREFIXES:
+        for old, new in FILE_PREFIXES:
             if local.startswith(old):
                 state_dict[prefix + new + local[len(old):]] = state_dict.pop(key)
                 break

@@ -26,7 +26,7 @@ from .layers import IntConv2d
 # Also re-exported: the manifest and the file checks are read without torch (aec.manifest).
 from .manifest import (DECODER_SIDE_BUDGET, MANIFEST, RETIRED_BEFORE_THE_POLICY, WEIGHTS_DIR,  # noqa: F401
                        checked_model_file, file_metadata, locate_model, model_config, read_manifest, sha256_file)
-from .registry import architecture as _architecture
+from .decoder import architecture_of
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
 # is among them (h_s and the context networks are integer; the z tables are int32).
@@ -87,12 +87,9 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[tor
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelMismatchError(f"{path.name} is not a valid .safetensors model file ({error})") from None
+    entry = architecture_of(metadata["architecture"], path)
     try:
-        model_class = _architecture(metadata["architecture"])
-    except KeyError as error:
-        raise ModelMismatchError(f"{path.name}: {error.args[0]}; a newer aec may know it") from None
-    try:
-        model = model_class(model_class.config_class.from_dict(model_config(metadata, path)))
+        model = entry.training_module(entry.read_config(model_config(metadata, path)))
         skip = _integer_layer_float_keys(model)
         missing, unexpected = model.load_state_dict(tensors, strict=False)
         missing = [k for k in missing if k not in skip]

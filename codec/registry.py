@@ -1,36 +1,30 @@
-"""Architectures by stable name (CompressAI's ``registry``): a model file names its architecture, and the loader
-builds whatever class is registered under that name, so a second architecture ships beside the first with no change
-to the loader.
+"""Architectures by the stable name a model file carries (CompressAI's ``registry``, one level lower: the entries are
+torch-free ``aec.architecture.Architecture`` objects, which build the numpy coders and, on request, the torch module).
 
-An architecture is an ``nn.Module`` class with ``config_class`` (a frozen dataclass with ``from_dict``/``to_json``),
-``__init__(config)``, ``freeze()``, ``check_exact()``, ``file_state_dict()`` and the coding interface
-``compress(x, quality)`` / ``decompress(z_payload, y_payload, quality, height, width, checksum)``. The name is a
-contract: a file written under it must keep loading, so a change of layout or semantics takes a new name.
+The API, the model files, the trainer and the benchmarks look an architecture up here by the file's name; a second
+architecture is one module, added to ``SHIPPED`` here when it ships (or registered by whoever imports it, as the
+tests' second architecture is), with no change to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from .architecture import Architecture
+from .channel_slice import CHANNEL_SLICE
 
-ARCHITECTURES: dict[str, type] = {}
-
-
-def register(name: str) -> Callable[[type], type]:
-    """Class decorator: make ``cls`` the architecture called ``name`` (and set ``cls.architecture``)."""
-
-    def decorate(cls: type) -> type:
-        if ARCHITECTURES.get(name, cls) is not cls:
-            raise ValueError(f"architecture {name!r} is already registered to {ARCHITECTURES[name].__qualname__}")
-        cls.architecture = name
-        ARCHITECTURES[name] = cls
-        return cls
-
-    return decorate
+SHIPPED = (CHANNEL_SLICE,)  # the first is the default: new models' and that of checkpoints that predate the name
+ARCHITECTURES: dict[str, Architecture] = {entry.name: entry for entry in SHIPPED}
 
 
-def architecture(name: str) -> type:
-    """The class registered under ``name``; KeyError names the known ones."""
-    _load_builtin()
+def register(entry: Architecture) -> Architecture:
+    """Make ``entry`` the architecture called ``entry.name``; ValueError if another holds the name."""
+    if ARCHITECTURES.get(entry.name, entry) is not entry:
+        raise ValueError(f"architecture {entry.name!r} is already registered ({ARCHITECTURES[entry.name]!r})")
+    ARCHITECTURES[entry.name] = entry
+    return entry
+
+
+def architecture(name: str) -> Architecture:
+    """The architecture registered under ``name``; KeyError names the known ones."""
     try:
         return ARCHITECTURES[name]
     except KeyError:
@@ -38,5 +32,6 @@ def architecture(name: str) -> type:
         raise KeyError(f"unknown architecture {name!r} (this aec knows {known})") from None
 
 
-def _load_builtin() -> None:
-    from . import model  # noqa: F401  (registers aec-channel-slice-v1)
+def default_architecture() -> Architecture:
+    """The architecture of new models (the trainer's default) and of checkpoints that predate the name."""
+    return SHIPPED[0]

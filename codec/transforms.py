@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 
 import torch.nn as nn
 
-from . import architecture
+from . import channel_slice
+from .architecture import LEAKY_SLOPE, Layer
 from .config import ModelConfig
 from .layers import GDN, IntConv2d, IntSequential, conv, deconv
 
 
-def _float_network(layers: Sequence[architecture.Layer], activation: Callable[[int], nn.Module]) -> nn.Sequential:
+def _float_network(layers: Sequence[Layer], activation: Callable[[int], nn.Module]) -> nn.Sequential:
     """The torch layers of a float network's list, ``activation(channels)`` after each layer that has one."""
     modules: list[nn.Module] = []
     for layer in layers:
@@ -27,27 +28,27 @@ def _float_network(layers: Sequence[architecture.Layer], activation: Callable[[i
 
 
 def analysis(c: ModelConfig) -> nn.Sequential:
-    """g_a (``architecture.analysis``): stride-2 convolutions with GDN, 3 -> N -> N -> N -> M (stride 16)."""
-    return _float_network(architecture.analysis(c), GDN)
+    """g_a (``channel_slice.analysis``): stride-2 convolutions with GDN, 3 -> N -> N -> N -> M (stride 16)."""
+    return _float_network(channel_slice.analysis(c), GDN)
 
 
 def synthesis(c: ModelConfig) -> nn.Sequential:
-    """g_s (``architecture.synthesis``): the mirror of g_a with transposed convolutions and inverse GDN."""
-    return _float_network(architecture.synthesis(c), lambda channels: GDN(channels, inverse=True))
+    """g_s (``channel_slice.synthesis``): the mirror of g_a with transposed convolutions and inverse GDN."""
+    return _float_network(channel_slice.synthesis(c), lambda channels: GDN(channels, inverse=True))
 
 
 def hyper_analysis(c: ModelConfig) -> nn.Sequential:
-    """h_a (``architecture.hyper_analysis``): y -> z, total stride 4 relative to y."""
-    return _float_network(architecture.hyper_analysis(c),
-                          lambda channels: nn.LeakyReLU(architecture.LEAKY_SLOPE, inplace=True))
+    """h_a (``channel_slice.hyper_analysis``): y -> z, total stride 4 relative to y."""
+    return _float_network(channel_slice.hyper_analysis(c),
+                          lambda channels: nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
 
 
-def integer_network(layers: Sequence[architecture.Layer]) -> IntSequential:
+def integer_network(layers: Sequence[Layer]) -> IntSequential:
     """The trainable integer network of an architecture's layer list."""
     return IntSequential(*(IntConv2d(layer.inputs, layer.outputs, layer.kernel, layer.stride, transpose=layer.transpose,
                                      activation=layer.activation) for layer in layers))
 
 
 def hyper_synthesis(c: ModelConfig) -> IntSequential:
-    """h_s (``architecture.hyper_synthesis``): z_hat -> hyper features at the latent resolution, integer."""
-    return integer_network(architecture.hyper_synthesis(c))
+    """h_s (``channel_slice.hyper_synthesis``): z_hat -> hyper features at the latent resolution, integer."""
+    return integer_network(channel_slice.hyper_synthesis(c))

@@ -2,7 +2,8 @@
 a new model.
 
 A checkpoint is a torch.save dict: model (state dict), optimizer (Adam's, left out by --light-checkpoint), ema
-(the averaged model's state dict, when the EMA is on), step, hours, config (ModelConfig) and args (the options).
+(the averaged model's state dict, when the EMA is on), step, hours, architecture (its registered name; checkpoints
+without one are of the default architecture), config (the architecture's) and args (the options).
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from pathlib import Path
 
 import torch
 
-from ..config import ModelConfig
 from ..errors import ModelMismatchError
-from ..model import AECModel
 from ..model_files import load_model_file, read_manifest
+from ..registry import architecture, default_architecture
 from .distributed import Distributed
 from .ema import EMA
 
@@ -27,19 +27,21 @@ from .ema import EMA
 class TrainingState:
     """What a checkpoint holds: the model, Adam, the EMA (None when off, and on ranks other than 0), progress."""
 
-    model: AECModel
+    model: torch.nn.Module  # its architecture's training module
     optimizer: torch.optim.Optimizer
     ema: EMA | None
     step: int
     hours: float
+    adam_from: int = 0  # the step at which Adam's state started: the learning-rate warm-up counts from it
 
 
 def save_checkpoint(path: Path, state: TrainingState, args: argparse.Namespace) -> None:
     """Write the checkpoint atomically (a temporary file, then a rename)."""
     checkpoint = {"model": state.model.state_dict(), "step": state.step, "hours": state.hours,
-                  "config": state.model.config.to_dict(), "args": vars(args)}
+                  "architecture": state.model.architecture, "config": state.model.config.to_dict(), "args": vars(args)}
     if not args.light_checkpoint:
         checkpoint["optimizer"] = state.optimizer.state_dict()
+        checkpoint["adam_from"] = state.adam_from
     if state.ema is not None:
         checkpoint["ema"] = state.ema.state_dict()
     temporary = path.with_name(path.name + ".tmp")
@@ -47,11 +49,12 @@ def save_checkpoint(path: Path, state: TrainingState, args: argparse.Namespace) 
     temporary.replace(path)
 
 
-def load_checkpoint(path: Path, raw: bool = False) -> tuple[AECModel, dict]:
+def load_checkpoint(path: Path, raw: bool = False) -> tuple[torch.nn.Module, dict]:
     """The model of a training checkpoint (eval mode), with the EMA weights when it has them unless RAW, and the
     checkpoint's entries."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    model = AECModel(ModelConfig.from_dict(checkpoint["config"]))
+    entry = architecture(checkpoint["architecture"]) if "architecture" in checkpoint else default_architecture()
+    model = entry.training_module(entry.read_config(checkpoint["config"]))
     model.load_state_dict(checkpoint["model"] if raw or "ema" not in checkpoint else checkpoint["ema"])
     return model.eval(), checkpoint
 
@@ -74,7 +77,12 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
                 print(f"quality table widened to {len(args.lambdas)} lambdas, "
                       f"{args.lambdas[0]:g} to {args.lambdas[-1]:g}", flush=True)
     else:
-        model, step, hours = AECModel(ModelConfig(**json.loads(args.config)) if args.config else ModelConfig()), 0, 0.0
+        try:
+            entry = architecture(args.architecture) if getattr(args, "architecture", None) else default_architecture()
+        except KeyError as error:
+            raise SystemExit(f"error: --architecture: {error.args[0]}") from None
+        config = entry.read_config(json.loads(args.config)) if args.config else entry.config_class()
+        model, step, hours = entry.training_module(config), 0, 0.0
     # The model goes to its device before Adam's state is loaded, so that the state follows it there.
     model.to(dist.device).train()
     if dist.device.type == "cpu" or args.channels_last:
@@ -99,10 +107,12 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
         if ema is None and "ema" in checkpoint:
             notes.append("its EMA is dropped (--ema-decay 0)")
         print(f"resumed from {path} at step {step} ({hours:.2f} h)" + "".join(f"; {n}" for n in notes), flush=True)
-    return TrainingState(model, optimizer, ema, step, hours)
+    # Adam's state resumes with a checkpoint that holds it, and then so does its warm-up; otherwise both start here
+    adam_from = int(checkpoint.get("adam_from", 0)) if "optimizer" in checkpoint else step
+    return TrainingState(model, optimizer, ema, step, hours, adam_from)
 
 
-def widen_quality_table(model: AECModel, lambdas: tuple[float, ...]) -> AECModel:
+def widen_quality_table(model: torch.nn.Module, lambdas: tuple[float, ...]) -> torch.nn.Module:
     """A copy of MODEL trained for LAMBDAS (ascending, and holding every lambda the model was trained for): every
     weight is kept; each new quality's gain vectors continue the trained ones log-linearly in log-lambda, channel by
     channel (between two trained qualities, or along the slope of the two nearest ends), so that a new quality
@@ -113,7 +123,7 @@ def widen_quality_table(model: AECModel, lambdas: tuple[float, ...]) -> AECModel
         raise SystemExit(f"--lambdas must ascend and hold the model's own ({', '.join(f'{v:g}' for v in old)})")
     if len(old) < 2 and len(lambdas) > len(old):
         raise SystemExit("a model trained for one lambda has no slope to continue its gains along")
-    widened = AECModel(dataclasses.replace(model.config, lambdas=lambdas))
+    widened = architecture(model.architecture).training_module(dataclasses.replace(model.config, lambdas=lambdas))
     state = model.state_dict()
     log_old = torch.log(torch.tensor(old, dtype=torch.float64))
     for name in ("log_gains", "log_inverse_gains"):

@@ -52,7 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", required=True, help="folder for checkpoint.pt, log.csv, validation.csv")
     add_data_options(p)
-    p.add_argument("--config", help="JSON of ModelConfig fields for a new model")
+    p.add_argument("--architecture", metavar="NAME",
+                   help="the registered architecture of a new model (default: the shipped one, aec.registry)")
+    p.add_argument("--config", help="JSON of the architecture's config fields for a new model (aec.config.ModelConfig's "
+                                    "for the shipped one)")
     p.add_argument("--init", help="start from a .safetensors model file")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt if present")
     p.add_argument("--lambdas", type=_lambda_list, metavar="L1,L2,...",

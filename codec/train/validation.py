@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from ..metrics import psnr
-from ..model import STRIDE, AECModel
 
 # The first five columns are those of the files written before the EMA; `weights` says which weights were
 # measured: "ema" (the average) or "raw" (the optimizer's).
@@ -17,7 +16,7 @@ HEADER = OLD_HEADER + ",weights"
 
 
 @torch.no_grad()
-def validate(model: AECModel, images: list[np.ndarray], device: torch.device) -> list[dict]:
+def validate(model: torch.nn.Module, images: list[np.ndarray], device: torch.device) -> list[dict]:
     """Estimated rate and PSNR per quality on whole images (eval mode: rounding, as the coder does)."""
     was_training = model.training
     model.eval()
@@ -27,7 +26,7 @@ def validate(model: AECModel, images: list[np.ndarray], device: torch.device) ->
         for array in images:
             x = torch.from_numpy(array).permute(2, 0, 1).float().div(255).unsqueeze(0).to(device)
             h, w = x.shape[2:]
-            padded = torch.nn.functional.pad(x, (0, (-w) % STRIDE, 0, (-h) % STRIDE), mode="replicate")
+            padded = torch.nn.functional.pad(x, (0, (-w) % model.stride, 0, (-h) % model.stride), mode="replicate")
             out = model(padded, torch.tensor([quality], device=device))
             x_hat = out["x_hat"][..., :h, :w].clamp(0, 1)
             x_hat = torch.round(x_hat * 255) / 255

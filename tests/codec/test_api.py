@@ -499,14 +499,13 @@ def _blas_threads() -> int:
 def test_threads_limit_numpys_blas_and_torch_while_coding_and_only_then(tiny_weights, monkeypatch):
     import pickle
 
-    from aec import decoder as decoder_module
-    from aec import encoder as encoder_module
+    from aec import channel_slice
     from aec import model as model_module
 
     torch.set_num_threads(2)
     seen = {}
-    refine, encode, decode = (model_module.AECModel.compress, encoder_module.Encoder.compress,
-                              decoder_module.Decoder.decode)
+    refine, encode, decode = (model_module.AECModel.compress, channel_slice.Encoder.compress,
+                              channel_slice.Decoder.decode)
 
     def recording(name, method):
         def record(self, *args, **kwargs):
@@ -515,8 +514,8 @@ def test_threads_limit_numpys_blas_and_torch_while_coding_and_only_then(tiny_wei
         return record
 
     monkeypatch.setattr(model_module.AECModel, "compress", recording("refine", refine))
-    monkeypatch.setattr(encoder_module.Encoder, "compress", recording("encode", encode))
-    monkeypatch.setattr(decoder_module.Decoder, "decode", recording("decode", decode))
+    monkeypatch.setattr(channel_slice.Encoder, "compress", recording("encode", encode))
+    monkeypatch.setattr(channel_slice.Decoder, "decode", recording("decode", decode))
     before = _blas_threads()
     codec = aec.Codec(weights=tiny_weights, threads=1)
     data = codec.compress(smooth_image(24, 40, 1), model_quality=2)

@@ -12,8 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aec.config import TINY, ModelConfig
-from aec.decoder import LATENT_STRIDE, Decoder, decoder_from_file
+from aec.decoder import decoder_from_file
 from aec.errors import FormatError, ModelMismatchError
 from aec import ops
 from aec.ops import GDN, Conv, ConvTranspose
@@ -88,17 +87,6 @@ def test_decoder_reports_a_checksum_mismatch(model):
         model.decoder().decode(coded.z_payload, coded.y_payload, 2.0, 64, 64, coded.checksum ^ 1)
 
 
-def test_decoder_names_a_tensor_of_the_wrong_shape(model):
-    tensors = {key: value.detach().numpy() for key, value in model.file_state_dict().items()}
-    tensors["context.params.1.0.weight_int"] = tensors["context.params.1.0.weight_int"][:, :-1]
-    with pytest.raises(ValueError, match=r"context\.params\.1\.0\.weight_int has shape"):
-        Decoder(TINY, tensors)
-    del tensors["g_s.2.weight"]
-    with pytest.raises(ValueError, match=r"g_s\.2\.weight is missing"):
-        Decoder(TINY, {**tensors, "context.params.1.0.weight_int": model.file_state_dict()[
-            "context.params.1.0.weight_int"].numpy()})
-
-
 def test_a_model_file_of_another_architecture_is_refused_by_name(tmp_path, model):
     from safetensors.numpy import save_file
 
@@ -159,46 +147,12 @@ def test_one_and_two_blas_threads_give_the_same_symbols_and_pixels_within_a_leve
     assert levels.max() <= 1 and (levels > 0).mean() < 1e-3
 
 
-@pytest.mark.parametrize("config", [TINY, ModelConfig()], ids=["tiny", "default"])
-def test_the_torch_modules_are_built_from_the_architectures_layer_lists(config):
-    """aec.architecture is the one description: the torch networks have exactly its layers, shapes and strides,
-    and the strides are the decoder's."""
-    from aec import architecture
-    from aec.exact import HYPER_STRIDE
-    from aec.model import AECModel
-
-    model = AECModel(config)
-    codec = model.latent_codec
-    integer = [(codec.h_s, architecture.hyper_synthesis(config))]
-    integer += [(codec.context.params[i], architecture.parameter_net(config, i)) for i in range(config.slices)]
-    integer += [(codec.context.residuals[i], architecture.residual_net(config, i)) for i in range(config.slices)]
-    for network, layers in integer:
-        assert [(tuple(m.weight_int.shape), m.stride, m.transpose, m.activation) for m in network] == \
-            [(layer.weight_shape, layer.stride, layer.transpose, layer.activation) for layer in layers]
-    convolutions = [m for m in model.g_s if isinstance(m, torch.nn.ConvTranspose2d)]
-    assert [(tuple(m.weight.shape), m.stride[0]) for m in convolutions] == \
-        [(layer.weight_shape, layer.stride) for layer in architecture.synthesis(config)]
-    assert np.prod([layer.stride for layer in architecture.synthesis(config)]) == LATENT_STRIDE
-    assert np.prod([layer.stride for layer in architecture.hyper_synthesis(config)]) == HYPER_STRIDE
-
-
-def test_the_decoder_reads_every_tensor_of_the_decoding_side(model):
-    """Every tensor of h_s, the slice networks and g_s is one the decoder checks by name and shape: none is left
-    to a default."""
-    tensors = {key: value.detach().numpy() for key, value in model.file_state_dict().items()}
-    decoding = [key for key in tensors if key.startswith("g_s.") or key.split(".")[0] in ("h_s", "context")
-                and key.endswith(("weight_int", "bias_int"))]
-    assert len(decoding) == 2 * (3 + 3 * TINY.slices + 2 * TINY.slices) + 4 * 2 + 3 * 2
-    for key in decoding:
-        with pytest.raises(ValueError, match=rf"tensor {key.replace('.', '[.]')} is missing"):
-            Decoder(TINY, {k: v for k, v in tensors.items() if k != key})
-
-
 def test_a_file_of_the_decoder_side_alone_decodes_as_the_whole_model_file(tiny_weights, tiny_codec, tmp_path):
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
-    from aec.decoder import DECODER_NAMES, DECODER_PREFIXES, decoder_from_file, decoder_side_bytes
+    from aec.channel_slice import DECODER_NAMES, DECODER_PREFIXES
+    from aec.decoder import decoder_from_file, decoder_side_bytes
 
     with safe_open(str(tiny_weights), framework="numpy") as handle:
         metadata = handle.metadata()

@@ -1,4 +1,4 @@
-"""The torch-free one-pass encoder (aec.encoder): torch's transforms to rounding noise, the same files as the torch
+"""The torch-free one-pass encoder (aec.channel_slice's, coding through aec.encoder): torch's transforms to rounding noise, the same files as the torch
 model's encoder, in tiles as whole."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from aec import encoder as encoder_module
+from aec import channel_slice
 from aec.decoder import coders_from_file
 from aec.errors import InputError, ModelMismatchError
 from tests.conftest import frozen_tiny_model, smooth_image
@@ -34,7 +34,7 @@ def test_the_numpy_transforms_are_torchs_to_rounding_noise(model):
     z = encoder.hyper_analysis(y_torch.copy())
     assert np.allclose(z, z_torch, rtol=0, atol=1e-5 * np.abs(z_torch).max())
     gain, _ = model.gains(torch.tensor([2.3]))
-    assert np.allclose(encoder.gain(2.3), gain[0].detach().numpy(), rtol=1e-6)
+    assert np.allclose(model.config.interpolated(encoder.log_gains, 2.3), gain[0].detach().numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("quality", [1.0, 2.5, 3.0])
@@ -54,8 +54,8 @@ def test_tiles_give_the_whole_images_latents(model, monkeypatch):
     rgb, _ = _image(192, 256, 3)
     encoder = model.encoder()
     whole = encoder.compress(rgb, 2.0)
-    monkeypatch.setattr(encoder_module, "ANALYSIS_TILE", 64)
-    monkeypatch.setattr(encoder_module, "HYPER_ANALYSIS_TILE", 4)
+    monkeypatch.setattr(channel_slice, "ANALYSIS_TILE", 64)
+    monkeypatch.setattr(channel_slice, "HYPER_ANALYSIS_TILE", 4)
     tiled = encoder.compress(rgb, 2.0)
     assert (tiled.z_payload, tiled.y_payload) == (whole.z_payload, whole.y_payload)
 

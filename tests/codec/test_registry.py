@@ -1,50 +1,45 @@
-"""Claims about aec.registry and model files: a model file names its architecture, the loader builds that one."""
+"""Claims about aec.registry: architectures by the stable name a model file carries, torch-free, each name once."""
+
+import subprocess
+import sys
 
 import pytest
-import torch
 
 from aec import ModelMismatchError
-from aec.config import TINY
+from aec.channel_slice import CHANNEL_SLICE
 from aec.model import AECModel
-from aec.model_files import file_metadata, load_model_file, save_model
-from aec.registry import ARCHITECTURES, architecture, register
+from aec.model_files import load_model_file, save_model
+from aec.registry import ARCHITECTURES, architecture, default_architecture, register
+from tests.codec.factorized_architecture import FACTORIZED, TINY_FACTORIZED
 
 
-def test_the_shipped_architecture_is_registered_under_its_stable_name():
-    assert architecture("aec-channel-slice-v1") is AECModel
+def test_the_shipped_architecture_is_registered_under_its_stable_name_and_is_the_default():
+    assert architecture("aec-channel-slice-v1") is CHANNEL_SLICE is default_architecture()
     assert AECModel.architecture == "aec-channel-slice-v1"
+    assert type(CHANNEL_SLICE.training_module(TINY_FACTORIZED)) is AECModel
 
 
-def test_a_second_architecture_ships_beside_the_first_with_no_change_to_the_loader(tmp_path, monkeypatch):
-    monkeypatch.setattr("aec.registry.ARCHITECTURES", dict(ARCHITECTURES))
+def test_looking_up_and_building_the_numpy_side_imports_no_torch():
+    script = ("import sys; from aec.registry import architecture; entry = architecture('aec-channel-slice-v1'); "
+              "assert entry.stride == 64; assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
-    @register("test-wider-gains-v0")
-    class WiderGains(AECModel):
-        """A stand-in second architecture: the same networks, another name and an extra parameter."""
 
-        def __init__(self, config):
-            super().__init__(config)
-            self.extra = torch.nn.Parameter(torch.full((3,), 7.0))
+def test_an_unknown_name_is_a_key_error_that_lists_the_known_ones():
+    with pytest.raises(KeyError, match="unknown architecture 'aec-nothing-v0'.*aec-channel-slice-v1"):
+        architecture("aec-nothing-v0")
 
-    torch.manual_seed(3)
+
+def test_a_model_file_of_an_architecture_this_aec_does_not_know_is_a_clear_model_error(tmp_path, monkeypatch):
     path = tmp_path / "second.safetensors"
-    save_model(WiderGains(TINY).eval(), path, "test-second")
-    assert file_metadata(path)["architecture"] == "test-wider-gains-v0"
-    model, model_id, _ = load_model_file(path)
-    assert type(model) is WiderGains and model_id == "test-second"
-    assert torch.equal(model.extra, torch.full((3,), 7.0))
-
-
-def test_an_unknown_architecture_is_a_clear_model_error(tmp_path, monkeypatch):
-    monkeypatch.setattr("aec.registry.ARCHITECTURES", dict(ARCHITECTURES))
-    register("test-vanishing-v0")(type("Vanishing", (AECModel,), {}))
-    path = tmp_path / "vanishing.safetensors"
-    save_model(architecture("test-vanishing-v0")(TINY).eval(), path, "test-vanishing")
-    monkeypatch.setattr("aec.registry.ARCHITECTURES", {"aec-channel-slice-v1": AECModel})
-    with pytest.raises(ModelMismatchError, match="unknown architecture 'test-vanishing-v0'.*newer aec"):
+    save_model(FACTORIZED.training_module(TINY_FACTORIZED).eval(), path, "test-second")
+    monkeypatch.setattr("aec.registry.ARCHITECTURES", {"aec-channel-slice-v1": CHANNEL_SLICE})
+    with pytest.raises(ModelMismatchError, match="unknown architecture 'test-factorized-v0'.*newer aec"):
         load_model_file(path)
 
 
 def test_a_name_cannot_be_taken_twice():
+    impostor = type("Impostor", (type(CHANNEL_SLICE),), {})()
     with pytest.raises(ValueError, match="already registered"):
-        register("aec-channel-slice-v1")(type("Impostor", (AECModel,), {}))
+        register(impostor)
+    assert register(CHANNEL_SLICE) is CHANNEL_SLICE and ARCHITECTURES["aec-channel-slice-v1"] is CHANNEL_SLICE
