@@ -30,10 +30,12 @@ def hard_rounding(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return rounded, rounded
 
 
-def learning_rate(step: int, args: argparse.Namespace) -> float:
-    """--lr after a linear --warmup, times --drop-factor from --drop-at x --steps on."""
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
+def learning_rate(step: int, args: argparse.Namespace, adam_from: int = 0) -> float:
+    """--lr after a linear --warmup of the steps since Adam started (ADAM_FROM: 0 for a new model, the first step of
+    a run whose Adam starts afresh, as from --init or a light checkpoint), times --drop-factor from --drop-at x
+    --steps on."""
+    if 0 <= step - adam_from < args.warmup:
+        return args.lr * (step - adam_from + 1) / args.warmup
     return args.lr * (args.drop_factor if step >= args.drop_at * args.steps else 1.0)
 
 
@@ -112,7 +114,7 @@ class Trainer:
         or None when the step was skipped for a non-finite loss or gradient."""
         args, model, optimizer = self.args, self.state.model, self.state.optimizer
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(self.state.step, args)
+            group["lr"] = learning_rate(self.state.step, args, self.state.adam_from)
         x = self.sampler.batch(args.batch).to(self.device, non_blocking=True).float().div_(255.0)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -156,7 +158,7 @@ class Trainer:
         """Rank 0: the log row, a validation every --val-every steps, a checkpoint every --checkpoint-minutes."""
         self._tick()
         step, args = self.state.step, self.args
-        self.progress.step(step, self.state.hours, learning_rate(step, args), self.skipped,
+        self.progress.step(step, self.state.hours, learning_rate(step - 1, args, self.state.adam_from), self.skipped,
                            **{key: float(value) for key, value in measured.items()})
         if self.validation_images and step % args.val_every == 0:
             self._validate()
