@@ -6,10 +6,10 @@ with the torch model's own synthesis (``AECModel.decompress``), and reports the 
 original, the largest level difference, the fraction of values that differ and the median time of each decode (one
 thread each, alternating); and the pixel differences between two decodes by ``aec.decoder`` with 1 and with 2 BLAS
 threads (numpy's BLAS splits a product differently by thread count). The symbols are the same by construction (the
-checksum is checked each time); only the float32 g_s sums in another order. Each file is written by ``aec.encoder``
-(what ``compress`` runs at effort 0: numpy) and its payloads are compared with the torch model's encoder's
-(``AECModel.compress``), whose float32 g_a and h_a also sum in another order. The images default to the 24 Kodak
-images (from the current folder).
+checksum is checked each time); only the float32 g_s sums in another order. Each file is written by the numpy
+encoder (``aec.channel_slice``: what ``compress`` runs at effort 0) and its payloads are compared with the torch
+model's encoder's (``AECModel.compress``), whose float32 g_a and h_a also sum in another order. The images default
+to the 24 Kodak images (from the current folder).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def torch_pixels(codec: Codec, data: bytes) -> np.ndarray:
 
 
 def torch_encoder_file(codec: Codec, original: np.ndarray, quality: float, data: bytes) -> tuple[bool, int, float]:
-    """(whether the torch model's encoder codes the image to the payloads of the file ``aec.encoder`` wrote, the
+    """(whether the torch model's encoder codes the image to the payloads of the file the numpy encoder wrote, the
     bytes of its payloads, the PSNR of its file decoded by ``aec.decoder``)."""
     height, width = original.shape[:2]
     stride = codec.model.stride
@@ -148,11 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"1 against 2 BLAS threads: largest level difference {threads['max_level_difference']}; values that differ: "
           f"at most {100 * threads['largest_differing_fraction']:.4f} % of an image, "
           f"{100 * threads['mean_differing_fraction']:.4f} % on average")
-    print(f"aec.encoder wrote the torch encoder's payloads for {results['files_as_torch_encoder']} of "
+    print(f"the numpy encoder wrote the torch encoder's payloads for {results['files_as_torch_encoder']} of "
           f"{len(results['rows'])} files; the others within {results['largest_payload_difference_bytes']} bytes and "
           f"{results['largest_encoder_psnr_difference']:.4f} dB of them")
     for quality, row in results["summary"].items():
-        print(f"model quality {quality}: mean payload {row['payload_bytes']:.1f} bytes (aec.encoder), "
+        print(f"model quality {quality}: mean payload {row['payload_bytes']:.1f} bytes (numpy encoder), "
               f"{row['torch_encoder_payload_bytes']:.1f} bytes (torch encoder), mean PSNR "
               f"{row['psnr_decoder'] - row['psnr_torch_encoder_file']:+.5f} dB against the torch encoder's files")
     if args.out:

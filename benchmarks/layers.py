@@ -1,11 +1,11 @@
 """How close each numpy layer runs to the CPU's arithmetic peak: `python benchmarks/layers.py [--threads 1,2]`.
 
-Times every layer of g_a and g_s (``aec.encoder``, ``aec.decoder``: float32) and of the exact slice networks
-(``aec.exact``: float64) on a Kodak-sized input (768x512 pixels, 48x32 latent pixels), the median of --runs calls
-after one warm-up, with numpy's BLAS limited to each thread count; prints the multiply-adds of each layer and the
-GFLOP/s it reached (two operations per multiply-add). A convolution of C inputs, D outputs and a k x k kernel costs
-C * D * k**2 multiply-adds per output pixel; a stride-2 transposed one the same per input pixel; a GDN C * C. Run it
-on an idle machine.
+Times every layer of g_a and g_s (the numpy encoder and decoder of ``aec.channel_slice``: float32) and of the exact
+slice networks (``aec.exact``: float64) on a Kodak-sized input (768x512 pixels, 48x32 latent pixels), the median of
+--runs calls after one warm-up, with numpy's BLAS limited to each thread count; prints the multiply-adds of each
+layer and the GFLOP/s it reached (two operations per multiply-add). A convolution of C inputs, D outputs and a k x k
+kernel costs C * D * k**2 multiply-adds per output pixel; a stride-2 transposed one the same per input pixel; a GDN
+C * C. Run it on an idle machine.
 """
 
 from __future__ import annotations

@@ -111,9 +111,10 @@ class Codec:
     """Loads a model once and codes many images with it; thread-safe (one image at a time).
 
     Without model_id or weights, the default model is loaded only when encode needs it: decoding loads just the
-    models that the files name, and only their decoders (``aec.decoder``: numpy, no torch, on the CPU whatever the
-    device). Encoding at effort 0 on the CPU runs ``aec.encoder``, also without torch; higher efforts (the refinement
-    differentiates the model) and other devices import torch and run the torch model, on ``device``.
+    models that the files name, and only their decoders (built by each file's architecture, ``aec.decoder``: numpy,
+    no torch, on the CPU whatever the device). Encoding at effort 0 on the CPU runs the architecture's numpy encoder,
+    also without torch; higher efforts (the refinement differentiates the model) and other devices import torch and
+    run its torch module, on ``device``.
 
     A Codec pickles (for a process pool or a distributed engine): what travels is the model id, the weights file's
     path, the device, the pixel limit and the threads, with the weights tag of each model it had loaded. The copy

@@ -29,10 +29,9 @@ from fractions import Fraction
 import numpy as np
 
 from .architecture import Architecture, FloatNetwork, Layer, integer_network, named_tensor
-from .bitstream.entropy import CategoricalTables
 from .config import ModelConfig
-from .encoder import CodedLatents, GaussianBits, code_latents
-from .exact import HYPER_SHARE, HYPER_STRIDE, ExactLatentPath
+from .entropy_models import FactorizedTables, IndexedGaussian
+from .exact import HYPER_SHARE, HYPER_STRIDE, CodedLatents, ExactLatentPath
 from .progress import part, shares
 from .tiling import tiled
 from .timing import stage
@@ -143,10 +142,8 @@ class Decoder:
 
 
 class Encoder:
-    """One model's one-pass encoding state: g_a, the gains, h_a and the exact path (shared with its decoder).
-
-    ``code_latents`` (``aec.encoder``) is the coding half that both encoders share: the torch model's ``compress``
-    codes its refined latents with it too."""
+    """One model's one-pass encoding state: g_a, the gains, h_a and the exact path (shared with its decoder), whose
+    ``encode`` the torch model's ``compress`` runs on its refined latents too."""
 
     stride = STRIDE
 
@@ -154,7 +151,6 @@ class Encoder:
                  log_gains: np.ndarray, latents: ExactLatentPath):
         self.config, self.latents = config, latents
         self.analysis, self.hyper_analysis, self.log_gains = analysis_network, hyper_analysis_network, log_gains
-        self.bits = GaussianBits(latents.scale_table)
 
     def compress(self, rgb: np.ndarray, quality: float) -> CodedLatents:
         """Code a uint8 (H, W, 3) image whose sides are multiples of 64 at a model quality."""
@@ -169,7 +165,7 @@ class Encoder:
         with part(*parts["latents"]):
             with stage("h_a"), part(0.0, HYPER_SHARE / 2):
                 z = tiled(self.hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
-            return code_latents(self.latents, y, z, self.bits)
+            return self.latents.encode(y, z)
 
 
 # ------------------------------------------------------------------------------------------------ the architecture
@@ -190,9 +186,9 @@ class ChannelSliceArchitecture(Architecture):
             integer_network(tensors, "h_s", hyper_synthesis(c)),
             [integer_network(tensors, f"context.params.{i}", parameter_net(c, i)) for i in range(c.slices)],
             [integer_network(tensors, f"context.residuals.{i}", residual_net(c, i)) for i in range(c.slices)],
-            named_tensor(tensors, "scale_table", (c.scale_levels,)),
-            CategoricalTables(named_tensor(tensors, "prior.counts", (c.Z, 2 * c.z_support + 2)).astype(np.int64),
-                              named_tensor(tensors, "prior.offsets", (c.Z,)).astype(np.int64)))
+            IndexedGaussian(named_tensor(tensors, "scale_table", (c.scale_levels,))),
+            FactorizedTables(named_tensor(tensors, "prior.counts", (c.Z, 2 * c.z_support + 2)),
+                             named_tensor(tensors, "prior.offsets", (c.Z,))))
 
     def decoder(self, config: ModelConfig, tensors: dict[str, np.ndarray],
                 latents: ExactLatentPath | None = None) -> Decoder:

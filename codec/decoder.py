@@ -21,8 +21,8 @@ __all__ = ["coders_from_file", "decoder_from_file", "decoder_side_bytes", "load_
            "read_model_file"]
 
 
-def read_model_file(path: Path, expected_sha256: str | None = None) -> tuple[Architecture, object, dict[str, np.ndarray],
-                                                                             str, str]:
+def read_model_file(path: Path, expected_sha256: str | None = None
+                    ) -> tuple[Architecture, object, dict[str, np.ndarray], str, str]:
     """A model file's (architecture, config, tensors, model id, sha256), hash-checked when a hash is expected;
     ModelMismatchError for a file of an architecture this aec does not know or one that is not a model file."""
     from safetensors import SafetensorError
@@ -110,7 +110,8 @@ def load_decoder(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> 
     return decoder, model_id, digest
 
 
-def load_coders(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[NumpyDecoder, NumpyEncoder, str, str]:
+def load_coders(model_id: str | None = None,
+                directory: Path = WEIGHTS_DIR) -> tuple[NumpyDecoder, NumpyEncoder, str, str]:
     """A released model's decoder and encoder (``coders_from_file``) by id: (decoder, encoder, id, sha256)."""
     model_id, path, expected = _released_file(model_id, directory)
     decoder, encoder, file_id, digest = coders_from_file(path, expected)

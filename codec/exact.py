@@ -1,9 +1,11 @@
-"""The exact probability path in numpy: the integer networks and the slice loop that encoder and decoder share.
+"""The exact probability path in numpy: the integer networks, and the channel-slice latent codec whose one slice loop
+``ExactLatentPath.encode`` and ``decode`` share.
 
-Everything that decides a coded probability runs here, in one implementation for both sides, with no torch:
+Everything that decides a coded probability runs here, in one implementation for both sides, with no torch; the
+entropy models (``aec.entropy_models``: z's tables, y's indexed Gaussian) round, index and code what it hands them:
 
     z_hat --h_s--> hyper;  for slice i:  (mu_i, idx_i) = params_i(hyper, y_hat_0..i-1)
-                                         sym_i  <-> range coder under scale_table[idx_i]
+                                         sym_i = round(y_i - mu_i) <-> IndexedGaussian at idx_i
                                          y_hat_i = sym_i + mu_i + lrp_i(hyper, y_hat_0..i-1, sym_i + mu_i)
 
 The integer layers follow Ballé, Johnston & Minnen, "Integer networks for data compression with latent-variable
@@ -22,10 +24,12 @@ probability path" specifies it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from .bitstream.entropy import CategoricalTables, SymbolDecoder, check_scale_table, symbol_checksum
+from .bitstream.entropy import symbol_checksum
+from .entropy_models import FactorizedTables, IndexedGaussian, check_symbols
 from .errors import FormatError
 from .ops import Conv, ConvTranspose, costs
 from .progress import in_turn, part, tick
@@ -50,15 +54,19 @@ CONTEXT_TILE, CONTEXT_MARGIN = 64, 2
 # 300 ms encoding a Kodak image, 25 of 310 decoding (benchmarks/results/speed.md, one thread); the slices take the rest.
 HYPER_SHARE = 0.08
 
-# code_slice(i, mean_fixed, index) codes or decodes slice i's symbols under those means and table indexes and
-# returns them (float64, integer-valued).
+# code_slice(i, mean, index) codes or decodes slice i's symbols round(y_i - mean) under those means (real units) and
+# scale-table indexes and returns them (integers).
 SliceCoder = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 
 
-def coding_index(index_fixed: np.ndarray, levels: int) -> np.ndarray:
-    """Scale-table index from a parameter network's fixed-point output: round half up, clamp to the table."""
-    index = np.floor((index_fixed + ONE // 2) / ONE)
-    return np.clip(index, 0, levels - 1).astype(np.int64)
+@dataclass(frozen=True)
+class CodedLatents:
+    """The entropy-coded payloads of one image and what the decoder needs to check them."""
+
+    z_payload: bytes
+    y_payload: bytes
+    checksum: int
+    estimated_bits: float
 
 
 class IntegerLayer:
@@ -107,15 +115,15 @@ class IntegerNetwork:
 
 
 class ExactLatentPath:
-    """The frozen probability path: h_s, the slice networks, the z tables and the scale table. Gives the hyper
-    features of z and the slice loop in fixed point (both sides), and decodes a latent from its payloads."""
+    """The frozen probability path and the latent codec it drives: h_s, the slice networks and the two entropy models
+    (z's frozen tables, y's indexed Gaussian). Gives the hyper features of z and the slice loop in fixed point, which
+    ``encode`` and ``decode`` share."""
 
     def __init__(self, h_s: IntegerNetwork, params: Sequence[IntegerNetwork], residuals: Sequence[IntegerNetwork],
-                 scale_table: np.ndarray, z_tables: CategoricalTables):
+                 y_model: IndexedGaussian, z_model: FactorizedTables):
         self.h_s, self.params, self.residuals = h_s, list(params), list(residuals)
-        # A standard deviation that is not finite and above 0 would code garbage or stop the coder: refused at load.
-        self.scale_table, self.z_tables = check_scale_table(np.asarray(scale_table, dtype=np.float64)), z_tables
-        self.slices, self.levels = len(self.params), len(self.scale_table)
+        self.y_model, self.z_model = y_model, z_model
+        self.slices = len(self.params)
         self.latent_channels = sum(net.layers[-1].conv.outputs for net in self.residuals)
 
     def networks(self) -> list[IntegerNetwork]:
@@ -143,8 +151,8 @@ class ExactLatentPath:
                 with stage("slice networks"), part(i / self.slices, (i + 0.5) / self.slices):
                     params = tiled(self.params[i], support, CONTEXT_TILE, CONTEXT_MARGIN)
                 mean_fixed, index_fixed = np.split(params, 2)
-                with stage("y coding"):
-                    symbols = code_slice(i, mean_fixed, coding_index(index_fixed, self.levels))
+                with stage("y coding"):  # the means and the indexes in real units (dividing by ONE is exact)
+                    symbols = code_slice(i, mean_fixed / ONE, self.y_model.index(index_fixed / ONE)).astype(np.float64)
                 y_fixed = symbols * ONE + mean_fixed
                 y_context = np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT)
                 with stage("slice networks"), part((i + 0.5) / self.slices, (i + 1) / self.slices):
@@ -156,26 +164,47 @@ class ExactLatentPath:
                 tick(i + 1, self.slices)
         return np.concatenate(y_hat_fixed)
 
+    def encode(self, y: np.ndarray, z: np.ndarray) -> CodedLatents:
+        """Code the latent y (M, h, w) with its hyper-latent z (Z, h/4, w/4), both real-valued: z rounded under
+        its tables, then slice by slice round(y_i - mu_i) under the scale table (the entropy models round)."""
+        y = np.asarray(y, dtype=np.float64)
+        check_symbols(y)  # an image out of the model's range is refused before any coding
+        with stage("z coding"):
+            z_payload, z_coded = self.z_model.encode(z)
+            z_bits = self.z_model.bits(z_coded)
+        stream = self.y_model.encoder()
+        y_slices = np.split(y, self.slices)
+        coded: list[np.ndarray] = []
+        y_bits = 0.0
+
+        def code_slice(i: int, mean: np.ndarray, index: np.ndarray) -> np.ndarray:
+            nonlocal y_bits
+            coded.append(self.y_model.encode(stream, y_slices[i], mean, index))
+            y_bits += self.y_model.bits(coded[-1], index)
+            return coded[-1]
+
+        self.code_slices(self.hyper_features(z_coded.reshape(np.shape(z))), code_slice)
+        return CodedLatents(z_payload, stream.finish(), symbol_checksum(z_coded, *coded), z_bits + y_bits)
+
     def decode(self, z_payload: bytes, y_payload: bytes, height: int, width: int,
                checksum: int | None = None) -> np.ndarray:
         """Decode the latent of (height, width) latent pixels (multiples of 4); returns y_hat (M, h, w) as float64 real
         values. A checksum mismatch (corrupt file, other weights) raises FormatError, and so does a payload too short
         for the symbols of this size (before any work in proportion to the size), or one with data after them."""
-        decoder = SymbolDecoder(y_payload, self.scale_table, name="the YLAT section")
-        decoder.expect(self.latent_channels * height * width)
+        stream = self.y_model.decoder(y_payload, name="the YLAT section")
+        stream.expect(self.latent_channels * height * width)
         with stage("z coding"):
-            z_decoder = SymbolDecoder(z_payload, name="the ZHYP section")
-            z_coded = z_decoder.decode_categorical(self.z_tables, (height // HYPER_STRIDE) * (width // HYPER_STRIDE))
-            z_decoder.finish()
+            z_coded = self.z_model.decode(z_payload, (height // HYPER_STRIDE) * (width // HYPER_STRIDE),
+                                          name="the ZHYP section")
         z_symbols = z_coded.reshape(-1, height // HYPER_STRIDE, width // HYPER_STRIDE)
         decoded: list[np.ndarray] = []
 
-        def code_slice(i: int, mean_fixed: np.ndarray, index: np.ndarray) -> np.ndarray:
-            decoded.append(decoder.decode_gaussian(index))
-            return decoded[-1].astype(np.float64)
+        def code_slice(i: int, mean: np.ndarray, index: np.ndarray) -> np.ndarray:
+            decoded.append(self.y_model.decode(stream, index))
+            return decoded[-1]
 
         y_hat_fixed = self.code_slices(self.hyper_features(z_symbols), code_slice)
-        decoder.finish()
+        stream.finish()
         if checksum is not None and symbol_checksum(z_coded, *decoded) != checksum:
             raise FormatError("decoded symbols do not match the file's checksum: the file is corrupt or was "
                               "written with different model weights")

@@ -36,9 +36,8 @@ import torch.nn as nn
 from .config import ModelConfig
 from .context import ChannelSliceContext
 from .channel_slice import HYPER_ANALYSIS_MARGIN, HYPER_ANALYSIS_TILE
-from .encoder import CodedLatents, code_latents
 from .entropy_models import FactorizedPrior, GaussianIndexedEntropyModel
-from .exact import HYPER_SHARE, HYPER_STRIDE, INPUT_LIMIT, ONE, ExactLatentPath
+from .exact import HYPER_SHARE, HYPER_STRIDE, INPUT_LIMIT, ONE, CodedLatents, ExactLatentPath
 from .layers import round_ste
 from .progress import part
 from .tiling import tiled
@@ -132,7 +131,7 @@ class ChannelSliceLatentCodec(nn.Module):
         if getattr(self, "_exact", None) is None:
             self._exact = ExactLatentPath(self.h_s.exact(), [net.exact() for net in self.context.params],
                                           [net.exact() for net in self.context.residuals],
-                                          self.gaussian.scale_table.numpy(), self.prior.tables)
+                                          self.gaussian.coding, self.prior.coding)
         return self._exact
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
@@ -150,14 +149,14 @@ class ChannelSliceLatentCodec(nn.Module):
     @torch.no_grad()
     def compress(self, y: torch.Tensor, z: torch.Tensor | None = None) -> CodedLatents:
         """Code y (1, M, h, w) on the CPU, with z = h_a(y) (h_a on its own device) unless a refined z is given, by
-        ``aec.encoder.code_latents`` (the coding that the torch-free encoder runs too). h and w must be multiples of
+        ``ExactLatentPath.encode`` (the coding that the torch-free encoder runs too). h and w must be multiples of
         4."""
         if z is None:
             device = next(self.h_a.parameters()).device
             hyper_analysis = lambda piece: self.h_a(piece.to(device)).float().cpu()  # noqa: E731
             with stage("h_a"), part(0.0, HYPER_SHARE / 2):
                 z = tiled(hyper_analysis, y, HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN, Fraction(1, HYPER_STRIDE))
-        return code_latents(self.exact_path(), y[0].double().numpy(), z[0].double().numpy())
+        return self.exact_path().encode(y[0].double().numpy(), z[0].double().numpy())
 
     @torch.no_grad()
     def decompress(self, z_payload: bytes, y_payload: bytes, height: int, width: int,

@@ -15,10 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from aec.architecture import Architecture, FloatNetwork, Layer, named_tensor
-from aec.bitstream.entropy import CategoricalTables, SymbolDecoder, SymbolEncoder, symbol_checksum
+from aec.bitstream.entropy import symbol_checksum
 from aec.config import ModelConfig
-from aec.encoder import CodedLatents, categorical_bits, check_symbols
+from aec.entropy_models import FactorizedTables
 from aec.errors import FormatError
+from aec.exact import CodedLatents
 from aec.registry import register
 
 STRIDE = 4
@@ -39,9 +40,8 @@ class FactorizedDecoder:
 
     def __init__(self, config: ModelConfig, tensors: dict[str, np.ndarray]):
         c = self.config = config
-        self.tables = CategoricalTables(
-            named_tensor(tensors, "prior.counts", (c.M, 2 * c.z_support + 2)).astype(np.int64),
-            named_tensor(tensors, "prior.offsets", (c.M,)).astype(np.int64))
+        self.prior = FactorizedTables(named_tensor(tensors, "prior.counts", (c.M, 2 * c.z_support + 2)),
+                                      named_tensor(tensors, "prior.offsets", (c.M,)))
         self.log_gains = named_tensor(tensors, "log_gains", (len(c.lambdas), 1)).astype(np.float32)
         self.synthesis = FloatNetwork(tensors, "g_s", synthesis(c), "igdn")
 
@@ -49,9 +49,7 @@ class FactorizedDecoder:
                checksum: int | None = None) -> np.ndarray:
         if z_payload:
             raise FormatError("a test-factorized-v0 file has an empty ZHYP section")
-        decoder = SymbolDecoder(y_payload, name="the YLAT section")
-        symbols = decoder.decode_categorical(self.tables, (height // STRIDE) * (width // STRIDE))
-        decoder.finish()
+        symbols = self.prior.decode(y_payload, (height // STRIDE) * (width // STRIDE), name="the YLAT section")
         if checksum is not None and symbol_checksum(symbols) != checksum:
             raise FormatError("decoded symbols do not match the file's checksum")
         y_hat = symbols.reshape(-1, height // STRIDE, width // STRIDE).astype(np.float32)
@@ -63,18 +61,14 @@ class FactorizedEncoder:
     stride = STRIDE
 
     def __init__(self, config: ModelConfig, tensors: dict[str, np.ndarray], decoder: FactorizedDecoder):
-        self.config, self.tables, self.log_gains = config, decoder.tables, decoder.log_gains
+        self.config, self.prior, self.log_gains = config, decoder.prior, decoder.log_gains
         self.analysis = FloatNetwork(tensors, "g_a", analysis(config), "gdn")
 
     def compress(self, rgb: np.ndarray, quality: float) -> CodedLatents:
         y = self.analysis(rgb.transpose(2, 0, 1).astype(np.float32) / np.float32(255))
         y *= self.config.interpolated(self.log_gains, quality)[:, None, None]
-        symbols = np.floor(y.astype(np.float64) + 0.5)
-        check_symbols(symbols)
-        coded = symbols.astype(np.int32).reshape(symbols.shape[0], -1)
-        encoder = SymbolEncoder()
-        encoder.encode_categorical(coded, self.tables)
-        return CodedLatents(b"", encoder.finish(), symbol_checksum(coded), categorical_bits(coded, self.tables))
+        payload, symbols = self.prior.encode(y)
+        return CodedLatents(b"", payload, symbol_checksum(symbols), self.prior.bits(symbols))
 
 
 class FactorizedArchitecture(Architecture):

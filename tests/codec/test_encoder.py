@@ -1,5 +1,5 @@
-"""The torch-free one-pass encoder (aec.channel_slice's, coding through aec.encoder): torch's transforms to rounding noise, the same files as the torch
-model's encoder, in tiles as whole."""
+"""The torch-free one-pass encoder (aec.channel_slice's, coding through aec.exact): torch's transforms to rounding
+noise, the same files as the torch model's encoder, in tiles as whole."""
 
 from __future__ import annotations
 

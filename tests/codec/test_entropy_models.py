@@ -1,15 +1,16 @@
-"""Claims about aec.entropy_models and the coding of their tables: each model prices its latents as the coder
-spends bits on them."""
+"""Claims about aec.entropy_models: each numpy model rounds, indexes and codes its latents and prices them as the
+coder spends bits on them and as its torch twin prices them in training; the module needs no torch to code."""
+
+import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from aec import InputError
-from aec.bitstream.entropy import SymbolDecoder, SymbolEncoder
-from aec.encoder import GaussianBits, categorical_bits, check_symbols
-from aec.entropy_models import FactorizedPrior, GaussianIndexedEntropyModel
-from aec.exact import ONE, coding_index
+from aec.entropy_models import (FactorizedPrior, GaussianIndexedEntropyModel, IndexedGaussian, check_symbols)
 
 
 @pytest.fixture
@@ -25,9 +26,9 @@ def test_scale_grid_ends_at_the_configured_scales_and_is_log_spaced(gaussian):
     assert torch.allclose(ratios, ratios[0].expand_as(ratios), rtol=1e-12)
 
 
-def test_coding_index_rounds_fixed_point_half_up_and_clamps(gaussian):
-    fixed = np.array([-5.0 * ONE, 0.0, ONE / 2 - 1, ONE / 2, 2.5 * ONE, 70.0 * ONE])
-    assert coding_index(fixed, gaussian.levels).tolist() == [0, 0, 0, 1, 3, 63]
+def test_the_coding_index_rounds_the_predicted_index_half_up_and_clamps_it_to_the_table(gaussian):
+    predicted = np.array([-5.0, 0.0, 0.5 - 1 / 256, 0.5, 2.5, 70.0])
+    assert gaussian.coding.index(predicted).tolist() == [0, 0, 0, 1, 3, 63]
 
 
 def test_training_scale_is_the_table_entry_of_the_rounded_index(gaussian):
@@ -45,13 +46,15 @@ def test_gaussian_round_trip_and_its_bit_estimate_matches_the_payload_and_traini
     index = torch.randint(5, 40, (1, 8, 16, 16))
     symbols = torch.floor(torch.randn(1, 8, 16, 16).double() * gaussian.scale_table[index] + 0.5)
     symbols[0, 0, 0, :2] = torch.tensor([90.0, -300.0])  # beyond the tabulated magnitudes: priced one by one
-    table = gaussian.scale_table.numpy()
-    encoder = SymbolEncoder(table)
-    encoder.encode_gaussian(symbols.numpy().astype(np.int32), index.numpy())
-    payload = encoder.finish()
-    decoded = SymbolDecoder(payload, table).decode_gaussian(index.numpy())
-    assert np.array_equal(decoded, symbols.numpy().astype(np.int32))
-    estimate = GaussianBits(table)(symbols.numpy(), index.numpy())
+    model = gaussian.coding
+    mean = np.random.default_rng(0).uniform(-3, 3, symbols.shape)
+    stream = model.encoder()
+    coded = model.encode(stream, symbols.numpy() + mean + 0.3, mean, index.numpy())  # rounds y - mean half up
+    assert np.array_equal(coded, symbols.numpy().astype(np.int32))
+    payload = stream.finish()
+    decoded = model.decode(model.decoder(payload, name="the test data"), index.numpy())
+    assert np.array_equal(decoded, coded)
+    estimate = model.bits(symbols.numpy(), index.numpy())
     assert abs(8 * len(payload) - estimate) <= 0.02 * estimate + 64
     trained = float(-torch.log2(gaussian.likelihood(symbols, gaussian.scale_table[index])).sum())
     assert estimate == pytest.approx(trained, rel=1e-9)
@@ -77,19 +80,16 @@ def test_factorized_prior_codes_z_under_its_frozen_tables_and_prices_it_so():
     assert prior.counts.sum(dim=1).eq(1 << 16).all()
     z = torch.randint(-5, 6, (4, 6 * 7)).int().numpy()
     z[0, 0] = 40  # beyond the support: escape-coded
-    encoder = SymbolEncoder()
-    encoder.encode_categorical(z, prior.tables)
-    payload = encoder.finish()
-    decoder = SymbolDecoder(payload)
-    assert np.array_equal(decoder.decode_categorical(prior.tables, 6 * 7), z)
-    decoder.finish()
-    estimate = categorical_bits(z, prior.tables)
+    payload, coded = prior.coding.encode(z + 0.4)  # rounded half up
+    assert np.array_equal(coded, z)
+    assert np.array_equal(prior.coding.decode(payload, 6 * 7, name="the test data"), z)
+    estimate = prior.coding.bits(z)
     assert abs(8 * len(payload) - estimate) <= 0.05 * estimate + 64
     inside = z.copy()
     inside[0, 0] = 0
     with torch.no_grad():  # the training's price of the density that the tables freeze
         trained = float(-torch.log2(prior.likelihood(torch.from_numpy(inside).double().view(1, 4, 6, 7))).sum())
-    assert categorical_bits(inside, prior.tables) == pytest.approx(trained, rel=0.01)
+    assert prior.coding.bits(inside) == pytest.approx(trained, rel=0.01)
 
 
 def test_factorized_prior_rebuilds_its_coding_tables_when_new_counts_load():
@@ -99,7 +99,23 @@ def test_factorized_prior_rebuilds_its_coding_tables_when_new_counts_load():
         second.biases[0].add_(1.0)
     first.freeze()
     second.freeze()
-    old_tables = first.tables
+    old_coding = first.coding
     first.load_state_dict(second.state_dict())
-    assert first.tables is not old_tables
-    assert np.array_equal(first.tables.counts, second.tables.counts)
+    assert first.coding is not old_coding
+    assert np.array_equal(first.coding.tables.counts, second.coding.tables.counts)
+
+
+def test_coding_imports_no_torch_and_the_torch_twins_are_defined_when_asked_for():
+    script = ("import sys, numpy as np; from aec.entropy_models import IndexedGaussian; "
+              "model = IndexedGaussian(np.geomspace(0.11, 256, 64)); stream = model.encoder(); "
+              "model.encode(stream, np.ones(3), np.zeros(3), np.zeros(3, int)); stream.finish(); "
+              "assert 'torch' not in sys.modules, 'torch was imported'; "
+              "from aec.entropy_models import FactorizedPrior; assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_a_torch_twin_pickles_as_a_module_level_class():
+    prior = FactorizedPrior(2, 3)
+    assert FactorizedPrior.__module__ == "aec.entropy_models" and FactorizedPrior.__qualname__ == "FactorizedPrior"
+    copy = pickle.loads(pickle.dumps(prior))
+    assert type(copy) is FactorizedPrior and torch.equal(copy.counts, prior.counts)
