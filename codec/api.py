@@ -25,7 +25,7 @@ from . import images
 from . import threads as free_threads
 from .images import ImageLike
 from .inputs import input_limit, read_path, read_stream
-from .architecture import NumpyDecoder, NumpyEncoder
+from .architecture import Coded, NumpyDecoder, NumpyEncoder
 from .decoder import coders_from_file, load_coders, load_decoder
 from .metrics import psnr
 from .manifest import WEIGHTS_DIR, read_manifest
@@ -380,18 +380,11 @@ class Codec:
         encoder, tag, _, _ = self._encoders[self.model_id]
         stride = encoder.stride
         padded = np.pad(source.rgb, ((0, (-height) % stride), (0, (-width) % stride), (0, 0)), mode="edge")
-        if effort or not self._on_cpu:  # the refinement differentiates the torch model; another device runs it
-            model = self._torch_model(self.model_id)  # first: without torch it says which extra to install
-            import torch
-
-            x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
+        coder = self._coder(effort, padded, (height, width))
 
         def code(at: float) -> EncodeResult:
             with self._lock, self._limited_threads():
-                if effort or not self._on_cpu:
-                    coded = model.compress(x, at, EFFORT_ITERATIONS[effort], (height, width))
-                else:
-                    coded = encoder.compress(padded, at)
+                coded = coder(at)
             sections = [Section("ZHYP", coded.z_payload), Section("YLAT", coded.y_payload), *source.side_sections()]
             header = Header(model_id=self.model_id, weights_tag=tag, quality=at, width=width, height=height,
                             layout=source.layout, symbol_checksum=coded.checksum, coder_version=CODER_VERSION,
@@ -425,6 +418,19 @@ class Codec:
         with reporting(progress):
             found = search_quality(measure, float(target), low, high, relative=name != "target_psnr")
         return replace(results[found.quality], target_met=found.met, psnr=psnrs.get(found.quality))
+
+    def _coder(self, effort: int, padded: np.ndarray, valid: tuple[int, int]) -> Callable[[float], Coded]:
+        """What codes the padded image at a model quality (the one place that decides): the architecture's numpy
+        one-pass encoder at effort 0 on the CPU; else its torch module, which refines the latents for the effort's
+        steps (``EFFORT_ITERATIONS``) and runs on ``device``. valid: the image's own (height, width)."""
+        encoder = self._encoders[self.model_id][0]
+        if not effort and self._on_cpu:
+            return lambda at: encoder.compress(padded, at)
+        model = self._torch_model(self.model_id)  # first: without torch it says which extra to install
+        import torch
+
+        x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
+        return lambda at: model.compress(x, at, EFFORT_ITERATIONS[effort], valid)
 
     def compress(self, image: ImageLike, quality: float | None = None, *, model_quality: float | None = None,
                  effort: int = 0, strip: bool = False, progress: ProgressCallback | None = None) -> bytes:

@@ -63,7 +63,8 @@ class ModelConfig:
     def interpolation(self, quality: float) -> tuple[int, int, float]:
         """(low, high, t): a model quality lies t of the way from trained quality low + 1 to high + 1 (indexes into
         lambdas), clamped to the trained range; the gains, their inverses and the refinement's lambda interpolate
-        log-linearly with it (``AECModel.gains`` does the same per sample, on tensors)."""
+        log-linearly with it: the numpy coders' ``interpolated``, ``AECModel.gains`` per sample and the refinement's
+        lambda (``aec.refine``) all take these weights."""
         count = len(self.lambdas)
         position = min(max(float(quality) - 1.0, 0.0), count - 1.0)
         low = min(int(position), count - 1)

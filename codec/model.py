@@ -61,14 +61,15 @@ class AECModel(nn.Module):
 
     # ----------------------------------------------------------------------------------------------- rate control
     def gains(self, quality: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample gain and inverse gain (B, M), log-linearly interpolated between trained qualities."""
-        count = len(self.config.lambdas)
-        position = (quality.float() - 1).clamp(0, count - 1)  # a numeric guard: users' qualities are checked earlier
-        low = position.floor().long().clamp(max=count - 1)
-        high = (low + 1).clamp(max=count - 1)
-        t = (position - low.float()).unsqueeze(1)
-        gain = torch.exp(self.log_gains[low] * (1 - t) + self.log_gains[high] * t)
-        inverse = torch.exp(self.log_inverse_gains[low] * (1 - t) + self.log_inverse_gains[high] * t)
+        """Per-sample gain and inverse gain (B, M) at model qualities, log-linear between the trained ones with the
+        weights ``ModelConfig.interpolation`` gives each (the numpy coders' ``ModelConfig.interpolated`` too)."""
+        device = self.log_gains.device
+        low, high, t = zip(*(self.config.interpolation(q) for q in quality.tolist()))
+        low, high = torch.tensor(low, device=device), torch.tensor(high, device=device)
+        below = torch.tensor([1 - w for w in t], dtype=torch.float32, device=device).unsqueeze(1)
+        above = torch.tensor(t, dtype=torch.float32, device=device).unsqueeze(1)
+        gain = torch.exp(self.log_gains[low] * below + self.log_gains[high] * above)
+        inverse = torch.exp(self.log_inverse_gains[low] * below + self.log_inverse_gains[high] * above)
         return gain, inverse
 
     def lambdas_for(self, quality: torch.Tensor) -> torch.Tensor:

@@ -20,10 +20,10 @@ memory of a refinement is bounded whatever the image size.
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import torch
 
+from .channel_slice import LATENT_STRIDE, STRIDE
 from .config import ModelConfig
 from .latent_codecs import Rounding
 from .progress import tick
@@ -72,8 +72,7 @@ def rounding_at(step: int, iterations: int, generator: torch.Generator) -> Round
 
 def interpolated_lambda(config: ModelConfig, quality: float) -> float:
     """The lambda of a fractional model quality, log-linear between the trained ones (as the gains are)."""
-    low, high, t = config.interpolation(quality)
-    return math.exp(math.log(config.lambdas[low]) * (1 - t) + math.log(config.lambdas[high]) * t)
+    return float(config.interpolated(np.log(np.asarray(config.lambdas, dtype=np.float64)), quality))
 
 
 def refine_latents(model, x: torch.Tensor, y: torch.Tensor, quality: float, iterations: int,
@@ -87,7 +86,7 @@ def refine_latents(model, x: torch.Tensor, y: torch.Tensor, quality: float, iter
     height, width = x.shape[-2:]
     valid_height, valid_width = valid or (height, width)
     refined_y = y.clone()
-    refined_z = torch.empty(1, model.config.Z, height // 64, width // 64)
+    refined_z = torch.empty(1, model.config.Z, height // STRIDE, width // STRIDE)
     flags = [p.requires_grad for p in model.parameters()]
     try:
         for p in model.parameters():
@@ -97,12 +96,13 @@ def refine_latents(model, x: torch.Tensor, y: torch.Tensor, quality: float, iter
             rows = slice(top, min(top + REFINE_TILE, height))
             cols = slice(left, min(left + REFINE_TILE, width))
             mask_rows, mask_cols = max(min(valid_height, rows.stop) - top, 0), max(min(valid_width, cols.stop) - left, 0)
-            latent = (slice(rows.start // 16, rows.stop // 16), slice(cols.start // 16, cols.stop // 16))
+            latent = (slice(rows.start // LATENT_STRIDE, rows.stop // LATENT_STRIDE),
+                      slice(cols.start // LATENT_STRIDE, cols.stop // LATENT_STRIDE))
             y_tile, z_tile = _refine_tile(model, x[..., rows, cols], y[..., latent[0], latent[1]], quality,
                                           iterations, (mask_rows, mask_cols), seed + top * 7919 + left,
                                           (number, len(corners)))
             refined_y[..., latent[0], latent[1]] = y_tile
-            refined_z[..., rows.start // 64:rows.stop // 64, cols.start // 64:cols.stop // 64] = z_tile
+            refined_z[..., rows.start // STRIDE:rows.stop // STRIDE, cols.start // STRIDE:cols.stop // STRIDE] = z_tile
     finally:
         for p, flag in zip(model.parameters(), flags):
             p.requires_grad_(flag)

@@ -55,6 +55,30 @@ def test_interpolation_places_a_model_quality_between_two_trained_ones_and_clamp
     assert TINY.interpolation(0.2) == (0, 1, 0.0) and TINY.interpolation(9.0) == (2, 2, 0.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_interpolated_gives_each_trained_row_at_its_quality_and_the_geometric_mean_half_way(dtype):
+    table = np.log(np.array([[1.0, 8.0], [4.0, 2.0], [16.0, 0.5]], dtype=dtype))  # one row per trained quality
+    assert np.allclose(TINY.interpolated(table, 2.0), [4.0, 2.0], rtol=1e-6)
+    half = TINY.interpolated(table, 1.5)
+    assert half.dtype == dtype and np.allclose(half, [2.0, 4.0], rtol=1e-6)
+    assert np.allclose(TINY.interpolated(table, 9.0), [16.0, 0.5], rtol=1e-6)  # clamped to the trained range
+
+
+def test_the_torch_gains_and_the_refinements_lambda_interpolate_as_the_config_does():
+    import torch
+
+    from aec.model import AECModel
+    from aec.refine import interpolated_lambda
+
+    model = AECModel(TINY)
+    gain, inverse = model.gains(torch.tensor([1.0, 2.3, 3.0]))
+    for row, quality in enumerate((1.0, 2.3, 3.0)):
+        expected = TINY.interpolated(model.log_gains.detach().numpy(), quality)
+        assert np.allclose(gain[row].detach().numpy(), expected, rtol=1e-6)
+        assert np.allclose(inverse[row].detach().numpy(), 1 / expected, rtol=1e-5)
+    assert interpolated_lambda(TINY, 2.5) == pytest.approx(math.sqrt(0.016 * 0.064), rel=1e-12)
+
+
 @pytest.mark.parametrize("field, value", [("slices", 0), ("slices", -1), ("slices", 1.5), ("M", "16"), ("N", True),
                                           ("Z", 10**12), ("scale_levels", None), ("lambdas", ()),
                                           ("lambdas", (float("nan"),)), ("lambdas", (0.01, -1)), ("lambdas", "abc"),
