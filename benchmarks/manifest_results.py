@@ -1,7 +1,8 @@
 """Turn a benchmark run's summary.json into the `results` block of a model's manifest entry.
 
     python benchmarks/manifest_results.py benchmarks/results/summary.json > /tmp/results.json
-    python -m aec.train --run-dir RUN_DIR --export MODEL_ID --release --results /tmp/results.json ...
+    python -m aec.train --run-dir RUN_DIR --export MODEL_ID --results /tmp/results.json ...
+    python tools/release.py MODEL_ID --default
 
 With JPEG 4:2:0 in the run (rd.py measures it by default), the results also carry the model's 0-100 quality scale
 (``quality_scale``, from benchmarks/quality_scale.py), which the export moves into the entry: each release gets its

@@ -6,7 +6,7 @@ reads an ``rd.py`` summary (the codec under test and JPEG 4:2:0 measured on the 
 the anchors (``aec.quality_scale.calibrate``: at each measured JPEG quality, the model quality whose mean PSNR equals
 libjpeg's), the two curves they were computed from (PSNR to hundredths of a dB, as the manifest's results keep it),
 and this command. ``benchmarks/manifest_results.py`` adds the same block to the results it writes, and
-``python -m aec.train --export ID --release --results FILE`` puts it in the new model's entry, so each release gets its
+``python -m aec.train --export ID --results FILE`` puts it in the new model's entry (``tools/release.py`` then releases it), so each release gets its
 scale computed this way from its own run. A released scale never changes.
 """
 

@@ -14,14 +14,13 @@ which decodes it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .errors import InputError, ModelMismatchError
+from .errors import ModelMismatchError
 from .layers import IntConv2d
 # Also re-exported: the manifest and the file checks are read without torch (aec.manifest).
 from .manifest import (DECODER_SIDE_BUDGET, MANIFEST, RETIRED_BEFORE_THE_POLICY, WEIGHTS_DIR,  # noqa: F401
@@ -113,25 +112,4 @@ def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tu
     if file_id != model_id:
         raise ModelMismatchError(f"{entry['file']} holds model {file_id!r}, the manifest says {model_id!r}")
     return model, model_id, digest
-
-
-def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, directory: Path = WEIGHTS_DIR,
-                    make_default: bool = True) -> None:
-    """Add or refresh one model's entry; a released id must keep its file and hash, and no released model is retired
-    (see the module docstring)."""
-    path = Path(directory) / MANIFEST
-    manifest = json.loads(path.read_text()) if path.is_file() else {"default": model_id, "models": {}}
-    old = manifest["models"].get(model_id)
-    if old is not None and old.get("released") and old["sha256"] != sha256:
-        raise InputError(f"model id {model_id!r} is released with other weights; choose a new id")
-    if old is not None and old.get("released") and "quality_scale" in old:
-        if entry.get("quality_scale", old["quality_scale"])["anchors"] != old["quality_scale"]["anchors"]:
-            raise InputError(f"model {model_id!r} is released with another quality scale; a released scale never "
-                             "changes (a model id and a quality keep meaning the same file)")
-        entry = {**entry, "quality_scale": old["quality_scale"]}
-    architecture = file_metadata(Path(directory) / file_name).get("architecture")
-    manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": architecture, **entry}
-    if make_default:
-        manifest["default"] = model_id
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 

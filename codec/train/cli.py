@@ -105,7 +105,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint", help="with --export: this checkpoint instead of RUN_DIR/checkpoint.pt (copy it "
                                         "first when the run is still going: the run rewrites its checkpoint)")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
-    p.add_argument("--release", action="store_true", help="mark the exported id as released (immutable)")
     p.add_argument("--results", help="JSON file of measured Kodak results for the manifest")
     p.add_argument("--hardware", help="hardware description for the manifest")
     p.add_argument("--recipe", default="", help="the training options, for the manifest (use --recipe=\"...\")")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import torch
 
-from ..model_files import save_model, update_manifest
+from ..errors import InputError
+from ..manifest import MANIFEST, WEIGHTS_DIR, file_metadata
+from ..model_files import save_model
 from .checkpoint import load_checkpoint
 
 TRAINER_COMMAND = "python -m aec.train"
@@ -37,9 +39,34 @@ def recipe_line(recipe: str) -> str:
     return recipe if recipe.startswith(TRAINER_COMMAND) else f"{TRAINER_COMMAND} {recipe}".strip()
 
 
+def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, directory: Path = WEIGHTS_DIR,
+                    make_default: bool = False) -> None:
+    """Add or refresh one model's entry (the default with MAKE_DEFAULT; the first model of a new manifest is the
+    default too, since a manifest names one); a released id must keep its file, hash and quality scale, and no
+    model is retired. Which models are released and which is the default is set by ``tools/release.py``."""
+    path = Path(directory) / MANIFEST
+    manifest = json.loads(path.read_text()) if path.is_file() else {"default": model_id, "models": {}}
+    old = manifest["models"].get(model_id)
+    if old is not None and old.get("released") and old["sha256"] != sha256:
+        raise InputError(f"model id {model_id!r} is released with other weights; choose a new id")
+    if old is not None and old.get("released"):
+        entry = {**entry, "released": True}  # released is for good: a refresh of its entry keeps it so
+        if "quality_scale" in old:
+            if entry.get("quality_scale", old["quality_scale"])["anchors"] != old["quality_scale"]["anchors"]:
+                raise InputError(f"model {model_id!r} is released with another quality scale; a released scale "
+                                 "never changes (a model id and a quality keep meaning the same file)")
+            entry = {**entry, "quality_scale": old["quality_scale"]}
+    architecture = file_metadata(Path(directory) / file_name).get("architecture")
+    manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": architecture, **entry}
+    if make_default:
+        manifest["default"] = model_id
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
 def export(args: argparse.Namespace) -> None:
     """Write the checkpoint's EMA weights (its raw weights with --export-raw, or when it has no EMA) as a model
-    in --weights-dir with its manifest entry."""
+    in --weights-dir with its manifest entry: a candidate, neither released nor the default (``tools/release.py``
+    decides those)."""
     source = Path(args.checkpoint) if args.checkpoint else Path(args.run_dir) / "checkpoint.pt"
     directory = Path(args.weights_dir)
     if directory.exists() and not directory.is_dir():
@@ -51,7 +78,7 @@ def export(args: argparse.Namespace) -> None:
     digest = save_model(model, directory / file_name, args.export)
     train_args = state["args"]
     entry = {
-        "released": args.release,
+        "released": False,
         "config": model.config.to_dict(),
         "quality_table": {str(q): lam for q, lam in zip(model.config.qualities, model.config.lambdas)},
         "training": {
@@ -70,9 +97,6 @@ def export(args: argparse.Namespace) -> None:
         scale = entry["results"].pop("quality_scale", None)
         if scale is not None:
             entry["quality_scale"] = scale
-    if args.release and "quality_scale" not in entry:
-        raise SystemExit("error: a released model needs its 0-100 quality scale: give --results made by "
-                         "python benchmarks/manifest_results.py from an rd.py run that measured jpeg420")
     update_manifest(args.export, file_name, digest, entry, directory)
     print(f"exported {directory / file_name} (sha256 {digest}) at step {state['step']}, "
           f"{'EMA' if averaged else 'raw'} weights")

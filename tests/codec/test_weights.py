@@ -9,7 +9,8 @@ import torch
 
 import aec
 from aec import ModelMismatchError
-from aec.model_files import load_model, load_model_file, sha256_file, update_manifest
+from aec.model_files import load_model, load_model_file, sha256_file
+from aec.train.export import update_manifest
 
 
 def test_a_saved_model_loads_ready_to_code(tiny_weights):
@@ -100,15 +101,3 @@ def test_a_released_model_file_given_as_weights_keeps_its_released_scale():
     default = manifest["default"]
     codec = aec.Codec(weights=WEIGHTS_DIR / manifest["models"][default]["file"])
     assert codec.quality_scale == aec.Codec(default).quality_scale != QualityScale.linear(1, 6)
-
-
-def test_releasing_a_new_default_retires_no_model(tiny_weights, tmp_path):
-    for model_id in ("test-a", "test-b", "test-c"):
-        (tmp_path / f"{model_id}.safetensors").write_bytes(tiny_weights.read_bytes())
-        update_manifest(model_id, f"{model_id}.safetensors", sha256_file(tmp_path / f"{model_id}.safetensors"),
-                        {"released": True}, tmp_path)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["default"] == "test-c"
-    for model_id in ("test-a", "test-b", "test-c"):  # every model a release shipped stays, its file too
-        assert "retired_after" not in manifest["models"][model_id]
-        assert sha256_file(tmp_path / f"{model_id}.safetensors") == manifest["models"][model_id]["sha256"]

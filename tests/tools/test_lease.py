@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 from aec.config import TINY
-from aec.train import lease
 from aec.train.checkpoint import load_checkpoint
 from tests.conftest import smooth_image
+from tools import lease
 
 
 def test_a_lease_trains_and_returns_its_checkpoint_in_parts_that_join_back(tmp_path):

@@ -3,8 +3,8 @@
 The device tool runs one command of at most 10 minutes on a copy of the working tree (64 MiB in all) and brings back
 the files written under ``$OUT``, each at most 16 MiB. This script is that command:
 
-    python3 codec/train/lease.py --out "$OUT"                 # on the GPU machine, from the repository root
-    python -m aec.train.lease --join FILES_DIR --run-dir RUN_DIR   # here, afterwards: rebuild RUN_DIR/checkpoint.pt
+    python3 tools/lease.py --out "$OUT"                          # on the GPU machine, from the repository root
+    python3 tools/lease.py --join FILES_DIR --run-dir RUN_DIR    # here, afterwards: rebuild RUN_DIR/checkpoint.pt
 
 It runs from a bare checkout (aec need not be installed: it lays the package out in a temporary folder and installs
 the constriction wheel it finds in ``.whl/``), starts from the model file in ``lease/`` when an earlier lease's result
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parent.parent
 PART_PREFIX = "checkpoint.pt.part-"
 GPU_DEFAULTS = ["--device", "cuda", "--batch", "16", "--crop", "256", "--channels-last", "--lr", "1e-4",
                 "--log-every", "100", "--val-images", "2", "--val-every", "1000000"]
@@ -139,7 +139,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     argv = list(sys.argv[1:] if argv is None else argv)
     trainer_options = argv[argv.index("--") + 1:] if "--" in argv else None
     argv = argv[:argv.index("--")] if "--" in argv else argv
-    p = argparse.ArgumentParser(prog="python3 codec/train/lease.py", description=__doc__,
+    p = argparse.ArgumentParser(prog="python3 tools/lease.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", help="folder the device tool brings back ($OUT)")
     p.add_argument("--run-dir", default="/tmp/aec-lease-run", help="the trainer's run folder on the GPU machine")
