@@ -11,10 +11,7 @@ line's default (``aec.cli.AUTO_JOBS_MEGAPIXELS``) is set from these numbers.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import multiprocessing
 import os
-import pickle
 import statistics
 import sys
 import time
@@ -28,14 +25,14 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
-def worker_start_seconds(pickled_codec: bytes) -> float:
-    """Wall seconds from asking for one -j worker to its first answer."""
-    from aec import cli
+def worker_start_seconds(codec) -> float:
+    """Wall seconds from asking for one -j worker (``aec.pool.PooledCodec``, as the command line starts it) to its
+    first answer."""
+    from aec.pool import PooledCodec
 
     started = time.perf_counter()
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=cli._start_worker, initargs=(pickled_codec,)) as pool:
-        pool.submit(os.getpid).result()
+    with PooledCodec(codec, 1) as pool:
+        pool.ready()
     return time.perf_counter() - started
 
 
@@ -44,8 +41,7 @@ def measure(weights: str | None, image: np.ndarray, runs: int) -> dict:
 
     codec = aec.Codec(weights=weights, threads=1)  # one thread, as in a worker
     codec.model_id  # noqa: B018  (loads the default model first, as the command line does)
-    pickled = pickle.dumps(codec)
-    starts = [worker_start_seconds(pickled) for _ in range(runs)]
+    starts = [worker_start_seconds(codec) for _ in range(runs)]
     codec.compress(image)  # warm-up
     encodes = []
     for _ in range(runs):

@@ -9,7 +9,6 @@ import errno
 import io
 import math
 import os
-import pickle
 import signal
 import stat
 import sys
@@ -26,6 +25,7 @@ from .bitstream import DEFAULT_MAX_PIXELS, MAGIC, AECError, check_coder_version,
 from . import __version__
 from .config import MAX_EFFORT
 from .inputs import input_limit, read_path, read_stream
+from .pool import PooledCodec, WorkersFailed
 
 __all__ = ["main"]
 
@@ -615,7 +615,7 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
             return step()
         except click.ClickException:
             raise
-        except FatalError as error:  # nothing else can succeed: no per-file summary either
+        except (FatalError, WorkersFailed) as error:  # nothing else can succeed: no per-file summary either
             console.error(str(error))
             context.exit(EXIT_ERROR)
         except CliError as error:
@@ -974,12 +974,12 @@ class _Codecs:
             return self._codec
 
     def close(self) -> None:
-        if isinstance(self._codec, _PooledCodec):
+        if isinstance(self._codec, PooledCodec):
             self._codec.close()
 
     def stop(self) -> None:
         """End the -j worker processes now (an interrupted command): what they are coding is not waited for."""
-        if isinstance(self._codec, _PooledCodec):
+        if isinstance(self._codec, PooledCodec):
             self._codec.stop()
 
     def _load(self) -> Any:
@@ -999,7 +999,7 @@ class _Codecs:
                 if value is not None:
                     raise click.BadParameter(message, param_hint=hint) from None
             raise FatalError(message) from None
-        return _PooledCodec(codec, self.jobs) if self.jobs > 1 else codec
+        return PooledCodec(codec, self.jobs) if self.jobs > 1 else codec
 
 
 def _cores() -> int:
@@ -1052,85 +1052,6 @@ def _pixels(source: str) -> int:
                 return image.width * image.height
     except Exception:  # noqa: BLE001  (the input's own failure is reported when it is coded)
         return 0
-
-
-class _PooledCodec:
-    """A Codec whose encode and decode run in worker processes (-j), each holding its own copy of the codec.
-
-    The copies are the pickled codec (aec.api.Codec pickles by model id and weights tag), so every worker writes the
-    bytes this process would. Warnings a worker raises are raised again here, so they reach stderr the same way.
-    """
-
-    def __init__(self, codec: Any, jobs: int):
-        import multiprocessing
-
-        self._codec = codec
-        # The codec's threads (1 unless --threads) from the start: the variables reach the workers' BLAS (numpy's,
-        # torch's) as they start, before either is loaded (the codec itself limits them only while it codes).
-        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[variable] = str(codec.threads or 1)
-        # spawn, not fork: torch's thread pools do not survive a fork, and the workers start the same on every system.
-        self._pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                                            initializer=_start_worker,
-                                                            initargs=(pickle.dumps(codec),))
-
-    def check_quality(self, quality: float | None = None, *, model_quality: float | None = None) -> float:
-        return self._codec.check_quality(quality, model_quality=model_quality)
-
-    def encode(self, image: Any, **options: Any) -> Any:
-        return self._call("encode", image, **options)
-
-    def decode(self, data: bytes) -> Any:
-        return self._call("decode", data)
-
-    def _call(self, method: str, *args: Any, **options: Any) -> Any:
-        try:
-            started, result, messages = self._pool.submit(_in_worker, method, args, options).result()
-        except concurrent.futures.BrokenExecutor:
-            # A worker that could not open the model (or was killed): the others would fail the same way.
-            raise FatalError("the -j worker processes stopped (could a worker not load the model, or run out of "
-                             "memory?); try fewer jobs or -j 1") from None
-        if not started:
-            raise FatalError(f"a -j worker process cannot load the model: {result}")
-        for message in messages:
-            warnings.warn(message, stacklevel=2)
-        return result
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def stop(self) -> None:
-        terminate = getattr(self._pool, "terminate_workers", None)  # Python 3.14
-        if terminate is not None:
-            terminate()
-        else:
-            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
-                with contextlib.suppress(OSError, ValueError, AttributeError):
-                    process.terminate()
-        self.close()
-
-
-_WORKER_CODEC: Any = None
-_WORKER_FAILURE: str | None = None
-
-
-def _start_worker(pickled_codec: bytes) -> None:
-    """Open the codec in a -j worker: unpickled here, so that a model it cannot load is one message, no traceback."""
-    global _WORKER_CODEC, _WORKER_FAILURE  # OMP_NUM_THREADS and the rest set by _PooledCodec
-    try:
-        _WORKER_CODEC = pickle.loads(pickled_codec)
-    except (AECError, OSError) as error:
-        _WORKER_FAILURE = _reason(error) if isinstance(error, OSError) else str(error)
-
-
-def _in_worker(method: str, args: tuple, options: dict) -> tuple[bool, Any, list[str]]:
-    """(started, result or the reason the worker could not start, warnings raised) for one call in a -j worker."""
-    if _WORKER_FAILURE is not None:
-        return False, _WORKER_FAILURE, []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = getattr(_WORKER_CODEC, method)(*args, **options)
-    return True, result, [str(warning.message) for warning in caught]
 
 
 # ----------------------------------------------------------------------------------------------------------
