@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from aec.cli import SAVE_OPTIONS  # noqa: E402
+from aec.outputs import SAVE_OPTIONS  # noqa: E402
 from aec.images import list_images  # noqa: E402
 from aec.timing import Stopwatch, stage  # noqa: E402
 from aec.train.data import DEFAULT_KODAK  # noqa: E402

@@ -5,14 +5,11 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
-import errno
 import io
 import math
 import os
 import signal
-import stat
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -25,30 +22,14 @@ from .bitstream import DEFAULT_MAX_PIXELS, MAGIC, AECError, check_coder_version,
 from . import __version__
 from .config import MAX_EFFORT
 from .inputs import input_limit, read_path, read_stream
+from .errors import OutputError, reason
+from .outputs import (AEC_SUFFIX, compressed_name, decompressed_name, encode_image, named_format, normalise,
+                      output_format, same_file, special_kind, write_all, write_file)
 from .pool import PooledCodec, WorkersFailed
 
 __all__ = ["main"]
 
 STDIO = "-"
-AEC_SUFFIX = ".aec"
-# decompress writes any format Pillow writes, by the output's suffix; these are the names it gives each format.
-PREFERRED_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp",
-                      "AVIF": ".avif", "PPM": ".ppm", "GIF": ".gif", "JPEG2000": ".jp2"}
-DEFAULT_OUTPUT_FORMAT = "PNG"
-# A lossy output format stacks a second loss on aec's: near-transparent settings (JPEG without chroma subsampling).
-# PNG at zlib level 3, not Pillow's 6: on Kodak images (originals and decodes) it writes in about half the time
-# (37-45 ms against 63-101) and 1-7 % smaller files.
-SAVE_OPTIONS: dict[str, dict[str, Any]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95},
-                                           "AVIF": {"quality": 90}, "HEIF": {"quality": 90}, "JXL": {"quality": 95},
-                                           "PNG": {"compress_level": 3}}
-# Formats whose Pillow writer keeps an alpha channel; for any other the alpha channel is dropped with a warning.
-ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP", "AVIF", "JPEG2000", "TGA", "ICO", "ICNS", "IM", "DDS", "SGI",
-                           "QOI", "HEIF", "JXL"})
-# Formats whose Pillow writer takes an ICC profile and an EXIF block.
-METADATA_FORMATS = frozenset({"PNG", "TIFF", "JPEG", "WEBP", "AVIF", "HEIF"})
-# Pillow plugins that add writers when they are installed (imported only when Pillow's own writers lack the format
-# asked for): pillow-heif's HEIC/HEIF (registered by a call), pillow-jxl-plugin's JPEG XL (registered on import).
-PLUGINS = {"pillow_heif": "register_heif_opener", "pillow_jxl": None}
 # -j by default (no -j): one worker per core once the inputs hold this much work, else 1. `python benchmarks/jobs.py
 # --image ../shared/data/kodak/kodim01.png` on this 2-core CPU, beside training: a -j worker starts (spawn, import
 # aec, load r8; no torch at effort 0) in 0.48 s (1.07 s when it imported torch). Two one-thread workers take T/2 plus
@@ -62,8 +43,6 @@ AUTO_JOBS_MEGAPIXELS = 1.5
 AUTO_JOBS_FILES = 64  # this many files are taken to hold enough work (each also costs a read, a write and an fsync)
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
-# Pillow reads back a PNG text chunk (the ICC profile's iCCP among them) of at most this many bytes inflated.
-_PNG_TEXT_LIMIT_NAME = "PngImagePlugin.MAX_TEXT_CHUNK"
 # width * height of any header fits below this, so `aec info` describes files too large to decode here.
 _NO_PIXEL_LIMIT = 1 << 64
 
@@ -391,7 +370,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
         console.totals(len(data), len(result.data))
 
-    _run(context, "compressing", inputs, output, _compressed_name, lambda source: _read_input(source, max_pixels),
+    _run(context, "compressing", inputs, output, compressed_name, lambda source: _read_input(source, max_pixels),
          work, force=force, verbose=verbose, quiet=quiet, compressing=True, subfolders=subfolders, codecs=codecs)
 
 
@@ -418,19 +397,19 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
     forced = None
     if format_name is not None:
         try:
-            forced = _named_format(format_name)
-        except CliError as error:
+            forced = named_format(format_name)
+        except OutputError as error:
             raise click.BadParameter(str(error), param_hint="'--format'") from None
     if output not in (None, STDIO) and not os.path.isdir(output):
         try:
-            _output_format(output, forced)
-        except CliError as error:
+            output_format(output, forced)
+        except OutputError as error:
             raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
     codecs = _Codecs(None, weights, max_pixels, encoding=False, jobs=_jobs(jobs, inputs), threads=threads)
 
     def work(source: str, data: bytes, target: str, console: _Console) -> None:
         started = time.perf_counter()
-        image_format = _output_format(target, forced)
+        image_format = output_format(None if target == STDIO else target, forced)
         try:
             # The rules a file must keep that need no model, before torch is imported or a model loaded: a bad or
             # hostile file is refused in milliseconds (the codec checks them again, as it must for any caller).
@@ -444,9 +423,9 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
         except AECError as error:
             raise CliError(_named(source, error)) from None
         except OSError as error:  # the model files this file names cannot be read
-            raise CliError(f"{_input_name(source)}: cannot load the model: {_reason(error)}") from None
+            raise CliError(f"{_input_name(source)}: cannot load the model: {reason(error)}") from None
         image = result.image
-        encoded = _encode_image(image, image_format, target)
+        encoded = encode_image(image, image_format, _output_name(target))
         _write_output(target, encoded, force=force)
         seconds = time.perf_counter() - started
         width, height = result.header.width, result.header.height
@@ -458,7 +437,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {image.mode}")
         console.totals(len(encoded), len(data))
 
-    _run(context, "decompressing", inputs, output, lambda source: _decompressed_name(source, forced),
+    _run(context, "decompressing", inputs, output, lambda source: decompressed_name(source, forced),
          lambda source: _read_input(source, max_pixels, magic=MAGIC), work, force=force, verbose=verbose, quiet=quiet,
          compressing=False, subfolders=subfolders, codecs=codecs)
 
@@ -618,7 +597,7 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
         except (FatalError, WorkersFailed) as error:  # nothing else can succeed: no per-file summary either
             console.error(str(error))
             context.exit(EXIT_ERROR)
-        except CliError as error:
+        except (CliError, OutputError) as error:
             console.error(str(error))
             console.failed += 1
         except Exception as error:  # a bug: still one line, and the other inputs go on
@@ -635,7 +614,7 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
         if source in subfolders:
             _make_folder(os.path.dirname(target))
         if target != STDIO and threads is not None:  # claimed now: the next inputs are checked before it is written
-            written[_normalise(target)] = source
+            written[normalise(target)] = source
         return target, data
 
     def report(source: str, future: concurrent.futures.Future) -> tuple[str, Callable[[], None]]:
@@ -653,7 +632,7 @@ def _run(context: click.Context, label: str, inputs: Sequence[str], output: str 
     def work_on(source: str, target: str, data: bytes) -> None:
         work(source, data, target, console)
         if target != STDIO:
-            written[_normalise(target)] = source
+            written[normalise(target)] = source
 
     try:
         # A bar only on a terminal: off one, click would print its bare label, which is no warning, error or summary.
@@ -795,7 +774,7 @@ def _make_folder(folder: str) -> None:
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as error:
-            raise CliError(f"cannot make the folder {folder}: {_reason(error)}") from None
+            raise CliError(f"cannot make the folder {folder}: {reason(error)}") from None
 
 
 def _check_stdout(target: str) -> None:
@@ -807,32 +786,19 @@ def _check_target(source: str, target: str, *, force: bool, written: dict[str, s
     """Refuse, before any work, outputs that would overwrite the input, a file or an earlier output."""
     if target == STDIO:
         return
-    if source != STDIO and _same_file(source, target):
+    if source != STDIO and same_file(source, target):
         raise CliError(f"output {target} is the input file; give another name with -o")
-    earlier = written.get(_normalise(target))
+    earlier = written.get(normalise(target))
     if earlier is not None:
         raise CliError(f"{_input_name(source)}: output {target} was already written from {earlier} in this run; "
                        "give the inputs distinct names")
-    kind = _special_kind(target)
+    kind = special_kind(target)
     if kind == "socket":
         raise CliError(f"{target} is a socket; aec writes files, devices and pipes")
     if kind == "block device" and not force:
         raise CliError(f"{target} is a block device (a disk); use -f to write into it")
     if kind is None and not force and os.path.lexists(target):
         raise CliError(f"{target} already exists; use -f to overwrite it")
-
-
-def _special_kind(target: str) -> str | None:
-    """What an existing output that is not a regular file (nor a folder) is: written into, never replaced."""
-    try:
-        mode = os.stat(target).st_mode
-    except OSError:
-        return None
-    for test, kind in ((stat.S_ISCHR, "device"), (stat.S_ISFIFO, "pipe"), (stat.S_ISBLK, "block device"),
-                       (stat.S_ISSOCK, "socket")):
-        if test(mode):
-            return kind
-    return None
 
 
 def _coded_quality(codec: Any, coded: bytes, data: bytes, source: str,
@@ -850,96 +816,6 @@ def _coded_quality(codec: Any, coded: bytes, data: bytes, source: str,
     planes, reference = _coded_planes(decoded, original)
     structural = ms_ssim(reference, planes) if min(reference.shape[:2]) >= MS_SSIM_MIN_SIDE else None
     return _coded_psnr(decoded, original), structural
-
-
-def _compressed_name(source: str) -> str:
-    root, suffix = os.path.splitext(source)
-    if suffix.lower() == AEC_SUFFIX:
-        raise CliError(f"{source} already has the {AEC_SUFFIX} suffix; give the output name with -o")
-    return root + AEC_SUFFIX
-
-
-def _decompressed_name(source: str, image_format: str | None = None) -> str:
-    """photo.aec -> photo.png, photo.bmp.aec -> photo.bmp, photo.bin -> photo.bin.png (never the input); with
-    image_format (--format) its suffix: photo.aec -> photo.jpg."""
-    wanted = _suffix_of(image_format or DEFAULT_OUTPUT_FORMAT)
-    root, suffix = os.path.splitext(source)
-    if suffix.lower() != AEC_SUFFIX:
-        return source + wanted
-    inner = os.path.splitext(root)[1].lower()
-    if (image_format is None and inner and _with_plugins(lambda formats: formats.get(inner))) or inner == wanted:
-        return root
-    return root + wanted
-
-
-def _output_format(target: str, forced: str | None = None) -> str:
-    """The Pillow format name for an output name: the one its suffix names, else forced (--format), else PNG."""
-    suffix = "" if target == STDIO else os.path.splitext(target)[1].lower()
-    named = _with_plugins(lambda formats: formats.get(suffix)) if suffix else None
-    if forced is not None:
-        if named is not None and named != forced:
-            raise CliError(f"{target} names {named}, --format {forced}; give one of them, or names that agree")
-        return forced
-    if not suffix:
-        return DEFAULT_OUTPUT_FORMAT
-    if named is None:
-        raise CliError(f"cannot write {suffix} files: not a format Pillow writes (e.g. "
-                       f"{', '.join(PREFERRED_SUFFIXES.values())}; PNG when the name has no suffix)")
-    return named
-
-
-def _named_format(name: str) -> str:
-    """The Pillow format that --format names, by format name (jpeg) or suffix (jpg, .jpg)."""
-    key = name.strip().lower()
-    found = _with_plugins(lambda formats: formats.get(key if key.startswith(".") else "." + key)
-                          or {f.lower(): f for f in formats.values()}.get(key))
-    if found is None:
-        raise CliError(f"{name} is not a format Pillow writes here (e.g. png, jpeg, webp, avif, tiff, bmp)")
-    return found
-
-
-def _suffix_of(image_format: str) -> str:
-    if image_format in PREFERRED_SUFFIXES:
-        return PREFERRED_SUFFIXES[image_format]
-    return min(suffix for suffix, name in _writable_formats().items() if name == image_format)
-
-
-def _with_plugins(find: Callable[[dict[str, str]], str | None]) -> str | None:
-    """find(the writable formats), and if it finds nothing, again once the installed plugins (``PLUGINS``) are."""
-    found = find(_writable_formats())
-    if found is None and _load_plugins():
-        found = find(_writable_formats())
-    return found
-
-
-_PLUGINS_LOADED: list[bool] = []
-
-
-def _load_plugins() -> bool:
-    """Register the installed Pillow plugins' writers (once); True the first time."""
-    import importlib
-
-    if _PLUGINS_LOADED:
-        return False
-    _PLUGINS_LOADED.append(True)
-    for module, register in PLUGINS.items():
-        try:
-            plugin = importlib.import_module(module)
-            if register:
-                getattr(plugin, register)()
-        except Exception:  # noqa: BLE001  (not installed, or broken: Pillow's own writers still serve)
-            continue
-    return True
-
-
-def _writable_formats() -> dict[str, str]:
-    """Suffix -> Pillow format name, for every format Pillow can write here (AVIF only where it has it; HEIC and
-    JPEG XL once the plugins are loaded, ``_with_plugins``)."""
-    from PIL import Image
-
-    Image.init()
-    return {suffix: name for suffix, name in Image.registered_extensions().items()
-            if name in Image.SAVE and suffix != AEC_SUFFIX}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -992,7 +868,7 @@ class _Codecs:
             if self._refining:
                 codec.model  # noqa: B018  (and its torch model, for the refinement)
         except (AECError, OSError) as error:
-            reason = _reason(error) if isinstance(error, OSError) else str(error)
+            reason = reason(error) if isinstance(error, OSError) else str(error)
             message = f"cannot load the model: {reason}"
             # A model the command line names is a bad option value (exit 2); the default model failing is not.
             for value, hint in ((self._weights, "'--weights'"), (self._model_id, "'--model'")):
@@ -1076,21 +952,6 @@ def _stdio(name: str) -> Any:
     return getattr(stream, "buffer", stream)
 
 
-def _write_all(stream: Any, data: bytes) -> None:
-    """Write every byte of data, then flush. A buffered write to a pipe whose reader has gone returns how much it
-    wrote instead of failing (a short write), so the count is checked and the rest written again, which then fails
-    with the pipe's error (EPIPE): a truncated output is never reported as success."""
-    view = memoryview(data).cast("B")
-    while view:
-        written = stream.write(view)
-        if written is None:  # a non-blocking stream that is full
-            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable (a non-blocking output is full)")
-        if written <= 0:
-            raise OSError(errno.EIO, f"short write ({len(view)} bytes not written)")
-        view = view[written:]
-    stream.flush()
-
-
 def _stdout_failed(error: OSError) -> CliError:
     """The one-line error of a failed write to stdout; after a broken pipe, stdout is pointed at /dev/null so that the
     interpreter's last flush at exit does not print a second error (Python's documented remedy)."""
@@ -1099,7 +960,19 @@ def _stdout_failed(error: OSError) -> CliError:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
-    return CliError(f"cannot write to stdout: {_reason(error)}")
+    return CliError(f"cannot write to stdout: {reason(error)}")
+
+
+def _write_output(target: str, data: bytes, *, force: bool) -> None:
+    """Write data to stdout, or to a file (``aec.outputs.write_file``: atomic, never over a file without -f)."""
+    if target != STDIO:
+        write_file(target, data, force=force)
+        return
+    stream = _stdio("stdout")
+    try:
+        write_all(stream, data)
+    except OSError as error:
+        raise _stdout_failed(error) from None
 
 
 def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = None) -> bytes:
@@ -1118,147 +991,7 @@ def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = No
     except AECError as error:
         raise CliError(str(error)) from None
     except OSError as error:
-        raise CliError(f"cannot read stdin: {_reason(error)}") from None
-
-
-def _encode_image(image: Any, image_format: str, target: str) -> bytes:
-    """The image as file bytes, in memory, so a Pillow failure never reaches the output."""
-    image = _convert_for(image, image_format, target)
-    extra: dict[str, Any] = {}
-    if image_format in METADATA_FORMATS:  # formats that carry both; others drop them
-        extra = {k: image.info[k] for k in ("icc_profile", "exif") if image.info.get(k)}
-    profile = extra.get("icc_profile") or b""
-    if image_format == "PNG" and len(profile) > _png_text_limit():
-        # Written, it would make a PNG that Pillow, and so aec, cannot read back (libpng stops at 8 MiB). None, not
-        # absent: Pillow falls back to image.info.
-        extra["icc_profile"] = None
-        warnings.warn(f"{_output_name(target)}: the ICC profile ({len(profile)} bytes) is larger than PNG readers "
-                      f"take ({_PNG_TEXT_LIMIT_NAME} = {_png_text_limit()} bytes) and is left out; write .tif to "
-                      "keep it", stacklevel=2)
-    try:
-        return _saved(image, image_format, extra)
-    except (OSError, ValueError, KeyError, SyntaxError) as error:
-        if "exif" not in extra:
-            raise CliError(f"cannot save the image as {image_format} ({_output_name(target)}): {error}") from None
-        # The file's EXIF block is the stranger's: a TIFF writer parses it, and may not manage.
-        warnings.warn(f"{_output_name(target)}: the file's EXIF block cannot be written as {image_format} "
-                      f"({error}) and is left out", stacklevel=2)
-        del extra["exif"]
-    try:
-        return _saved(image, image_format, extra)
-    except (OSError, ValueError, KeyError, SyntaxError) as error:
-        raise CliError(f"cannot save the image as {image_format} ({_output_name(target)}): {error}") from None
-
-
-def _convert_for(image: Any, image_format: str, target: str) -> Any:
-    """The image in a mode the format holds: alpha dropped (with a warning) where it has none; gray as RGB and
-    gray + alpha as RGBA (lossless) where the writer takes only those."""
-    if image.mode in ("LA", "RGBA") and image_format not in ALPHA_FORMATS:
-        warnings.warn(f"{_output_name(target)}: {image_format} has no alpha channel, so the image's alpha channel is "
-                      "dropped; write .png, .webp or .tif to keep it", stacklevel=3)
-        converted = image.convert(image.mode[:-1])
-        converted.info = dict(image.info)
-        return converted
-    return image
-
-
-def _saved(image: Any, image_format: str, extra: dict[str, Any]) -> bytes:
-    buffer = io.BytesIO()
-    options = {**SAVE_OPTIONS.get(image_format, {}), **extra}
-    try:
-        image.save(buffer, format=image_format, **options)
-    except (OSError, ValueError) as error:
-        wider = {"L": "RGB", "LA": "RGBA"}.get(image.mode)
-        if wider is None:
-            raise
-        # A writer that takes no gray (e.g. QOI, SGI with alpha): the same pixels as RGB(A).
-        try:
-            converted = image.convert(wider)
-            buffer = io.BytesIO()
-            converted.save(buffer, format=image_format, **options)
-        except (OSError, ValueError):
-            raise error from None
-    return buffer.getvalue()
-
-
-def _png_text_limit() -> int:
-    from PIL import PngImagePlugin
-
-    return PngImagePlugin.MAX_TEXT_CHUNK
-
-
-def _write_output(target: str, data: bytes, *, force: bool) -> None:
-    """Write data to stdout, or atomically to a file: a temporary in the same folder, then a rename."""
-    if target == STDIO:
-        stream = _stdio("stdout")
-        try:
-            _write_all(stream, data)
-        except OSError as error:
-            raise _stdout_failed(error) from None
-        return
-    if _special_kind(target) is not None:
-        _write_into(target, data)
-        return
-    folder, name = os.path.split(target)
-    temporary = None
-    try:
-        descriptor, temporary = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(descriptor, "wb") as handle:
-            _write_all(handle, data)
-            # A rename can reach the disk before the data does; without fsync a crash could leave an empty file.
-            os.fsync(handle.fileno())
-        os.chmod(temporary, _new_file_mode())
-        if force:
-            os.replace(temporary, target)
-        else:
-            _rename_no_clobber(temporary, target)
-    except OSError as error:
-        raise CliError(f"cannot write {target}: {_reason(error)}") from None
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-
-
-def _write_into(target: str, data: bytes) -> None:
-    """Write into a device or a pipe (as gzip and zstd do): a rename would replace it with a regular file."""
-    try:
-        with open(target, "wb") as handle:
-            if _is_terminal(handle):
-                raise CliError(f"refusing to write binary data to a terminal ({target}); give -o FILE")
-            _write_all(handle, data)
-    except OSError as error:
-        raise CliError(f"cannot write {target}: {_reason(error)}") from None
-
-
-def _rename_no_clobber(temporary: str, target: str) -> None:
-    """Give the temporary file its final name unless that name exists, without a check-then-write race."""
-    try:
-        os.link(temporary, target)  # fails if target exists; the caller then unlinks the temporary name
-    except FileExistsError:
-        raise CliError(f"{target} already exists; use -f to overwrite it") from None
-    except OSError:  # a filesystem without hard links
-        if os.path.lexists(target):
-            raise CliError(f"{target} already exists; use -f to overwrite it") from None
-        os.replace(temporary, target)
-
-
-def _new_file_mode() -> int:
-    """The mode open() would give a new file (mkstemp makes it private to the user)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _same_file(source: str, target: str) -> bool:
-    try:
-        return os.path.samefile(source, target)
-    except OSError:
-        return _normalise(source) == _normalise(target)
-
-
-def _normalise(path: str) -> str:
-    return os.path.normcase(os.path.realpath(path))
+        raise CliError(f"cannot read stdin: {reason(error)}") from None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1304,9 +1037,6 @@ def _output_name(target: str) -> str:
     return "<stdout>" if target == STDIO else target
 
 
-def _reason(error: OSError) -> str:
-    """'No such file or directory' rather than "[Errno 2] No such file or directory: 'x'"."""
-    return error.strerror or str(error) or type(error).__name__
 
 
 def _print_error(message: str) -> None:

@@ -5,6 +5,7 @@
     |   +-- UnsupportedVersionError   a format or coder version this aec cannot read
     +-- ModelMismatchError        the model a file or an option names is not available, or its file is bad
     +-- InputError                an unusable image or argument
+    +-- OutputError               an output that cannot be named, saved or written (``aec.outputs``)
 
 FormatError and UnsupportedVersionError come from the container layer (``aec.bitstream``); the other two are raised
 only by the codec.
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 from .bitstream.errors import AECError, FormatError, UnsupportedVersionError
 
-__all__ = ["AECError", "FormatError", "UnsupportedVersionError", "ModelMismatchError", "InputError",
-           "PrecisionWarning", "TORCH_EXTRA", "torch_missing"]
+__all__ = ["AECError", "FormatError", "UnsupportedVersionError", "ModelMismatchError", "InputError", "OutputError",
+           "PrecisionWarning", "TORCH_EXTRA", "reason", "torch_missing"]
 
 # What installs PyTorch for aec: the default install codes at effort 0 without it.
 TORCH_EXTRA = 'pip install "aec-codec[torch]"'
@@ -33,6 +34,15 @@ class ModelMismatchError(AECError):
 
 class InputError(AECError):
     """Bad user input: an unusable image or argument."""
+
+
+class OutputError(AECError):
+    """An output that cannot be named, saved in its format or written (it exists, it is a socket, the disk is full)."""
+
+
+def reason(error: OSError) -> str:
+    """'No such file or directory' rather than "[Errno 2] No such file or directory: 'x'"."""
+    return error.strerror or str(error) or type(error).__name__
 
 
 class PrecisionWarning(UserWarning):

@@ -20,6 +20,7 @@ from PIL import Image
 from aec.bitstream import MAGIC, parse
 from aec import __version__, cli
 from aec.cli import main
+from aec.outputs import compressed_name, decompressed_name
 from tests.conftest import smooth_image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,12 +119,12 @@ def test_default_names_put_the_output_next_to_the_input(tmp_path, weights, monke
      ("photo", "photo.png")],
 )
 def test_decompressed_name_keeps_a_known_image_suffix(name, expected):
-    assert cli._decompressed_name(name) == expected
+    assert decompressed_name(name) == expected
 
 
 def test_compressed_name_replaces_the_suffix():
-    assert cli._compressed_name("dir/photo.png") == "dir/photo.aec"
-    assert cli._compressed_name("photo") == "photo.aec"
+    assert compressed_name("dir/photo.png") == "dir/photo.aec"
+    assert compressed_name("photo") == "photo.aec"
 
 
 def test_compressing_an_aec_file_without_o_is_refused(tmp_path, aec_data):

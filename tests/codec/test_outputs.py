@@ -1,0 +1,48 @@
+"""Claims about aec.outputs: output names and formats, Pillow saving that keeps what the format holds, and writes
+that never clobber a file (a device or a pipe is written into)."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aec.errors import OutputError
+from aec.outputs import (compressed_name, decompressed_name, encode_image, named_format, output_format,
+                         write_file)
+
+
+def test_names_and_formats_follow_the_suffix():
+    assert compressed_name("dir/photo.png") == "dir/photo.aec" and decompressed_name("photo.jpg.aec") == "photo.jpg"
+    assert decompressed_name("photo.aec", "JPEG") == "photo.jpg"
+    assert output_format("x.webp") == "WEBP" and output_format(None) == "PNG" and output_format(None, "TIFF") == "TIFF"
+    assert named_format("jpg") == named_format(".JPG") == named_format("jpeg") == "JPEG"
+    for refused in (lambda: compressed_name("photo.aec"), lambda: output_format("x.nope"),
+                    lambda: output_format("x.png", "JPEG"), lambda: named_format("nope")):
+        with pytest.raises(OutputError):
+            refused()
+
+
+def test_saving_keeps_alpha_where_the_format_holds_it_and_drops_it_with_a_warning_elsewhere():
+    rgba = Image.fromarray(np.arange(4 * 6 * 4, dtype=np.uint8).reshape(4, 6, 4), "RGBA")
+    assert Image.open(io.BytesIO(encode_image(rgba, "PNG", "out.png"))).mode == "RGBA"
+    with pytest.warns(UserWarning, match="out.jpg: JPEG has no alpha channel"):
+        assert Image.open(io.BytesIO(encode_image(rgba, "JPEG", "out.jpg"))).mode == "RGB"
+
+
+def test_a_write_never_replaces_a_file_without_force_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "out.aec"
+    write_file(str(target), b"first")
+    with pytest.raises(OutputError, match="out.aec already exists; use -f to overwrite it"):
+        write_file(str(target), b"second")
+    assert target.read_bytes() == b"first"
+    write_file(str(target), b"third", force=True)
+    assert target.read_bytes() == b"third" and os.listdir(tmp_path) == ["out.aec"]
+
+
+def test_a_device_is_written_into_not_replaced():
+    write_file(os.devnull, b"data")  # a rename would have made /dev/null a regular file
+    assert not os.path.isfile(os.devnull)
