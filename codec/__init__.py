@@ -8,15 +8,17 @@
     >>> from PIL import Image
     >>> Image.open("photo.aec")               # the Pillow plugin, registered on import (aec.image_plugin)
 
-The package: ``aec.api`` (Codec and the functions above), ``aec.cli`` (the ``aec`` command), ``aec.model`` (the
-autoencoder), ``aec.latent_codecs`` and ``aec.entropy_models`` (how latents are coded), ``aec.exact`` (the exact
-probability path, numpy), ``aec.decoder`` (the decoder, without torch), ``aec.registry`` and
-``aec.model_files`` (model files and the manifest), ``aec.train`` (the trainer, ``python -m aec.train``),
-``aec.bitstream`` (the .aec container and the range coder: numpy and constriction only) and ``aec.weights`` (the
-shipped model files).
+The package (docs/architecture.md has the map): ``aec.api`` (Codec and the functions above), ``aec.cli`` (the
+``aec`` command), ``aec.pool`` (a Codec in N worker processes) and ``aec.outputs`` (output names, formats and
+no-clobber writes), ``aec.registry`` and ``aec.architecture`` (architectures by the name a model file carries;
+torch-free), ``aec.channel_slice`` (the shipped architecture), ``aec.exact``, ``aec.latent_codecs`` and
+``aec.entropy_models`` (how latents are coded, in numpy; torch twins for training), ``aec.decoder`` and
+``aec.model_files`` (a model file's coders, and its torch module), ``aec.model`` (the torch autoencoder, for
+training and refinement), ``aec.train`` (the trainer, ``python -m aec.train``), ``aec.bitstream`` (the .aec container
+and the range coder: numpy and constriction only) and ``aec.weights`` (the shipped model files).
 """
 
-from .errors import (AECError, FormatError, InputError, ModelMismatchError, PrecisionWarning,
+from .errors import (AECError, FormatError, InputError, ModelMismatchError, OutputError, PrecisionWarning,
                      UnsupportedVersionError)
 from . import image_plugin as _image_plugin
 
@@ -37,5 +39,6 @@ def __getattr__(name: str):
 
 
 __all__ = ["Codec", "EncodeResult", "DecodeResult", "compress", "decompress", "decompress_array", "read_header",
-           "AECError", "FormatError", "InputError", "ModelMismatchError", "UnsupportedVersionError", "PrecisionWarning",
+           "AECError", "FormatError", "InputError", "ModelMismatchError", "OutputError", "UnsupportedVersionError",
+           "PrecisionWarning",
            "__version__"]
