@@ -43,6 +43,10 @@ METADATA_FORMATS = frozenset({"PNG", "TIFF", "JPEG", "WEBP", "AVIF", "HEIF"})
 # Pillow plugins that add writers when they are installed (imported only when Pillow's own writers lack the format
 # asked for): pillow-heif's HEIC/HEIF (registered by a call), pillow-jxl-plugin's JPEG XL (registered on import).
 PLUGINS = {"pillow_heif": "register_heif_opener", "pillow_jxl": None}
+# What to install for a format only a plugin writes, by suffix and by format name, for the message when it is missing.
+PLUGIN_PACKAGES = {".heic": "pillow-heif", ".heif": "pillow-heif", ".hif": "pillow-heif", ".jxl": "pillow-jxl-plugin",
+                   "heic": "pillow-heif", "heif": "pillow-heif", "jxl": "pillow-jxl-plugin",
+                   "jpegxl": "pillow-jxl-plugin"}
 # Pillow reads back a PNG text chunk (the ICC profile's iCCP among them) of at most this many bytes inflated.
 _PNG_TEXT_LIMIT_NAME = "PngImagePlugin.MAX_TEXT_CHUNK"
 
@@ -92,6 +96,9 @@ def output_format(target: str | None, forced: str | None = None) -> str:
         return forced
     if not suffix:
         return DEFAULT_OUTPUT_FORMAT
+    if named is None and suffix in PLUGIN_PACKAGES:
+        raise OutputError(f"cannot write {suffix} files here: Pillow writes them with a plugin that is not "
+                          f"installed (pip install {PLUGIN_PACKAGES[suffix]})")
     if named is None:
         raise OutputError(f"cannot write {suffix} files: not a format Pillow writes (e.g. "
                           f"{', '.join(PREFERRED_SUFFIXES.values())}; PNG when the name has no suffix)")
@@ -103,6 +110,9 @@ def named_format(name: str) -> str:
     key = name.strip().lower()
     found = _with_plugins(lambda formats: formats.get(key if key.startswith(".") else "." + key)
                           or {f.lower(): f for f in formats.values()}.get(key))
+    if found is None and key.lstrip(".") in PLUGIN_PACKAGES:
+        raise OutputError(f"{name} is written by a Pillow plugin that is not installed here "
+                          f"(pip install {PLUGIN_PACKAGES[key.lstrip('.')]})")
     if found is None:
         raise OutputError(f"{name} is not a format Pillow writes here (e.g. png, jpeg, webp, avif, tiff, bmp)")
     return found

@@ -46,3 +46,19 @@ def test_a_write_never_replaces_a_file_without_force_and_leaves_no_temporary(tmp
 def test_a_device_is_written_into_not_replaced():
     write_file(os.devnull, b"data")  # a rename would have made /dev/null a regular file
     assert not os.path.isfile(os.devnull)
+
+
+def test_a_format_whose_plugin_is_missing_names_the_package_to_install(monkeypatch):
+    import aec.outputs as outputs
+
+    # as on a machine without pillow-heif and pillow-jxl-plugin: no plugin adds a writer
+    monkeypatch.setattr(outputs, "_writable_formats", lambda: {".png": "PNG", ".jpg": "JPEG"})
+    monkeypatch.setattr(outputs, "_load_plugins", lambda: False)
+    with pytest.raises(OutputError, match=r"cannot write \.heic files here: .*\(pip install pillow-heif\)"):
+        output_format("photo.heic")
+    with pytest.raises(OutputError, match=r"\(pip install pillow-jxl-plugin\)"):
+        output_format("photo.jxl")
+    with pytest.raises(OutputError, match=r"heic is written by a Pillow plugin .*\(pip install pillow-heif\)"):
+        named_format("heic")
+    with pytest.raises(OutputError, match="not a format Pillow writes"):  # an unknown suffix is still just refused
+        output_format("photo.xyz")
