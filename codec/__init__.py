@@ -9,7 +9,8 @@
     >>> Image.open("photo.aec")               # the Pillow plugin, registered on import (aec.image_plugin)
 
 The package (docs/architecture.md has the map): ``aec.api`` (Codec and the functions above), ``aec.cli`` (the
-``aec`` command), ``aec.pool`` (a Codec in N worker processes) and ``aec.outputs`` (output names, formats and
+``aec`` command), ``aec.batch`` (files coded with N workers: ``compress_files``, ``decompress_files``),
+``aec.pool`` (a Codec in N worker processes) and ``aec.outputs`` (output names, formats and
 no-clobber writes), ``aec.registry`` and ``aec.architecture`` (architectures by the name a model file carries;
 torch-free), ``aec.channel_slice`` (the shipped architecture), ``aec.exact``, ``aec.latent_codecs`` and
 ``aec.entropy_models`` (how latents are coded, in numpy; torch twins for training), ``aec.decoder`` and

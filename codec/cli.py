@@ -2,49 +2,31 @@
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import contextlib
-import io
 import math
 import os
 import signal
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
 
-from .bitstream import DEFAULT_MAX_PIXELS, MAGIC, AECError, check_coder_version, parse
+from .bitstream import MAGIC, AECError, parse
 from . import __version__
+from .batch import (_NO_PIXEL_LIMIT, AUTO_JOBS_FILES, AUTO_JOBS_MEGAPIXELS, STDIO, Batch, BatchError, BatchUsageError,
+                    FatalError, Outcome, WorkersFailed, _input_name, _jobs, _output_name, _read_input, expand, held)
+from .batch import _cores  # noqa: F401  (the cores -j 0 takes, beside _jobs)
 from .config import MAX_EFFORT
-from .inputs import input_limit, read_path, read_stream
-from .errors import OutputError, reason
-from .outputs import (AEC_SUFFIX, compressed_name, decompressed_name, encode_image, named_format, normalise,
-                      output_format, same_file, special_kind, write_all, write_file)
-from .pool import PooledCodec, WorkersFailed
+from .errors import OutputError
+from .outputs import AEC_SUFFIX, _is_terminal, named_format, output_format
 
 __all__ = ["main"]
 
-STDIO = "-"
-# -j by default (no -j): one worker per core once the inputs hold this much work, else 1. `python benchmarks/jobs.py
-# --image ../shared/data/kodak/kodim01.png` on this 2-core CPU, beside training: a -j worker starts (spawn, import
-# aec, load r8; no torch at effort 0) in 0.48 s (1.07 s when it imported torch). Two one-thread workers take T/2 plus
-# a start for coding that takes T on one thread, where this process alone takes T/1.5 on two threads (an idle Kodak
-# encode: 780 ms on one thread, 517 on two; benchmarks/results/speed.md), so they pay from T = 3 s of coding: 1.5
-# megapixels at 2.0 s per megapixel. Whole commands on 2 Kodak images took 7 s with -j 2 against 12 s with -j 1
-# (8 images: 11.6 s against 25.2 s) when a worker started in 1.07 s, the machine loaded by other jobs too.
-# A decoding worker starts the same; the same threshold serves both (24 Kodak files: 11.0 s decoded with two
-# workers against 13.8 s with -j 1).
-AUTO_JOBS_MEGAPIXELS = 1.5
-AUTO_JOBS_FILES = 64  # this many files are taken to hold enough work (each also costs a read, a write and an fsync)
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
-# width * height of any header fits below this, so `aec info` describes files too large to decode here.
-_NO_PIXEL_LIMIT = 1 << 64
 
 _SAY_LOCK = threading.RLock()
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -166,14 +148,6 @@ Exit codes:
   130  interrupted (Ctrl-C)"""
 
 
-class CliError(Exception):
-    """A one-line, user-facing failure of one input; the message is printed as is."""
-
-
-class FatalError(CliError):
-    """A failure that stops the whole command, e.g. a model that cannot be loaded."""
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Commands
 
@@ -192,28 +166,10 @@ def _show_warning(message: Warning | str, category: type, filename: str, lineno:
     _emit(f"aec: warning: {message}")
 
 
-_HELD = threading.local()  # -j: a worker thread's lines, held so that each input's lines come out in input order
-
-
 def _emit(line: str) -> None:
     line = _one_line(line)
-    held = getattr(_HELD, "lines", None)
-    if held is not None:
-        held.append(line)
-    else:
+    if not held(line):  # a -j worker thread's warning is said with its input's outcome, in input order
         click.echo(line, err=True)
-
-
-def _holding_lines(work: Callable[..., None], *args: Any) -> tuple[list[str], BaseException | None]:
-    """Run work(*args) in a worker thread; return the lines it said and the exception it raised, for the caller."""
-    _HELD.lines = lines = []
-    try:
-        work(*args)
-        return lines, None
-    except Exception as error:  # reported by the main thread, in input order, as it reports its own
-        return lines, error
-    finally:
-        _HELD.lines = None
 
 
 class _Number(click.ParamType):
@@ -325,53 +281,38 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
     """
     from .images import IMAGE_SUFFIXES  # numpy and Pillow, no torch
 
-    inputs, subfolders = _expand(inputs, recursive, IMAGE_SUFFIXES | {".gif", ".avif"}, "image")
+    with _usage_errors():
+        inputs, subfolders = expand(inputs, recursive, IMAGE_SUFFIXES | {".gif", ".avif"}, "image")
     _check_arguments(inputs, output, verbose, quiet, recursive)
     targets = {name: value for name, value in (("target_size", target_size), ("target_bpp", target_bpp),
                                                ("target_psnr", target_psnr)) if value is not None}
     if len(targets) + (quality is not None) + (model_quality is not None) > 1:
         raise click.UsageError("give one of -q, --model-quality, --target-size, --target-bpp and --target-psnr")
-    codecs = _Codecs(model_id, weights, max_pixels, encoding=True, jobs=_jobs(jobs, inputs), threads=threads,
-                     refining=effort > 0)
-    settings: dict[str, Any] = {}
+    batch = Batch(inputs, output, compressing=True, subfolders=subfolders, jobs=_jobs(jobs, inputs), threads=threads,
+                  force=force, max_pixels=max_pixels, model_id=model_id, weights=weights, measure=verbose,
+                  quality=quality, model_quality=model_quality, effort=effort, strip=strip, **targets)
 
-    def work(source: str, data: bytes, target: str, console: _Console) -> None:
-        started = time.perf_counter()
-        if not data:
-            raise CliError(f"{_input_name(source)} is empty: not an image")
-        codec = codecs.get()
-        if not settings and model_quality is not None:  # a quality the model does not take fails every input: once
-            try:
-                settings["checked"] = codec.check_quality(model_quality=model_quality)
-            except AECError as error:
-                raise click.BadParameter(str(error), param_hint="'--model-quality'") from None
-        # The bytes already read, not the path: a pipe such as <(curl ...) cannot be read twice.
-        try:
-            result = codec.encode(_named_buffer(data, _input_name(source)), quality=quality,
-                                  model_quality=model_quality, effort=effort, strip=strip, **targets,
-                                  **console.image_progress(source, "compressing"))
-        except AECError as error:
-            raise CliError(_named(source, error)) from None
-        if result.target_met is False:
+    def say(outcome: Outcome, console: _Console) -> None:
+        source, target, result = outcome.source, outcome.target, outcome.result
+        if result is not None and result.target_met is False:
             (name, value), = targets.items()
             console.say(f"aec: warning: {_input_name(source)}: {name.replace('_', ' ')} {value:g} is out of reach; "
                         f"coded at the nearest quality, {_quality(result)}")
-        _write_output(target, result.data, force=force)
-        seconds = time.perf_counter() - started
+        if not outcome.ok:
+            return
         header, bpp = result.header, result.bits_per_pixel
         size = f"{header.width}x{header.height}"
         if verbose:  # as cwebp -print_psnr: the file decoded again and compared with what was coded
-            psnr, ms_ssim = _coded_quality(codec, result.data, data, source, max_pixels)
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {_quality(result)}, "
-                        f"effort {result.effort}, {len(data)} -> {len(result.data)} bytes, {bpp:.3f} bpp, "
-                        f"PSNR {psnr:.2f} dB" + (f", MS-SSIM {ms_ssim:.4f}" if ms_ssim is not None else "")
-                        + f", {seconds:.2f} s")
+                        f"effort {result.effort}, {outcome.input_bytes} -> {outcome.output_bytes} bytes, "
+                        f"{bpp:.3f} bpp, PSNR {outcome.psnr:.2f} dB"
+                        + (f", MS-SSIM {outcome.ms_ssim:.4f}" if outcome.ms_ssim is not None else "")
+                        + f", {outcome.seconds:.2f} s")
         elif console.summaries and target != STDIO:
             console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
-        console.totals(len(data), len(result.data))
+        console.totals(outcome.input_bytes, outcome.output_bytes)
 
-    _run(context, "compressing", inputs, output, compressed_name, lambda source: _read_input(source, max_pixels),
-         work, force=force, verbose=verbose, quiet=quiet, compressing=True, subfolders=subfolders, codecs=codecs)
+    _run(context, batch, "compressing", say, verbose=verbose, quiet=quiet)
 
 
 @main.command(epilog=DECOMPRESS_EPILOG, short_help="Decompress .aec files to PNG, JPEG, WebP, TIFF and more.")
@@ -392,7 +333,8 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
     Without -o, photo.aec is written as photo.png next to it; reading stdin writes a PNG to stdout. With -r, a
     folder stands for the .aec files below it.
     """
-    inputs, subfolders = _expand(inputs, recursive, {AEC_SUFFIX}, ".aec")
+    with _usage_errors():
+        inputs, subfolders = expand(inputs, recursive, {AEC_SUFFIX}, ".aec")
     _check_arguments(inputs, output, verbose, quiet, recursive)
     forced = None
     if format_name is not None:
@@ -405,41 +347,24 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             output_format(output, forced)
         except OutputError as error:
             raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
-    codecs = _Codecs(None, weights, max_pixels, encoding=False, jobs=_jobs(jobs, inputs), threads=threads)
+    batch = Batch(inputs, output, compressing=False, subfolders=subfolders, jobs=_jobs(jobs, inputs),
+                  threads=threads, force=force, max_pixels=max_pixels, weights=weights, image_format=forced)
 
-    def work(source: str, data: bytes, target: str, console: _Console) -> None:
-        started = time.perf_counter()
-        image_format = output_format(None if target == STDIO else target, forced)
-        try:
-            # The rules a file must keep that need no model, before torch is imported or a model loaded: a bad or
-            # hostile file is refused in milliseconds (the codec checks them again, as it must for any caller).
-            check_coder_version(parse(data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)[0].coder_version)
-        except AECError as error:
-            raise CliError(_named(source, error)) from None
-        codec = codecs.get()
-        try:
-            # Without --weights the codec loads the model each file names (never the default model first).
-            result = codec.decode(data, **console.image_progress(source, "decompressing"))
-        except AECError as error:
-            raise CliError(_named(source, error)) from None
-        except OSError as error:  # the model files this file names cannot be read
-            raise CliError(f"{_input_name(source)}: cannot load the model: {reason(error)}") from None
-        image = result.image
-        encoded = encode_image(image, image_format, _output_name(target))
-        _write_output(target, encoded, force=force)
-        seconds = time.perf_counter() - started
-        width, height = result.header.width, result.header.height
-        bpp = 8 * len(data) / (width * height)
+    def say(outcome: Outcome, console: _Console) -> None:
+        if not outcome.ok:
+            return
+        source, target, header, mode = outcome.source, outcome.target, outcome.result.header, outcome.result.image.mode
+        width, height = header.width, header.height
         if verbose:
-            console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {image.mode}, "
-                        f"{len(data)} -> {len(encoded)} bytes, {bpp:.3f} bpp, {seconds:.2f} s")
+            bpp = 8 * outcome.input_bytes / (width * height)
+            console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {mode}, "
+                        f"{outcome.input_bytes} -> {outcome.output_bytes} bytes, {bpp:.3f} bpp, "
+                        f"{outcome.seconds:.2f} s")
         elif console.summaries and target != STDIO:
-            console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {image.mode}")
-        console.totals(len(encoded), len(data))
+            console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {mode}")
+        console.totals(outcome.output_bytes, outcome.input_bytes)
 
-    _run(context, "decompressing", inputs, output, lambda source: decompressed_name(source, forced),
-         lambda source: _read_input(source, max_pixels, magic=MAGIC), work, force=force, verbose=verbose, quiet=quiet,
-         compressing=False, subfolders=subfolders, codecs=codecs)
+    _run(context, batch, "decompressing", say, verbose=verbose, quiet=quiet)
 
 
 @main.command(epilog=MODELS_EPILOG, short_help="List the installed models.")
@@ -487,7 +412,7 @@ def info(context: click.Context, files: tuple[str, ...]) -> None:
             try:
                 data = _read_input(source, None, magic=MAGIC)
                 header, sections = parse(data, max_pixels=_NO_PIXEL_LIMIT)
-            except CliError as error:
+            except BatchError as error:
                 failed += 1
                 _print_error(str(error))
                 continue
@@ -530,31 +455,6 @@ def _describe(name: str, data: bytes, header: Any, sections: Sequence[Any]) -> s
 # Running a command over its inputs
 
 
-def _expand(inputs: tuple[str, ...], recursive: bool, suffixes: set[str],
-            kind: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    """With -r, each folder among the inputs replaced by the files below it with one of the suffixes (any case), sorted;
-    returns the inputs and, for each file found, its subfolder relative to the folder given."""
-    if not recursive:
-        return inputs, {}
-    expanded: list[str] = []
-    subfolders: dict[str, str] = {}
-    for source in inputs:
-        if source == STDIO or not os.path.isdir(source):
-            expanded.append(source)
-            continue
-        found = []
-        for folder, names, files in os.walk(source):
-            names[:] = sorted(name for name in names if not name.startswith("."))
-            found += [os.path.join(folder, name) for name in sorted(files)
-                      if os.path.splitext(name)[1].lower() in suffixes and not name.startswith(".")]
-        if not found:
-            raise click.UsageError(f"no {kind} files in {source} or below it")
-        for path in found:
-            subfolders[path] = os.path.relpath(os.path.dirname(path), source)
-        expanded += found
-    return tuple(expanded), subfolders
-
-
 def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, quiet: bool,
                      recursive: bool = False) -> None:
     """Usage errors that need no file to be read (exit 2)."""
@@ -572,98 +472,57 @@ def _check_arguments(inputs: Sequence[str], output: str | None, verbose: bool, q
         raise click.UsageError("stdin has no name to put in a folder; give -o a file name")
 
 
-def _run(context: click.Context, label: str, inputs: Sequence[str], output: str | None,
-         default_name: Callable[[str], str], read: Callable[[str], bytes],
-         work: Callable[[str, bytes, str, "_Console"], None], *, force: bool, verbose: bool, quiet: bool,
-         compressing: bool, subfolders: dict[str, str], codecs: "_Codecs") -> None:
-    """Run work(source, read(source), target, console) for each input; report failures, go on, exit 1 if any failed.
+def _run(context: click.Context, batch: Batch, label: str, say: Callable[[Outcome, "_Console"], None], *,
+         verbose: bool, quiet: bool) -> None:
+    """Run the batch, saying each input's outcome (say: its lines); report failures, exit 1 if any failed.
 
-    A usage error (a click exception, e.g. a quality the model does not take) stops the command with exit 2. With
-    -j N, N inputs are worked on at once (threads here, the coding in N worker processes), reported in input order.
+    A usage error (e.g. a quality the model does not take) stops the command with exit 2, a failure no input can
+    survive (the model, the -j workers) with exit 1. With -j N, outcomes are said in input order.
     """
-    several = len(inputs) > 1
+    several = len(batch.inputs) > 1
     console = _Console(summaries=not quiet and not several, verbose=verbose, quiet=quiet,
-                       image_line=not several and not quiet and codecs.jobs == 1 and _is_terminal(sys.stderr))
-    written: dict[str, str] = {}  # target (normalised) -> the input it was written from in this run
-    threads = concurrent.futures.ThreadPoolExecutor(codecs.jobs) if codecs.jobs > 1 else None
-    pending: collections.deque = collections.deque()  # (source, future), at most 2 N: bounded memory
-    restore_signals = _stop_on_termination_signals()
+                       image_line=not several and not quiet and batch.jobs == 1 and _is_terminal(sys.stderr))
 
-    def attempt(source: str, step: Callable[[], Any]) -> Any:
-        try:
-            return step()
-        except click.ClickException:
-            raise
-        except (FatalError, WorkersFailed) as error:  # nothing else can succeed: no per-file summary either
-            console.error(str(error))
-            context.exit(EXIT_ERROR)
-        except (CliError, OutputError) as error:
-            console.error(str(error))
-            console.failed += 1
-        except Exception as error:  # a bug: still one line, and the other inputs go on
-            console.error(f"{_input_name(source)}: internal error ({type(error).__name__}: {error}); "
-                          "this is a bug in aec, please report it")
-            console.failed += 1
-        return None
-
-    def prepare(source: str) -> tuple[str, bytes]:
-        target = _target_for(source, output, default_name, subfolders.get(source, "."))
-        _check_stdout(target)
-        data = read(source)
-        _check_target(source, target, force=force, written=written)
-        if source in subfolders:
-            _make_folder(os.path.dirname(target))
-        if target != STDIO and threads is not None:  # claimed now: the next inputs are checked before it is written
-            written[normalise(target)] = source
-        return target, data
-
-    def report(source: str, future: concurrent.futures.Future) -> tuple[str, Callable[[], None]]:
-        """Say the lines a worker thread held; what attempt() should run to report its exception, if any."""
-        lines, error = future.result()
-        for line in lines:
+    def report(outcome: Outcome) -> None:
+        for line in outcome.lines:  # a -j worker thread's warnings
             console.say(line)
+        say(outcome, console)
+        if not outcome.ok:
+            console.error(outcome.error)
+            console.failed += 1
+        console.clear_line()
 
-        def outcome() -> None:
-            if error is not None:
-                raise error
-
-        return source, outcome
-
-    def work_on(source: str, target: str, data: bytes) -> None:
-        work(source, data, target, console)
-        if target != STDIO:
-            written[normalise(target)] = source
-
+    # A bar only on a terminal: off one, click would print its bare label, which is no warning, error or summary.
+    bar = several and not quiet and _is_terminal(sys.stderr)
+    restore_signals = _stop_on_termination_signals()
     try:
-        # A bar only on a terminal: off one, click would print its bare label, which is no warning, error or summary.
-        with console.progress(inputs, label, enabled=several and not quiet and _is_terminal(sys.stderr)) as items:
-            for source in items:
-                prepared = attempt(source, lambda: prepare(source))
-                if prepared is None:
-                    continue
-                target, data = prepared
-                if threads is None:
-                    attempt(source, lambda: work_on(source, target, data))
-                    console.clear_line()
-                    continue
-                pending.append((source, threads.submit(_holding_lines, work, source, data, target, console)))
-                while len(pending) >= 2 * codecs.jobs or (pending and pending[0][1].done()):
-                    attempt(*report(*pending.popleft()))
-            while pending:
-                attempt(*report(*pending.popleft()))
+        with _usage_errors():
+            batch.run(report, image_progress=lambda source: console.image_progress(source, label).get("progress"),
+                      iterate=lambda items: console.progress(items, label, enabled=bar))
     except KeyboardInterrupt as interruption:  # Ctrl-C, or SIGTERM or SIGHUP (_Terminated)
-        codecs.stop()  # the -j workers end now, not after their images: nothing is left behind
         _interrupted(context, interruption)
+    except (FatalError, WorkersFailed) as error:  # nothing else can succeed: no per-file summary either
+        console.error(str(error))
+        context.exit(EXIT_ERROR)
     finally:
-        for _, future in pending:
-            future.cancel()
-        if threads is not None:
-            threads.shutdown(wait=True, cancel_futures=True)
-        codecs.close()
         restore_signals()
-    console.finish(len(inputs), compressing)
+    console.finish(len(batch.inputs), batch.compressing)
     if console.failed:
         context.exit(EXIT_ERROR)
+
+
+_OPTIONS = {"model_quality": "'--model-quality'", "weights": "'--weights'", "model_id": "'--model'"}
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """aec.batch's BatchUsageError as click's usage error (exit 2), naming the option the argument came from."""
+    try:
+        yield
+    except BatchUsageError as error:
+        if error.parameter is None:
+            raise click.UsageError(str(error)) from None
+        raise click.BadParameter(str(error), param_hint=_OPTIONS[error.parameter]) from None
 
 
 class _Console:
@@ -720,9 +579,6 @@ class _Console:
                 self._line_drawn = False
 
     def say(self, message: str) -> None:
-        if getattr(_HELD, "lines", None) is not None:  # a -j worker thread: held for the main thread
-            _HELD.lines.append(message)
-            return
         with _SAY_LOCK:
             clear = self._bar is not None or self._line_drawn
             self._line_drawn = False  # a line said over the image's progress line ends it (the coding is done)
@@ -758,242 +614,6 @@ class _Console:
                  f"{read:,} -> {written:,} bytes{ratio}" + (f"; {failed}" if self.failed else ""))
 
 
-def _target_for(source: str, output: str | None, default_name: Callable[[str], str], subfolder: str = ".") -> str:
-    """Where the output of one input goes; subfolder: where -r found it below the folder given, kept under -o DIR."""
-    if output is None:
-        return STDIO if source == STDIO else default_name(source)
-    if output != STDIO and os.path.isdir(output):
-        name = os.path.basename(default_name(source))
-        return os.path.join(output, name) if subfolder == "." else os.path.join(output, subfolder, name)
-    return output
-
-
-def _make_folder(folder: str) -> None:
-    """The folder an output goes into, made if -r found its input in a subfolder that -o DIR does not have yet."""
-    if folder and not os.path.isdir(folder):
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as error:
-            raise CliError(f"cannot make the folder {folder}: {reason(error)}") from None
-
-
-def _check_stdout(target: str) -> None:
-    if target == STDIO and _is_terminal(_stdio("stdout")):
-        raise CliError("refusing to write binary data to a terminal; redirect stdout or give -o FILE")
-
-
-def _check_target(source: str, target: str, *, force: bool, written: dict[str, str]) -> None:
-    """Refuse, before any work, outputs that would overwrite the input, a file or an earlier output."""
-    if target == STDIO:
-        return
-    if source != STDIO and same_file(source, target):
-        raise CliError(f"output {target} is the input file; give another name with -o")
-    earlier = written.get(normalise(target))
-    if earlier is not None:
-        raise CliError(f"{_input_name(source)}: output {target} was already written from {earlier} in this run; "
-                       "give the inputs distinct names")
-    kind = special_kind(target)
-    if kind == "socket":
-        raise CliError(f"{target} is a socket; aec writes files, devices and pipes")
-    if kind == "block device" and not force:
-        raise CliError(f"{target} is a block device (a disk); use -f to write into it")
-    if kind is None and not force and os.path.lexists(target):
-        raise CliError(f"{target} already exists; use -f to overwrite it")
-
-
-def _coded_quality(codec: Any, coded: bytes, data: bytes, source: str,
-                   max_pixels: int | None) -> tuple[float, float | None]:
-    """PSNR (dB) and MS-SSIM of a file's decoded image against the image it was coded from, on the planes aec codes
-    (RGB, or the gray plane; alpha is lossless); MS-SSIM None for an image under 161 pixels on a side."""
-    import numpy as np
-
-    from .api import _coded_planes, _coded_psnr
-    from .images import load
-    from .metrics import MS_SSIM_MIN_SIDE, ms_ssim
-
-    original = load(_named_buffer(data, _input_name(source)), max_pixels or DEFAULT_MAX_PIXELS, True).rgb
-    decoded = np.asarray(codec.decode(coded).image)
-    planes, reference = _coded_planes(decoded, original)
-    structural = ms_ssim(reference, planes) if min(reference.shape[:2]) >= MS_SSIM_MIN_SIDE else None
-    return _coded_psnr(decoded, original), structural
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The codec, loaded at most once per command
-
-
-class _Codecs:
-    """Loads the Codec on first use only, so --help, info and inputs that fail early never load a model."""
-
-    def __init__(self, model_id: str | None, weights: str | None, max_pixels: int | None, *, encoding: bool,
-                 jobs: int = 1, threads: int | None = None, refining: bool = False):
-        self._model_id = model_id
-        self._refining = refining  # an effort above 0: the torch model is loaded too
-        # -j workers take one core each unless --threads says otherwise: more would only fight for the cores.
-        self._threads = threads if threads is not None or jobs == 1 else 1
-        self._weights = weights
-        self._max_pixels = max_pixels
-        self._encoding = encoding
-        self._codec: Any = None
-        self.jobs = jobs
-        self._lock = threading.Lock()  # -j: the first worker threads ask at once
-
-    def get(self) -> Any:
-        """The codec, with the model the command line chose (or, to encode, the default one) loaded.
-
-        That model failing to load stops the command; a model that a file names loads when the file is decoded,
-        and failing to load fails that file only.
-        """
-        with self._lock:
-            if self._codec is None:
-                self._codec = self._load()
-            return self._codec
-
-    def close(self) -> None:
-        if isinstance(self._codec, PooledCodec):
-            self._codec.close()
-
-    def stop(self) -> None:
-        """End the -j worker processes now (an interrupted command): what they are coding is not waited for."""
-        if isinstance(self._codec, PooledCodec):
-            self._codec.stop()
-
-    def _load(self) -> Any:
-        from .api import Codec  # numpy, PIL and the coder; torch only to refine (effort above 0)
-
-        try:
-            codec = Codec(self._model_id, weights=self._weights, max_pixels=self._max_pixels, threads=self._threads)
-            if self._encoding:
-                codec.model_id  # noqa: B018  (loads the default model now, so that its failure is reported here)
-            if self._refining:
-                codec.model  # noqa: B018  (and its torch model, for the refinement)
-        except (AECError, OSError) as error:
-            reason = reason(error) if isinstance(error, OSError) else str(error)
-            message = f"cannot load the model: {reason}"
-            # A model the command line names is a bad option value (exit 2); the default model failing is not.
-            for value, hint in ((self._weights, "'--weights'"), (self._model_id, "'--model'")):
-                if value is not None:
-                    raise click.BadParameter(message, param_hint=hint) from None
-            raise FatalError(message) from None
-        return PooledCodec(codec, self.jobs) if self.jobs > 1 else codec
-
-
-def _cores() -> int:
-    """The CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _jobs(jobs: int | None, inputs: Sequence[str]) -> int:
-    """Worker processes for -j: 0 is one per core, None (no -j) chooses (``_auto_jobs``); never more than the inputs."""
-    wanted = _auto_jobs(inputs) if jobs is None else jobs or _cores()
-    return max(1, min(wanted, len(inputs)))
-
-
-def _auto_jobs(inputs: Sequence[str]) -> int:
-    """One worker per core when the inputs' coding outweighs the start of the workers, else 1 (this process).
-
-    A worker pays a start (spawn, import torch, load the model: ``AUTO_JOBS_MEGAPIXELS``), and splitting the work
-    over the cores pays it back once the inputs hold about that many megapixels. Many files are taken to hold
-    that many; for a few, the pixels are read from their headers (Pillow's, or the .aec container's).
-    """
-    cores = _cores()
-    if cores < 2 or len(inputs) < 2:
-        return 1
-    if len(inputs) >= AUTO_JOBS_FILES:
-        return cores
-    pixels = 0
-    for source in inputs:  # headers only, and only until there is enough
-        pixels += _pixels(source)
-        if pixels >= AUTO_JOBS_MEGAPIXELS * 1e6:
-            return cores
-    return 1
-
-
-def _pixels(source: str) -> int:
-    """width * height from a file's header (0 if it cannot be read: stdin, not an image, ...)."""
-    if source == STDIO or not os.path.isfile(source):  # a device or a pipe is read once, when it is coded
-        return 0
-    try:
-        with open(source, "rb") as handle:
-            if handle.read(len(MAGIC)) == MAGIC:
-                header = parse(read_path(source, input_limit(DEFAULT_MAX_PIXELS), magic=MAGIC),
-                               max_pixels=_NO_PIXEL_LIMIT)[0]
-                return header.width * header.height
-            from .images import open_header  # Image.open without Pillow's bomb warning: aec judges the size later
-
-            with open_header(source) as image:  # the header only
-                return image.width * image.height
-    except Exception:  # noqa: BLE001  (the input's own failure is reported when it is coded)
-        return 0
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Input and output
-
-
-def _is_terminal(stream: Any) -> bool:
-    """True if the stream is an interactive terminal (a separate function so tests can pretend)."""
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _stdio(name: str) -> Any:
-    """sys.stdin or sys.stdout as a binary stream (click.get_binary_stream is deprecated from click 8.5 on); CliError
-    when the process was started with it closed (`<&-`, `>&-`: Python then has None)."""
-    stream = getattr(sys, name)
-    if stream is None:
-        doing = "read stdin" if name == "stdin" else "write to stdout"
-        raise CliError(f"cannot {doing}: Bad file descriptor (it is closed)")
-    return getattr(stream, "buffer", stream)
-
-
-def _stdout_failed(error: OSError) -> CliError:
-    """The one-line error of a failed write to stdout; after a broken pipe, stdout is pointed at /dev/null so that the
-    interpreter's last flush at exit does not print a second error (Python's documented remedy)."""
-    if isinstance(error, BrokenPipeError):
-        with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-    return CliError(f"cannot write to stdout: {reason(error)}")
-
-
-def _write_output(target: str, data: bytes, *, force: bool) -> None:
-    """Write data to stdout, or to a file (``aec.outputs.write_file``: atomic, never over a file without -f)."""
-    if target != STDIO:
-        write_file(target, data, force=force)
-        return
-    stream = _stdio("stdout")
-    try:
-        write_all(stream, data)
-    except OSError as error:
-        raise _stdout_failed(error) from None
-
-
-def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = None) -> bytes:
-    """An input's bytes in bounded memory (aec.inputs): at most what an image within the pixel limit needs, and with
-    ``magic`` only its first bytes if they are not it; devices are refused by name."""
-    limit = input_limit(max_pixels or DEFAULT_MAX_PIXELS)
-    if source != STDIO and os.path.isdir(source):
-        raise CliError(f"{source} is a folder; give -r to take the files below it")
-    try:
-        if source != STDIO:
-            return read_path(source, limit, magic=magic)
-        stream = _stdio("stdin")
-        if _is_terminal(stream):
-            raise CliError("refusing to read binary data from a terminal; pipe a file in or name it")
-        return read_stream(stream, limit, "<stdin>", magic=magic)
-    except AECError as error:
-        raise CliError(str(error)) from None
-    except OSError as error:
-        raise CliError(f"cannot read stdin: {reason(error)}") from None
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Messages
 
@@ -1015,28 +635,6 @@ def _header_quality(header: Any) -> str:
     if quality is None:
         return f"model quality {header.quality:g} (no 0-100 scale here for model {header.model_id})"
     return f"{quality:g} (model quality {header.quality:g})"
-
-
-def _named(source: str, error: Exception) -> str:
-    """The message of error, starting with the input's name unless the codec already put it there."""
-    name, message = _input_name(source), str(error)
-    return message if message.startswith(f"{name}:") else f"{name}: {message}"
-
-
-def _named_buffer(data: bytes, name: str) -> io.BytesIO:
-    buffer = io.BytesIO(data)
-    buffer.name = name  # the codec names its input after this in error messages
-    return buffer
-
-
-def _input_name(source: str) -> str:
-    return "<stdin>" if source == STDIO else source
-
-
-def _output_name(target: str) -> str:
-    return "<stdout>" if target == STDIO else target
-
-
 
 
 def _print_error(message: str) -> None:

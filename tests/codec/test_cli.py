@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from aec.bitstream import MAGIC, parse
-from aec import __version__, cli
+from aec import __version__, batch, cli
 from aec.cli import main
 from aec.outputs import compressed_name, decompressed_name
 from tests.conftest import smooth_image
@@ -257,7 +257,7 @@ def test_output_dash_writes_the_file_to_stdout(tmp_path, aec_data, weights):
 
 
 def test_binary_is_never_written_to_a_terminal(tmp_path, aec_data, monkeypatch):
-    monkeypatch.setattr(cli, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(batch, "_is_terminal", lambda stream: True)
     (tmp_path / "x.aec").write_bytes(aec_data)
     result = run("decompress", tmp_path / "x.aec", "-o", "-")
     assert_one_line_error(result, "refusing to write binary data to a terminal")
@@ -597,7 +597,7 @@ def test_compress_parses_nothing_and_decompress_judges_the_file_before_the_codec
     from aec import api
 
     parsed = []
-    for module in (cli, api):
+    for module in (batch, api):
         for name in ("parse", "read_header", "_read_header"):
             if hasattr(module, name):
                 def counting(*args, _original=getattr(module, name), _name=f"{module.__name__}.{name}", **kwargs):
@@ -613,7 +613,7 @@ def test_compress_parses_nothing_and_decompress_judges_the_file_before_the_codec
     assert f"16x8, {8 * size / 128:.3f} bpp" in result.stderr
     assert_ok(run("decompress", tmp_path / "photo.aec", "-o", tmp_path / "back.png"))  # the model the file names
     # The CLI's own parse refuses a bad file before torch or a model is loaded; it reads nothing from the result.
-    assert parsed == ["aec.cli.parse", "aec.api.parse"]
+    assert parsed == ["aec.batch.parse", "aec.api.parse"]
     parsed.clear()
     result = run("compress", "-f", source, "-v", *weights)
     assert "16x8, quality 75 (model quality 2.5), " in result.stderr
@@ -1212,7 +1212,7 @@ def test_jobs_must_be_a_whole_number_and_never_exceed_the_inputs(tmp_path):
 
 
 def test_jobs_by_default_start_workers_only_for_enough_work(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_cores", lambda: 4)
+    monkeypatch.setattr(batch, "_cores", lambda: 4)
     small = [str(write_png(tmp_path / f"s{i}.png", 64, 64, seed=i)) for i in range(3)]
     assert cli._jobs(None, small[:1]) == 1  # one input: never a worker
     assert cli._jobs(None, small) == 1  # 12,288 pixels: not worth a worker's start
@@ -1221,7 +1221,7 @@ def test_jobs_by_default_start_workers_only_for_enough_work(tmp_path, monkeypatc
     assert cli._jobs(None, ["missing.png"] * (cli.AUTO_JOBS_FILES - 1)) == 1  # unreadable: no pixels counted
     assert cli._jobs(None, ["missing.png"] * cli.AUTO_JOBS_FILES) == 4  # many files: enough work
     assert cli._jobs(None, ["-", "-"]) == 1  # stdin is read once, when it is coded
-    monkeypatch.setattr(cli, "_cores", lambda: 1)
+    monkeypatch.setattr(batch, "_cores", lambda: 1)
     assert cli._jobs(None, [*small, str(tmp_path / "big.png")]) == 1
     assert "-j" in run("compress", "--help").stdout and "megapixels" in run("compress", "--help").stdout
 
