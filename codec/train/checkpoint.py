@@ -68,6 +68,10 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
     if args.resume and path.is_file():
         model, checkpoint = load_checkpoint(path, raw=True)
         step, hours = checkpoint["step"], checkpoint["hours"]
+        asked = getattr(args, "lambdas", None)
+        if asked and tuple(float(v) for v in asked) != tuple(model.config.lambdas):
+            raise SystemExit(f"{path} trains lambdas {', '.join(f'{v:g}' for v in model.config.lambdas)}; "
+                             f"--lambdas widens an --init model (resume without it, or start a new run dir)")
     elif args.init:
         model, _, digest = load_model_file(Path(args.init))
         step, hours = _init_progress(args, digest)

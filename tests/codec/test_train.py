@@ -294,3 +294,16 @@ def test_a_run_from_a_model_file_warms_adam_up_and_a_resume_keeps_its_warm_up(tm
     with open(tmp_path / "run2" / "log.csv") as handle:
         rates = {int(row["step"]): float(row["lr"]) for row in csv.DictReader(handle)}
     assert rates == pytest.approx({3: 2.5e-4, 4: 5e-4, 5: 7.5e-4, 6: 1e-3})  # the rate each step trained at
+
+
+def test_a_resumed_run_keeps_its_quality_table_and_refuses_another(tmp_path):
+    _images(tmp_path)
+    main(_args(tmp_path, 1))
+    main(["--run-dir", str(tmp_path / "run"), "--export", "test-a", "--weights-dir", str(tmp_path)])
+    wide = ["--run-dir", str(tmp_path / "wide"), "--init", str(tmp_path / "test-a.safetensors"),
+            "--weights-dir", str(tmp_path), "--lambdas", "0.001,0.004,0.016,0.064"]
+    main(wide + _args(tmp_path, 2)[2:])  # widens the --init model in a new run dir
+    main(wide + _args(tmp_path, 3)[2:])  # resumes it, asking for the table it has: fine
+    assert _checkpoint(tmp_path, "wide")["step"] == 3
+    with pytest.raises(SystemExit, match="--lambdas widens an --init model"):
+        main(wide[:-1] + ["0.001,0.004,0.016,0.064,0.256"] + _args(tmp_path, 4)[2:])
