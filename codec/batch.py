@@ -31,7 +31,7 @@ from typing import Any, ContextManager
 from .bitstream import DEFAULT_MAX_PIXELS, MAGIC, AECError, check_coder_version, parse
 from .errors import OutputError, reason
 from .inputs import input_limit, read_path, read_stream
-from .outputs import (AEC_SUFFIX, _is_terminal, compressed_name, decompressed_name, encode_image, named_format,
+from .outputs import (AEC_SUFFIX, is_terminal, compressed_name, decompressed_name, encode_image, named_format,
                       normalise, output_format, same_file, special_kind, write_all, write_file)
 from .pool import PooledCodec, WorkersFailed
 
@@ -51,7 +51,7 @@ STDIO = "-"
 AUTO_JOBS_MEGAPIXELS = 1.5
 AUTO_JOBS_FILES = 64  # this many files are taken to hold enough work (each also costs a read, a write and an fsync)
 # width * height of any header fits below this, so headers too large to decode here are still read.
-_NO_PIXEL_LIMIT = 1 << 64
+NO_PIXEL_LIMIT = 1 << 64
 # Compressing with recursive=True: the images below a folder, by suffix.
 _EXTRA_IMAGE_SUFFIXES = {".gif", ".avif"}
 
@@ -121,7 +121,7 @@ def compress_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLik
     sources, subfolders = expand(inputs, recursive, IMAGE_SUFFIXES | _EXTRA_IMAGE_SUFFIXES, "image")
     coding = {name: value for name, value in (("target_size", target_size), ("target_bpp", target_bpp),
                                               ("target_psnr", target_psnr)) if value is not None}
-    batch = Batch(sources, _path(output), compressing=True, subfolders=subfolders, jobs=_jobs(jobs, sources),
+    batch = Batch(sources, _path(output), compressing=True, subfolders=subfolders, jobs=jobs_for(jobs, sources),
                   threads=threads, force=force, max_pixels=max_pixels, model_id=model_id, weights=_path(weights),
                   measure=measure, quality=quality, model_quality=model_quality, effort=effort, strip=strip, **coding)
     return batch.run(on_outcome)
@@ -137,7 +137,7 @@ def decompress_files(inputs: Sequence[str | os.PathLike], output: str | os.PathL
     each file is decoded with the model it names unless ``weights`` is given."""
     sources, subfolders = expand(inputs, recursive, {AEC_SUFFIX}, ".aec")
     forced = None if format is None else named_format(format)
-    batch = Batch(sources, _path(output), compressing=False, subfolders=subfolders, jobs=_jobs(jobs, sources),
+    batch = Batch(sources, _path(output), compressing=False, subfolders=subfolders, jobs=jobs_for(jobs, sources),
                   threads=threads, force=force, max_pixels=max_pixels, weights=_path(weights), image_format=forced)
     return batch.run(on_outcome)
 
@@ -149,7 +149,7 @@ def _path(path: str | os.PathLike | None) -> str | None:
 class Batch:
     """A planned run over inputs already expanded (``expand``): ``run`` codes each into its target.
 
-    ``jobs`` is the number of worker processes (``_jobs`` resolves None and 0); ``coding`` is passed to
+    ``jobs`` is the number of worker processes (``jobs_for`` resolves None and 0); ``coding`` is passed to
     ``Codec.encode`` (compressing), ``image_format`` forces the decoded images' format (decompressing).
     """
 
@@ -228,7 +228,7 @@ class Batch:
                         else lambda name: decompressed_name(name, self.image_format))
         target = outcome.target = _target_for(source, self.output, default_name, self.subfolders.get(source, "."))
         _check_stdout(target)
-        data = _read_input(source, self.max_pixels, magic=None if self.compressing else MAGIC)
+        data = read_input(source, self.max_pixels, magic=None if self.compressing else MAGIC)
         _check_target(source, target, force=self.force, written=written)
         if source in self.subfolders:
             _make_folder(os.path.dirname(target))
@@ -247,7 +247,7 @@ class Batch:
         started = time.perf_counter()
         source, target = outcome.source, outcome.target
         if not data:
-            raise BatchError(f"{_input_name(source)} is empty: not an image")
+            raise BatchError(f"{input_name(source)} is empty: not an image")
         codec = self._codecs.get()
         model_quality = self.coding.get("model_quality")
         if not self._quality_checked and model_quality is not None:  # a quality the model does not take: no input
@@ -258,7 +258,7 @@ class Batch:
                 raise BatchUsageError(str(error), "model_quality") from None
         # The bytes already read, not the path: a pipe such as <(curl ...) cannot be read twice.
         try:
-            result = codec.encode(_named_buffer(data, _input_name(source)), **self.coding, **options)
+            result = codec.encode(_named_buffer(data, input_name(source)), **self.coding, **options)
         except AECError as error:
             raise BatchError(_named(source, error)) from None
         outcome.result = result
@@ -285,9 +285,9 @@ class Batch:
         except AECError as error:
             raise BatchError(_named(source, error)) from None
         except OSError as error:  # the model files this file names cannot be read
-            raise BatchError(f"{_input_name(source)}: cannot load the model: {reason(error)}") from None
+            raise BatchError(f"{input_name(source)}: cannot load the model: {reason(error)}") from None
         outcome.result = result
-        encoded = encode_image(result.image, image_format, _output_name(target))
+        encoded = encode_image(result.image, image_format, output_name(target))
         _write_output(target, encoded, force=self.force)
         outcome.seconds = time.perf_counter() - started
         outcome.input_bytes, outcome.output_bytes = len(data), len(encoded)
@@ -307,7 +307,7 @@ def _attempt(outcome: Outcome, step: Callable[[], Any]) -> Any:
     except (BatchError, OutputError) as error:
         outcome.error = str(error)
     except Exception as error:  # a bug: still one line, and the other inputs go on
-        outcome.error = (f"{_input_name(outcome.source)}: internal error ({type(error).__name__}: {error}); "
+        outcome.error = (f"{input_name(outcome.source)}: internal error ({type(error).__name__}: {error}); "
                          "this is a bug in aec, please report it")
     return None
 
@@ -394,7 +394,7 @@ class _Codecs:
         return PooledCodec(codec, self.jobs) if self.jobs > 1 else codec
 
 
-def _cores() -> int:
+def usable_cores() -> int:
     """The CPU cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -402,9 +402,9 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _jobs(jobs: int | None, inputs: Sequence[str]) -> int:
+def jobs_for(jobs: int | None, inputs: Sequence[str]) -> int:
     """Worker processes: 0 is one per core, None chooses (``_auto_jobs``); never more than the inputs."""
-    wanted = _auto_jobs(inputs) if jobs is None else jobs or _cores()
+    wanted = _auto_jobs(inputs) if jobs is None else jobs or usable_cores()
     return max(1, min(wanted, len(inputs)))
 
 
@@ -415,7 +415,7 @@ def _auto_jobs(inputs: Sequence[str]) -> int:
     over the cores pays it back once the inputs hold about that many megapixels. Many files are taken to hold
     that many; for a few, the pixels are read from their headers (Pillow's, or the .aec container's).
     """
-    cores = _cores()
+    cores = usable_cores()
     if cores < 2 or len(inputs) < 2:
         return 1
     if len(inputs) >= AUTO_JOBS_FILES:
@@ -436,7 +436,7 @@ def _pixels(source: str) -> int:
         with open(source, "rb") as handle:
             if handle.read(len(MAGIC)) == MAGIC:
                 header = parse(read_path(source, input_limit(DEFAULT_MAX_PIXELS), magic=MAGIC),
-                               max_pixels=_NO_PIXEL_LIMIT)[0]
+                               max_pixels=NO_PIXEL_LIMIT)[0]
                 return header.width * header.height
             from .images import open_header  # Image.open without Pillow's bomb warning: aec judges the size later
 
@@ -496,7 +496,7 @@ def _make_folder(folder: str) -> None:
 
 
 def _check_stdout(target: str) -> None:
-    if target == STDIO and _is_terminal(_stdio("stdout")):
+    if target == STDIO and is_terminal(_stdio("stdout")):
         raise BatchError("refusing to write binary data to a terminal; redirect stdout or give -o FILE")
 
 
@@ -508,7 +508,7 @@ def _check_target(source: str, target: str, *, force: bool, written: dict[str, s
         raise BatchError(f"output {target} is the input file; give another name with -o")
     earlier = written.get(normalise(target))
     if earlier is not None:
-        raise BatchError(f"{_input_name(source)}: output {target} was already written from {earlier} in this run; "
+        raise BatchError(f"{input_name(source)}: output {target} was already written from {earlier} in this run; "
                          "give the inputs distinct names")
     kind = special_kind(target)
     if kind == "socket":
@@ -552,7 +552,7 @@ def _write_output(target: str, data: bytes, *, force: bool) -> None:
         raise _stdout_failed(error) from None
 
 
-def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = None) -> bytes:
+def read_input(source: str, max_pixels: int | None, *, magic: bytes | None = None) -> bytes:
     """An input's bytes in bounded memory (aec.inputs): at most what an image within the pixel limit needs, and with
     ``magic`` only its first bytes if they are not it; devices are refused by name."""
     limit = input_limit(max_pixels or DEFAULT_MAX_PIXELS)
@@ -562,7 +562,7 @@ def _read_input(source: str, max_pixels: int | None, *, magic: bytes | None = No
         if source != STDIO:
             return read_path(source, limit, magic=magic)
         stream = _stdio("stdin")
-        if _is_terminal(stream):
+        if is_terminal(stream):
             raise BatchError("refusing to read binary data from a terminal; pipe a file in or name it")
         return read_stream(stream, limit, "<stdin>", magic=magic)
     except AECError as error:
@@ -581,7 +581,7 @@ def _coded_quality(codec: Any, coded: bytes, data: bytes, source: str,
     from .images import load
     from .metrics import MS_SSIM_MIN_SIDE, ms_ssim
 
-    original = load(_named_buffer(data, _input_name(source)), max_pixels or DEFAULT_MAX_PIXELS, True).rgb
+    original = load(_named_buffer(data, input_name(source)), max_pixels or DEFAULT_MAX_PIXELS, True).rgb
     decoded = np.asarray(codec.decode(coded).image)
     planes, reference = _coded_planes(decoded, original)
     structural = ms_ssim(reference, planes) if min(reference.shape[:2]) >= MS_SSIM_MIN_SIDE else None
@@ -590,7 +590,7 @@ def _coded_quality(codec: Any, coded: bytes, data: bytes, source: str,
 
 def _named(source: str, error: Exception) -> str:
     """The message of error, starting with the input's name unless the codec already put it there."""
-    name, message = _input_name(source), str(error)
+    name, message = input_name(source), str(error)
     return message if message.startswith(f"{name}:") else f"{name}: {message}"
 
 
@@ -600,9 +600,9 @@ def _named_buffer(data: bytes, name: str) -> io.BytesIO:
     return buffer
 
 
-def _input_name(source: str) -> str:
+def input_name(source: str) -> str:
     return "<stdin>" if source == STDIO else source
 
 
-def _output_name(target: str) -> str:
+def output_name(target: str) -> str:
     return "<stdout>" if target == STDIO else target

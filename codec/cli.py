@@ -16,12 +16,11 @@ import click
 
 from .bitstream import MAGIC, AECError, parse
 from . import __version__
-from .batch import (_NO_PIXEL_LIMIT, AUTO_JOBS_FILES, AUTO_JOBS_MEGAPIXELS, STDIO, Batch, BatchError, BatchUsageError,
-                    FatalError, Outcome, WorkersFailed, _input_name, _jobs, _output_name, _read_input, expand, held)
-from .batch import _cores  # noqa: F401  (the cores -j 0 takes, beside _jobs)
+from .batch import (NO_PIXEL_LIMIT, AUTO_JOBS_FILES, AUTO_JOBS_MEGAPIXELS, STDIO, Batch, BatchError, BatchUsageError,
+                    FatalError, Outcome, WorkersFailed, input_name, jobs_for, output_name, read_input, expand, held)
 from .config import MAX_EFFORT
 from .errors import OutputError
-from .outputs import AEC_SUFFIX, _is_terminal, named_format, output_format
+from .outputs import AEC_SUFFIX, is_terminal, named_format, output_format
 
 __all__ = ["main"]
 
@@ -288,7 +287,7 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
                                                ("target_psnr", target_psnr)) if value is not None}
     if len(targets) + (quality is not None) + (model_quality is not None) > 1:
         raise click.UsageError("give one of -q, --model-quality, --target-size, --target-bpp and --target-psnr")
-    batch = Batch(inputs, output, compressing=True, subfolders=subfolders, jobs=_jobs(jobs, inputs), threads=threads,
+    batch = Batch(inputs, output, compressing=True, subfolders=subfolders, jobs=jobs_for(jobs, inputs), threads=threads,
                   force=force, max_pixels=max_pixels, model_id=model_id, weights=weights, measure=verbose,
                   quality=quality, model_quality=model_quality, effort=effort, strip=strip, **targets)
 
@@ -296,20 +295,20 @@ def compress(context: click.Context, inputs: tuple[str, ...], output: str | None
         source, target, result = outcome.source, outcome.target, outcome.result
         if result is not None and result.target_met is False:
             (name, value), = targets.items()
-            console.say(f"aec: warning: {_input_name(source)}: {name.replace('_', ' ')} {value:g} is out of reach; "
+            console.say(f"aec: warning: {input_name(source)}: {name.replace('_', ' ')} {value:g} is out of reach; "
                         f"coded at the nearest quality, {_quality(result)}")
         if not outcome.ok:
             return
         header, bpp = result.header, result.bits_per_pixel
         size = f"{header.width}x{header.height}"
         if verbose:  # as cwebp -print_psnr: the file decoded again and compared with what was coded
-            console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, quality {_quality(result)}, "
+            console.say(f"{input_name(source)} -> {output_name(target)}: {size}, quality {_quality(result)}, "
                         f"effort {result.effort}, {outcome.input_bytes} -> {outcome.output_bytes} bytes, "
                         f"{bpp:.3f} bpp, PSNR {outcome.psnr:.2f} dB"
                         + (f", MS-SSIM {outcome.ms_ssim:.4f}" if outcome.ms_ssim is not None else "")
                         + f", {outcome.seconds:.2f} s")
         elif console.summaries and target != STDIO:
-            console.say(f"{_input_name(source)} -> {_output_name(target)}: {size}, {bpp:.3f} bpp")
+            console.say(f"{input_name(source)} -> {output_name(target)}: {size}, {bpp:.3f} bpp")
         console.totals(outcome.input_bytes, outcome.output_bytes)
 
     _run(context, batch, "compressing", say, verbose=verbose, quiet=quiet)
@@ -347,7 +346,7 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
             output_format(output, forced)
         except OutputError as error:
             raise click.BadParameter(str(error), param_hint="'-o' / '--output'") from None
-    batch = Batch(inputs, output, compressing=False, subfolders=subfolders, jobs=_jobs(jobs, inputs),
+    batch = Batch(inputs, output, compressing=False, subfolders=subfolders, jobs=jobs_for(jobs, inputs),
                   threads=threads, force=force, max_pixels=max_pixels, weights=weights, image_format=forced)
 
     def say(outcome: Outcome, console: _Console) -> None:
@@ -357,11 +356,11 @@ def decompress(context: click.Context, inputs: tuple[str, ...], output: str | No
         width, height = header.width, header.height
         if verbose:
             bpp = 8 * outcome.input_bytes / (width * height)
-            console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {mode}, "
+            console.say(f"{input_name(source)} -> {output_name(target)}: {width}x{height} {mode}, "
                         f"{outcome.input_bytes} -> {outcome.output_bytes} bytes, {bpp:.3f} bpp, "
                         f"{outcome.seconds:.2f} s")
         elif console.summaries and target != STDIO:
-            console.say(f"{_input_name(source)} -> {_output_name(target)}: {width}x{height} {mode}")
+            console.say(f"{input_name(source)} -> {output_name(target)}: {width}x{height} {mode}")
         console.totals(outcome.output_bytes, outcome.input_bytes)
 
     _run(context, batch, "decompressing", say, verbose=verbose, quiet=quiet)
@@ -410,17 +409,17 @@ def info(context: click.Context, files: tuple[str, ...]) -> None:
     try:
         for source in files:
             try:
-                data = _read_input(source, None, magic=MAGIC)
-                header, sections = parse(data, max_pixels=_NO_PIXEL_LIMIT)
+                data = read_input(source, None, magic=MAGIC)
+                header, sections = parse(data, max_pixels=NO_PIXEL_LIMIT)
             except BatchError as error:
                 failed += 1
                 _print_error(str(error))
                 continue
             except AECError as error:
                 failed += 1
-                _print_error(f"{_input_name(source)}: {error}")
+                _print_error(f"{input_name(source)}: {error}")
                 continue
-            click.echo(("\n" if shown else "") + _describe(_one_line(_input_name(source)), data, header, sections))
+            click.echo(("\n" if shown else "") + _describe(_one_line(input_name(source)), data, header, sections))
             shown += 1
     except KeyboardInterrupt:
         _interrupted(context)
@@ -481,7 +480,7 @@ def _run(context: click.Context, batch: Batch, label: str, say: Callable[[Outcom
     """
     several = len(batch.inputs) > 1
     console = _Console(summaries=not quiet and not several, verbose=verbose, quiet=quiet,
-                       image_line=not several and not quiet and batch.jobs == 1 and _is_terminal(sys.stderr))
+                       image_line=not several and not quiet and batch.jobs == 1 and is_terminal(sys.stderr))
 
     def report(outcome: Outcome) -> None:
         for line in outcome.lines:  # a -j worker thread's warnings
@@ -493,7 +492,7 @@ def _run(context: click.Context, batch: Batch, label: str, say: Callable[[Outcom
         console.clear_line()
 
     # A bar only on a terminal: off one, click would print its bare label, which is no warning, error or summary.
-    bar = several and not quiet and _is_terminal(sys.stderr)
+    bar = several and not quiet and is_terminal(sys.stderr)
     restore_signals = _stop_on_termination_signals()
     try:
         with _usage_errors():
@@ -548,7 +547,7 @@ class _Console:
         stderr = sys.stderr
         with click.progressbar(items, label=label, show_pos=True, file=stderr) as bar:
             # Off a terminal click prints the label once and no bar: nothing to clear or redraw.
-            self._bar = bar if _is_terminal(stderr) else None
+            self._bar = bar if is_terminal(stderr) else None
             try:
                 yield bar
             finally:
@@ -559,7 +558,7 @@ class _Console:
         coded, when stderr is a terminal and there is a single input; {} (no option) otherwise."""
         if not self.image_line:
             return {}
-        name, shown = _one_line(_input_name(source)), [-1]
+        name, shown = _one_line(input_name(source)), [-1]
 
         def draw(fraction: float) -> None:
             percent = int(fraction * 100)

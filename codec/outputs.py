@@ -248,7 +248,7 @@ def _write_into(target: str, data: bytes) -> None:
     """Write into a device or a pipe (as gzip and zstd do): a rename would replace it with a regular file."""
     try:
         with open(target, "wb") as handle:
-            if _is_terminal(handle):
+            if is_terminal(handle):
                 raise OutputError(f"refusing to write binary data to a terminal ({target}); give -o FILE")
             write_all(handle, data)
     except OSError as error:
@@ -314,7 +314,7 @@ def write_file(target: str, data: bytes, *, force: bool = False) -> None:
                 os.unlink(temporary)
 
 
-def _is_terminal(stream: Any) -> bool:
+def is_terminal(stream: Any) -> bool:
     """True if the stream is an interactive terminal."""
     try:
         return stream.isatty()

@@ -89,4 +89,4 @@ def test_worker_processes_write_the_same_bytes_in_input_order(tmp_path, tiny_wei
 
 
 def test_jobs_never_exceed_the_inputs():
-    assert batch._jobs(8, ["a"] * 3) == 3 and batch._jobs(1, ["a"] * 5) == 1 and batch._jobs(None, ["a"]) == 1
+    assert batch.jobs_for(8, ["a"] * 3) == 3 and batch.jobs_for(1, ["a"] * 5) == 1 and batch.jobs_for(None, ["a"]) == 1

@@ -160,7 +160,7 @@ def test_several_inputs_go_into_the_folder_with_one_summary_line(tmp_path, weigh
 
 def test_a_progress_bar_is_drawn_only_on_a_terminal(tmp_path, weights, monkeypatch):
     sources = [write_png(tmp_path / f"img{i}.png", 4, 4, seed=i) for i in range(2)]
-    monkeypatch.setattr(cli, "_is_terminal", lambda stream: stream is sys.stderr)
+    monkeypatch.setattr(cli, "is_terminal", lambda stream: stream is sys.stderr)
     result = run("compress", *sources, "-o", tmp_path, *weights)
     assert_ok(result)
     assert "compressing" in result.stderr and "2 of 2 files compressed" in result.stderr
@@ -179,7 +179,7 @@ def test_one_big_image_shows_its_progress_on_a_terminal_only(tmp_path, weights, 
     assert "%" not in plain.stderr and "\r" not in plain.stderr  # off a terminal: the summary line only
     assert len(plain.stderr.splitlines()) == 1
 
-    monkeypatch.setattr(cli, "_is_terminal", lambda stream: stream is sys.stderr)
+    monkeypatch.setattr(cli, "is_terminal", lambda stream: stream is sys.stderr)
     shown = run(command, source, "-o", tmp_path / "shown.out.png" if command == "decompress" else tmp_path / "b.aec",
                 *weights)
     assert_ok(shown)
@@ -257,7 +257,7 @@ def test_output_dash_writes_the_file_to_stdout(tmp_path, aec_data, weights):
 
 
 def test_binary_is_never_written_to_a_terminal(tmp_path, aec_data, monkeypatch):
-    monkeypatch.setattr(batch, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(batch, "is_terminal", lambda stream: True)
     (tmp_path / "x.aec").write_bytes(aec_data)
     result = run("decompress", tmp_path / "x.aec", "-o", "-")
     assert_one_line_error(result, "refusing to write binary data to a terminal")
@@ -1207,22 +1207,22 @@ def test_jobs_must_be_a_whole_number_and_never_exceed_the_inputs(tmp_path):
     source = write_png(tmp_path / "a.png", 4, 4)
     assert_usage_error(run("compress", source, "-j", "x"), "'x' is not a whole number")
     assert_usage_error(run("compress", source, "-j", "-1"), "-1 is out of range")
-    assert cli._jobs(8, ["a"] * 3) == 3 and cli._jobs(1, ["a"] * 5) == 1
-    assert cli._jobs(0, ["a"] * 10 ** 3) == cli._cores()
+    assert batch.jobs_for(8, ["a"] * 3) == 3 and batch.jobs_for(1, ["a"] * 5) == 1
+    assert batch.jobs_for(0, ["a"] * 10 ** 3) == batch.usable_cores()
 
 
 def test_jobs_by_default_start_workers_only_for_enough_work(tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "_cores", lambda: 4)
+    monkeypatch.setattr(batch, "usable_cores", lambda: 4)
     small = [str(write_png(tmp_path / f"s{i}.png", 64, 64, seed=i)) for i in range(3)]
-    assert cli._jobs(None, small[:1]) == 1  # one input: never a worker
-    assert cli._jobs(None, small) == 1  # 12,288 pixels: not worth a worker's start
+    assert batch.jobs_for(None, small[:1]) == 1  # one input: never a worker
+    assert batch.jobs_for(None, small) == 1  # 12,288 pixels: not worth a worker's start
     Image.new("RGB", (1300, 1200)).save(tmp_path / "big.png")  # 1.56 megapixels, read from its header only
-    assert cli._jobs(None, [*small, str(tmp_path / "big.png")]) == 4
-    assert cli._jobs(None, ["missing.png"] * (cli.AUTO_JOBS_FILES - 1)) == 1  # unreadable: no pixels counted
-    assert cli._jobs(None, ["missing.png"] * cli.AUTO_JOBS_FILES) == 4  # many files: enough work
-    assert cli._jobs(None, ["-", "-"]) == 1  # stdin is read once, when it is coded
-    monkeypatch.setattr(batch, "_cores", lambda: 1)
-    assert cli._jobs(None, [*small, str(tmp_path / "big.png")]) == 1
+    assert batch.jobs_for(None, [*small, str(tmp_path / "big.png")]) == 4
+    assert batch.jobs_for(None, ["missing.png"] * (cli.AUTO_JOBS_FILES - 1)) == 1  # unreadable: no pixels counted
+    assert batch.jobs_for(None, ["missing.png"] * cli.AUTO_JOBS_FILES) == 4  # many files: enough work
+    assert batch.jobs_for(None, ["-", "-"]) == 1  # stdin is read once, when it is coded
+    monkeypatch.setattr(batch, "usable_cores", lambda: 1)
+    assert batch.jobs_for(None, [*small, str(tmp_path / "big.png")]) == 1
     assert "-j" in run("compress", "--help").stdout and "megapixels" in run("compress", "--help").stdout
 
 
