@@ -179,6 +179,11 @@ class ChannelSliceArchitecture(Architecture):
     def is_decoder_tensor(self, name: str) -> bool:
         return name.startswith(DECODER_PREFIXES) or name in DECODER_NAMES
 
+    def synthesis_layers(self, config: ModelConfig) -> tuple[Layer, ...]:
+        """g_s's layer list (inverse GDN after every layer but the last): the one thing an architecture built on
+        this one (``aec.light``) changes."""
+        return synthesis(config)
+
     def exact_path(self, config: ModelConfig, tensors: dict[str, np.ndarray]) -> ExactLatentPath:
         """The frozen probability path of a model file's tensors."""
         c = config
@@ -195,7 +200,7 @@ class ChannelSliceArchitecture(Architecture):
         """``latents``: the exact path already built from these tensors (``AECModel.decoder`` passes its own)."""
         return Decoder(config, latents or self.exact_path(config, tensors),
                        gain_table(tensors, "log_inverse_gains", config),
-                       FloatNetwork(tensors, "g_s", synthesis(config), "igdn"))
+                       FloatNetwork(tensors, "g_s", self.synthesis_layers(config), "igdn"))
 
     def encoder(self, config: ModelConfig, tensors: dict[str, np.ndarray], decoder: Decoder) -> Encoder:
         return Encoder(config, FloatNetwork(tensors, "g_a", analysis(config), "gdn"),
@@ -205,7 +210,7 @@ class ChannelSliceArchitecture(Architecture):
     def training_module(self, config: ModelConfig):
         from .model import AECModel  # torch
 
-        return AECModel(config)
+        return AECModel(config, self)
 
 
 CHANNEL_SLICE = ChannelSliceArchitecture()  # aec.registry lists it

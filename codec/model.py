@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 
 from .channel_slice import (ANALYSIS_MARGIN, ANALYSIS_TILE, CHANNEL_SLICE, DECODE_MS, ENCODE_MS, FILE_PREFIXES,
-                            LATENT_STRIDE, REFINEMENT_STEP_MS, STRIDE, SYNTHESIS_MARGIN, SYNTHESIS_TILE, Decoder,
-                            Encoder)
+                            LATENT_STRIDE, REFINEMENT_STEP_MS, STRIDE, SYNTHESIS_MARGIN, SYNTHESIS_TILE,
+                            ChannelSliceArchitecture, Decoder, Encoder)
 from .config import ModelConfig
 from .latent_codecs import ChannelSliceLatentCodec, CodedLatents, Rounding
 from .progress import part, shares
@@ -40,13 +40,14 @@ class AECModel(nn.Module):
     architecture = CHANNEL_SLICE.name
     stride = STRIDE
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, entry: ChannelSliceArchitecture = CHANNEL_SLICE):
+        """``entry``: the architecture (``aec.channel_slice``'s, or one built on it that changes g_s: ``aec.light``)."""
         super().__init__()
-        self.config = config
+        self.config, self.entry, self.architecture = config, entry, entry.name
         c = config
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
         self.g_a = analysis(c)
-        self.g_s = synthesis(c)
+        self.g_s = synthesis(c, entry.synthesis_layers(c))
         self.latent_codec = ChannelSliceLatentCodec(c)
         # Gain units: quantization is finer at higher quality; lambda ~ step^-2 suggests gain ~ sqrt(lambda).
         lambdas = torch.tensor(c.lambdas, dtype=torch.float32)
@@ -92,6 +93,11 @@ class AECModel(nn.Module):
         file as it was, so a model trained so decodes with its parent's decoder."""
         return [*self.g_a.parameters(), *self.latent_codec.h_a.parameters(), self.log_gains]
 
+    def synthesis_parameters(self) -> list[nn.Parameter]:
+        """g_s and the inverse gains: training them alone leaves every file's bytes as they were (a new synthesis
+        learns from a trained model's own latents: ``aec.light``)."""
+        return [*self.g_s.parameters(), self.log_inverse_gains]
+
     # -------------------------------------------------------------------------------------------------- coding
     def place(self, device: torch.device | str) -> "AECModel":
         """Put the float transforms (g_a, h_a, g_s) on ``device``, g_s in channels_last; the exact probability path
@@ -116,12 +122,12 @@ class AECModel(nn.Module):
     def decoder(self) -> Decoder:
         """The torch-free decoder of this model's frozen state, as its model file would give it."""
         tensors = {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()}
-        return CHANNEL_SLICE.decoder(self.config, tensors, latents=self.latent_codec.exact_path())
+        return self.entry.decoder(self.config, tensors, latents=self.latent_codec.exact_path())
 
     def encoder(self) -> Encoder:
         """The torch-free one-pass encoder of these weights, sharing this model's exact path."""
         tensors = {key: value.detach().cpu().numpy() for key, value in self.file_state_dict().items()}
-        return CHANNEL_SLICE.encoder(self.config, tensors, self.decoder())
+        return self.entry.encoder(self.config, tensors, self.decoder())
 
     def check_exact(self) -> None:
         self.latent_codec.check_exact()

@@ -32,9 +32,11 @@ def analysis(c: ModelConfig) -> nn.Sequential:
     return _float_network(channel_slice.analysis(c), GDN)
 
 
-def synthesis(c: ModelConfig) -> nn.Sequential:
-    """g_s (``channel_slice.synthesis``): the mirror of g_a with transposed convolutions and inverse GDN."""
-    return _float_network(channel_slice.synthesis(c), lambda channels: GDN(channels, inverse=True))
+def synthesis(c: ModelConfig, layers: Sequence[Layer] | None = None) -> nn.Sequential:
+    """g_s (``channel_slice.synthesis``, or an architecture's own ``layers``): the mirror of g_a with transposed
+    convolutions and inverse GDN."""
+    return _float_network(channel_slice.synthesis(c) if layers is None else layers,
+                          lambda channels: GDN(channels, inverse=True))
 
 
 def hyper_analysis(c: ModelConfig) -> nn.Sequential:

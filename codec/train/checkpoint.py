@@ -80,6 +80,8 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
             if dist.main:
                 print(f"quality table widened to {len(args.lambdas)} lambdas, "
                       f"{args.lambdas[0]:g} to {args.lambdas[-1]:g}", flush=True)
+        model = transplant(model, getattr(args, "architecture", None) or model.architecture,
+                           json.loads(getattr(args, "config", None) or "{}"), dist.main)
     else:
         try:
             entry = architecture(args.architecture) if getattr(args, "architecture", None) else default_architecture()
@@ -92,10 +94,12 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
     if dist.device.type == "cpu" or args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     trained = getattr(args, "train_only", "all")
-    if trained == "encoder":
-        encoder = {id(p) for p in model.encoder_parameters()}
+    if trained != "all":
+        chosen = {"encoder": model.encoder_parameters, "synthesis": model.synthesis_parameters,
+                  "decoder": lambda: set(model.parameters()) - set(model.encoder_parameters())}[trained]()
+        ids = {id(p) for p in chosen}
         for p in model.parameters():
-            p.requires_grad_(id(p) in encoder)
+            p.requires_grad_(id(p) in ids)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     resumed_as = checkpoint.get("args", {}).get("train_only", "all")
     if "optimizer" in checkpoint and resumed_as != trained:
@@ -143,6 +147,31 @@ def widen_quality_table(model: torch.nn.Module, lambdas: tuple[float, ...]) -> t
         state[name] = torch.stack(rows).float()
     widened.load_state_dict(state)
     return widened
+
+
+def transplant(model: torch.nn.Module, name: str, fields: dict, verbose: bool) -> torch.nn.Module:
+    """A new model of architecture NAME whose config is MODEL's with FIELDS changed, holding every tensor of MODEL
+    that it has under the same name and shape (the rest start as a new model's): a light synthesis under a trained
+    encoder and probability path, or narrower slice networks under the same transforms. MODEL itself when that is
+    what it already is. The quality table is MODEL's (--lambdas widens it), whatever FIELDS say."""
+    fields = {key: value for key, value in fields.items() if key != "lambdas"}
+    try:
+        entry = architecture(name)
+        config = entry.read_config({**model.config.to_dict(), **fields})
+    except (KeyError, ValueError, TypeError) as error:
+        raise SystemExit(f"error: --architecture/--config: {error.args[0]}") from None
+    if name == model.architecture and config == model.config:
+        return model
+    target = entry.training_module(config)
+    theirs, mine = model.state_dict(), target.state_dict()
+    kept = {key: value for key, value in theirs.items() if key in mine and mine[key].shape == value.shape}
+    mine.update(kept)
+    target.load_state_dict(mine)
+    if verbose:
+        fresh = sorted({key.rsplit(".", 2)[0] for key in mine if key not in kept})
+        print(f"{name} from the --init model: {len(kept)} of {len(mine)} tensors kept; new: "
+              f"{', '.join(fresh) or 'none'}", flush=True)
+    return target
 
 
 def _init_progress(args: argparse.Namespace, digest: str) -> tuple[int, float]:

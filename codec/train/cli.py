@@ -55,8 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--architecture", metavar="NAME",
                    help="the registered architecture of a new model (default: the shipped one, aec.registry)")
     p.add_argument("--config", help="JSON of the architecture's config fields for a new model (aec.config.ModelConfig's "
-                                    "for the shipped one)")
-    p.add_argument("--init", help="start from a .safetensors model file")
+                                    "for the shipped one); with --init, the fields to change")
+    p.add_argument("--init", help="start from a .safetensors model file; with another --architecture or --config, "
+                                  "a new model that keeps each of its tensors of the same name and shape")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt if present")
     p.add_argument("--lambdas", type=_lambda_list, metavar="L1,L2,...",
                    help="with --init: train for this quality table instead of the model's own (ascending, holding "
@@ -75,9 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema-decay", type=float, default=0.999,
                    help="decay of the exponential moving average of the weights, updated after every step; "
                         "validation and --export use the average (default 0.999; 0 turns it off)")
-    p.add_argument("--train-only", choices=("all", "encoder"), default="all",
+    p.add_argument("--train-only", choices=("all", "encoder", "synthesis", "decoder"), default="all",
                    help="encoder: train g_a, h_a and the gains alone, the decoder frozen bit for bit, so the model "
-                        "decodes every file as its parent does (Adam starts afresh)")
+                        "decodes every file as its parent does (Adam starts afresh); synthesis: g_s and the inverse "
+                        "gains alone, so every file's bytes stay the parent's (a new g_s learns from a trained "
+                        "model's latents); decoder: all but g_a, h_a and the gains (the latents stay the parent's)")
     p.add_argument("--rounding", choices=("noise", "hard"), default="noise",
                    help="the rate's quantization proxy: additive uniform noise (default), or hard rounding with "
                         "straight-through gradients, as the coder rounds (for fine-tuning an encoder, after Guo et "

@@ -1,0 +1,74 @@
+"""``aec-light-v1``: the channel-slice architecture with a light synthesis (issue "A fast model"). Torch-free.
+
+Everything but g_s is ``aec.channel_slice``'s (g_a, the gains, h_a, h_s, the slice networks, the entropy models and
+the tensor names), so a trained channel-slice model's encoder and probability path carry over tensor for tensor.
+g_s keeps its shape (four stride-2 transposed 5x5 layers, an inverse GDN after each but the last) at the widths the
+config gives, ``synthesis_widths`` (w1, w2, w3):
+
+    g_s:  y_hat (M) -> w1 -> w2 -> w3 -> pixels (3)
+
+At (128, 64, 32) that is about 10.2 k multiply-adds per pixel against 42 k for the channel-slice g_s (N = 128 in
+every layer), inverse GDNs included (``synthesis_macs``). A light synthesis first learns from a trained model's own latents
+(``python -m aec.train --init MODEL --architecture aec-light-v1 --train-only synthesis``: the encoder and the
+probability path frozen, so the files' bytes are the parent's), then trains with the rest (docs/training.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .architecture import Layer
+from .channel_slice import ChannelSliceArchitecture
+from .config import MAX_WIDTH, ModelConfig
+
+__all__ = ["LIGHT", "LightArchitecture", "LightConfig", "synthesis", "synthesis_macs"]
+
+
+@dataclass(frozen=True)
+class LightConfig(ModelConfig):
+    """ModelConfig's fields, and the widths of g_s's three hidden layers."""
+
+    synthesis_widths: tuple[int, ...] = (128, 64, 32)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        widths = self.synthesis_widths
+        if isinstance(widths, list):  # as JSON gives it
+            object.__setattr__(self, "synthesis_widths", widths := tuple(widths))
+        if (not isinstance(widths, tuple) or len(widths) != 3
+                or not all(not isinstance(w, bool) and isinstance(w, int) and 1 <= w <= MAX_WIDTH for w in widths)):
+            raise ValueError(f"config field synthesis_widths must be three whole numbers from 1 to {MAX_WIDTH}, "
+                             f"got {widths!r}")
+
+
+def synthesis(c: LightConfig) -> tuple[Layer, ...]:
+    """g_s, float: M -> w1 -> w2 -> w3 -> 3, stride-2 transposed 5x5 layers, an inverse GDN after all but the last."""
+    up = {"stride": 2, "transpose": True}
+    w1, w2, w3 = c.synthesis_widths
+    return (Layer(c.M, w1, 5, **up), Layer(w1, w2, 5, **up), Layer(w2, w3, 5, **up),
+            Layer(w3, 3, 5, **up, activation=False))
+
+
+def synthesis_macs(layers: tuple[Layer, ...]) -> float:
+    """Multiply-adds per output pixel of a stride-16 synthesis of stride-2 transposed layers, the inverse GDNs
+    (one channels x channels product per position) included."""
+    total, share = 0.0, 1 / 256  # a layer's input positions per output pixel
+    for layer in layers:
+        total += share * layer.kernel ** 2 * layer.inputs * layer.outputs
+        share *= 4
+        if layer.activation:
+            total += share * layer.outputs ** 2
+    return total
+
+
+class LightArchitecture(ChannelSliceArchitecture):
+    """See the module docstring."""
+
+    name = "aec-light-v1"
+    config_class = LightConfig
+
+    def synthesis_layers(self, config: LightConfig) -> tuple[Layer, ...]:
+        return synthesis(config)
+
+
+LIGHT = LightArchitecture()  # aec.registry lists it

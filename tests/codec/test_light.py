@@ -1,0 +1,126 @@
+"""``aec-light-v1`` (``aec.light``): the channel-slice architecture with a light g_s, whose first model learns from a
+trained model's own latents (``--init PARENT --architecture aec-light-v1 --train-only synthesis``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import aec
+from aec import channel_slice
+from aec.bitstream.container import parse
+from aec.config import TINY, ModelConfig
+from aec.light import LIGHT, LightConfig, synthesis, synthesis_macs
+from aec.model_files import file_metadata, load_model
+from aec.registry import architecture, default_architecture
+from aec.train import main
+from tests.conftest import smooth_image
+
+TINY_WIDTHS = [8, 8, 4]
+
+
+def test_the_light_architecture_is_registered_beside_the_default_one():
+    assert architecture("aec-light-v1") is LIGHT and default_architecture().name == "aec-channel-slice-v1"
+    assert LIGHT.stride == channel_slice.STRIDE
+
+
+def test_its_config_reads_widths_from_json_and_refuses_what_no_model_can_have():
+    config = LIGHT.read_config(json.loads(LightConfig(synthesis_widths=(96, 48, 32)).to_json()))
+    assert config.synthesis_widths == (96, 48, 32) and config.M == ModelConfig().M
+    for widths in ([8, 8], [8, 8, 0], [8, 8.5, 4], [True, 8, 4], "abc"):
+        with pytest.raises(ValueError, match="synthesis_widths"):
+            LightConfig(synthesis_widths=widths)
+
+
+def test_the_default_light_synthesis_is_a_quarter_of_the_channel_slice_one_in_multiply_adds():
+    light, full = synthesis_macs(synthesis(LightConfig())), synthesis_macs(channel_slice.synthesis(ModelConfig()))
+    assert 9_000 < light <= 10_500 and 40_000 < full < 44_000
+    # counted, not assumed: one layer of 192 -> 128 from 1/256 of the pixels, 5x5, and its inverse GDN at 1/64
+    assert synthesis_macs(synthesis(LightConfig())[:1]) == 25 * 192 * 128 / 256 + 128 * 128 / 64
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory):
+    """A tiny channel-slice parent (2 steps), a light child that trained g_s alone on the parent's latents, and one
+    that trained the whole decoder side with narrower slice networks: (folder, parent, light, decoder-side)."""
+    folder = tmp_path_factory.mktemp("light")
+    (folder / "images").mkdir()
+    for i in range(2):
+        Image.fromarray(smooth_image(70 + i, 90, seed=i)).save(folder / "images" / f"{i}.png")
+    common = ["--data", str(folder / "images"), "--kodak", str(folder / "images"), "--batch", "2", "--crop", "64",
+              "--log-every", "1", "--val-every", "100", "--warmup", "1", "--device", "cpu", "--no-bf16"]
+    torch.manual_seed(0)
+    main(["--run-dir", str(folder / "parent"), "--config", TINY.to_json(), "--steps", "2", *common])
+    main(["--run-dir", str(folder / "parent"), "--export", "test-parent", "--weights-dir", str(folder)])
+    parent = str(folder / "test-parent.safetensors")
+    for name, extra in (("light", ["--train-only", "synthesis", "--config", json.dumps({"synthesis_widths": TINY_WIDTHS})]),
+                        ("decoder", ["--train-only", "decoder",
+                                     "--config", json.dumps({"synthesis_widths": TINY_WIDTHS, "context_width": 8})])):
+        main(["--run-dir", str(folder / name), "--init", parent, "--architecture", "aec-light-v1", "--steps", "4",
+              "--rounding", "hard", "--lr", "1e-2", *extra, *common])
+        main(["--run-dir", str(folder / name), "--export", f"test-{name}", "--weights-dir", str(folder)])
+    return folder, *(load_model(f"test-{name}", folder)[0] for name in ("parent", "light", "decoder"))
+
+
+def test_a_light_synthesis_learns_under_the_parents_frozen_encoder_and_probability_path(family):
+    folder, parent, light, _ = family
+    assert file_metadata(folder / "test-light.safetensors")["architecture"] == "aec-light-v1"
+    assert light.config.synthesis_widths == tuple(TINY_WIDTHS) and light.architecture == "aec-light-v1"
+    assert [tuple(m.weight.shape) for m in light.g_s if hasattr(m, "weight")] == [
+        (16, 8, 5, 5), (8, 8, 5, 5), (8, 4, 5, 5), (4, 3, 5, 5)]
+    theirs, mine = parent.state_dict(), light.state_dict()
+    moved = {key for key in mine if key.startswith("g_s.") or key == "log_inverse_gains"}
+    assert all(torch.equal(theirs[key], mine[key]) for key in mine if key not in moved)
+    assert not torch.equal(theirs["log_inverse_gains"], mine["log_inverse_gains"])  # it trained
+
+
+def test_its_files_have_the_parents_bytes(family):
+    folder, *_ = family
+    image = smooth_image(40, 70, seed=3)
+    parent, light = aec.Codec(weights=folder / "test-parent.safetensors"), aec.Codec(weights=folder / "test-light.safetensors")
+    for quality in (1.0, 2.5):
+        mine, theirs = light.compress(image, model_quality=quality), parent.compress(image, model_quality=quality)
+        assert aec.read_header(mine).model_id == "test-light"
+        assert aec.read_header(mine).symbol_checksum == aec.read_header(theirs).symbol_checksum
+        assert parse(mine)[1] == parse(theirs)[1]  # the same sections: ZHYP and YLAT, byte for byte
+        assert light.decompress_array(mine).shape == image.shape
+
+
+def test_the_numpy_decoder_matches_the_light_torch_module(family):
+    folder, _, light, _ = family
+    image = smooth_image(64, 128, seed=5)
+    data = aec.Codec(weights=folder / "test-light.safetensors").compress(image, model_quality=2)
+    decoded = aec.Codec(weights=folder / "test-light.safetensors").decompress_array(data)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].contiguous()
+    coded = light.compress(x, 2.0)
+    expected = light.decompress(coded.z_payload, coded.y_payload, 2.0, 64, 128, coded.checksum)
+    expected = torch.round(expected[0] * 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    assert np.abs(decoded.astype(int) - expected).max() <= 1
+
+
+def test_training_the_decoder_side_keeps_the_encoder_and_starts_narrower_slice_networks_afresh(family):
+    folder, parent, _, decoder = family
+    assert decoder.config.context_width == 8
+    theirs, mine = parent.state_dict(), decoder.state_dict()
+    encoder = {name for name, p in decoder.named_parameters() if any(p is q for q in decoder.encoder_parameters())}
+    assert encoder and all(torch.equal(theirs[key], mine[key]) for key in encoder)
+    assert any(not torch.equal(theirs[key], mine[key]) for key in mine if key.startswith("latent_codec.h_s."))
+    assert mine["latent_codec.context.params.0.0.weight"].shape[0] == 8
+    image = smooth_image(40, 70, seed=6)
+    codec = aec.Codec(weights=folder / "test-decoder.safetensors")
+    assert codec.decompress_array(codec.compress(image, 50)).shape == image.shape
+
+
+def test_a_transplant_to_a_config_no_model_can_have_is_one_clear_error(family, tmp_path):
+    folder, *_ = family
+    with pytest.raises(SystemExit, match="synthesis_widths"):
+        main(["--run-dir", str(tmp_path / "bad"), "--init", str(folder / "test-parent.safetensors"),
+              "--architecture", "aec-light-v1", "--config", '{"synthesis_widths": [8]}', "--data",
+              str(folder / "images"), "--steps", "1", "--device", "cpu", "--no-bf16"])
+    with pytest.raises(SystemExit, match="unknown architecture 'aec-none-v0'"):
+        main(["--run-dir", str(tmp_path / "bad"), "--init", str(folder / "test-parent.safetensors"),
+              "--architecture", "aec-none-v0", "--data", str(folder / "images"), "--steps", "1", "--device", "cpu"])
