@@ -9,6 +9,10 @@ Three measurements, each the median of --runs repetitions, for every thread coun
   and model loading included);
 - **batch**: `aec decompress` of all the images' files in one command, per file.
 
+`--weights A.safetensors --weights B.safetensors` (`default` for the shipped default) times several models side by
+side, the first as the reference: in process they take turns run by run, and the tables give each model's times and
+its ratio to the first.
+
 Writes DIR/speed.json (every number, with the machine and versions) and DIR/speed.md (the tables). Run it on an
 idle machine: timings of a shared CPU are not the codec's. The images default to the 24 Kodak images (from the
 current folder); --images N takes the first N.
@@ -53,36 +57,41 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def aec_in_process(paths: list[Path], runs: int, quality: float, weights: str | None) -> dict:
-    """Median per-stage and total seconds of aec's encode and decode over the images (each image's median of runs)."""
+def aec_in_process(paths: list[Path], runs: int, quality: float, weights: list[str | None]) -> list[dict]:
+    """Median per-stage and total seconds of aec's encode and decode over the images (each image's median of runs),
+    one dict per model of ``weights`` (None: the default model). The models take turns run by run, so that a
+    machine whose speed drifts slows each alike."""
     import aec
 
-    codec = aec.Codec(weights=weights) if weights else aec.Codec()
-    sides = {"encode": {}, "decode": {}}
+    codecs = [aec.Codec(weights=w) if w else aec.Codec() for w in weights]
+    sides = [{"encode": {}, "decode": {}} for _ in codecs]
     for path in paths:
-        encoded = codec.compress(path, model_quality=quality)  # warm-up, and the file to decode
-        per_run = {"encode": [], "decode": []}
+        encoded = [codec.compress(path, model_quality=quality) for codec in codecs]  # warm-up, and the files
+        per_run = [{"encode": [], "decode": []} for _ in codecs]
         for _ in range(runs):
-            with Stopwatch() as watch:
-                started = time.perf_counter()
-                with stage("read"):
-                    image = Image.open(path)
-                    image.load()
-                codec.compress(image, model_quality=quality)
-                watch.seconds["total"] = time.perf_counter() - started
-            per_run["encode"].append(watch.seconds)
-            with Stopwatch() as watch:
-                started = time.perf_counter()
-                decoded = codec.decompress(encoded)
-                with stage("write"):
-                    decoded.save(io.BytesIO(), "PNG", **SAVE_OPTIONS["PNG"])  # as aec decompress writes it
-                watch.seconds["total"] = time.perf_counter() - started
-            per_run["decode"].append(watch.seconds)
-        for side, runs_of_side in per_run.items():
-            for name in {*STAGES, "total"}:
-                times = [r.get(name, 0.0) for r in runs_of_side]
-                sides[side].setdefault(name, []).append(median(times))
-    return {side: {name: median(values) for name, values in stages.items()} for side, stages in sides.items()}
+            for codec, data, runs_of_model in zip(codecs, encoded, per_run):
+                with Stopwatch() as watch:
+                    started = time.perf_counter()
+                    with stage("read"):
+                        image = Image.open(path)
+                        image.load()
+                    codec.compress(image, model_quality=quality)
+                    watch.seconds["total"] = time.perf_counter() - started
+                runs_of_model["encode"].append(watch.seconds)
+                with Stopwatch() as watch:
+                    started = time.perf_counter()
+                    decoded = codec.decompress(data)
+                    with stage("write"):
+                        decoded.save(io.BytesIO(), "PNG", **SAVE_OPTIONS["PNG"])  # as aec decompress writes it
+                    watch.seconds["total"] = time.perf_counter() - started
+                runs_of_model["decode"].append(watch.seconds)
+        for model_sides, runs_of_model in zip(sides, per_run):
+            for side, runs_of_side in runs_of_model.items():
+                for name in {*STAGES, "total"}:
+                    times = [r.get(name, 0.0) for r in runs_of_side]
+                    model_sides[side].setdefault(name, []).append(median(times))
+    return [{side: {name: median(values) for name, values in stages.items()} for side, stages in model_sides.items()}
+            for model_sides in sides]
 
 
 def peers_in_process(paths: list[Path], runs: int, threads: int) -> dict:
@@ -142,12 +151,22 @@ def table(results: dict) -> str:
     lines = []
     for threads, r in results["threads"].items():
         inside = r["aec"]
-        lines += [f"### {threads} thread(s)", "",
-                  "| stage | encode (ms) | decode (ms) |", "|---|---|---|"]
+        lines += [f"### {threads} thread(s)", ""]
+        models = r.get("models", {"aec": inside})
+        if len(models) > 1:  # side by side, the first the reference
+            first = next(iter(models.values()))
+            lines += ["| model | encode (ms) | decode (ms) | encode / first | decode / first |", "|---|---|---|---|---|"]
+            for label, m in models.items():
+                encode, decode = m["encode"]["total"], m["decode"]["total"]
+                lines.append(f"| {label} | {encode * 1000:.0f} | {decode * 1000:.0f} | "
+                             f"{encode / first['encode']['total']:.2f} | {decode / first['decode']['total']:.2f} |")
+            lines.append("")
+        lines += ["| stage | " + " | ".join(f"{label} encode (ms) | {label} decode (ms)" for label in models) + " |",
+                  "|---|" + "---|---|" * len(models)]
         for name in (*STAGES, "total"):
-            encode, decode = inside["encode"].get(name, 0.0), inside["decode"].get(name, 0.0)
-            if encode or decode:
-                lines.append(f"| {name} | {encode * 1000:.0f} | {decode * 1000:.0f} |")
+            cells = [(m["encode"].get(name, 0.0), m["decode"].get(name, 0.0)) for m in models.values()]
+            if any(encode or decode for encode, decode in cells):
+                lines.append(f"| {name} | " + " | ".join(f"{e * 1000:.0f} | {d * 1000:.0f}" for e, d in cells) + " |")
         lines += ["", "| codec | encode (ms) | decode (ms) |", "|---|---|---|",
                   f"| aec q{results['quality']:g} | {inside['encode']['total'] * 1000:.0f} | "
                   f"{inside['decode']['total'] * 1000:.0f} |"]
@@ -156,15 +175,16 @@ def table(results: dict) -> str:
                 lines.append(f"| {name} | skipped: {peer['skipped']} | |")
             else:
                 lines.append(f"| {name} q{peer['quality']} | {peer['encode'] * 1000:.1f} | {peer['decode'] * 1000:.1f} |")
-        process = r.get("process")
-        if process is None:
+        if r.get("process") is None:
             lines.append("")
             continue
-        lines += ["", "| whole process | seconds |", "|---|---|",
-                  f"| `aec compress` of one image | {process['compress']:.2f} |",
-                  f"| `aec decompress` of one image | {process['decompress']:.2f} |",
-                  f"| `aec decompress` of all {results['images']} files, per file | "
-                  f"{process['batch_decompress_per_file']:.2f} |", ""]
+        processes = r.get("processes", {"aec": r["process"]})
+        rows = (("`aec compress` of one image", "compress"), ("`aec decompress` of one image", "decompress"),
+                (f"`aec decompress` of all {results['images']} files, per file", "batch_decompress_per_file"))
+        lines += ["", "| whole process | " + " | ".join(f"{label} seconds" for label in processes) + " |",
+                  "|---|" + "---|" * len(processes)]
+        lines += [f"| {text} | " + " | ".join(f"{p[key]:.2f}" for p in processes.values()) + " |" for text, key in rows]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -178,12 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="repetitions per measurement; the median counts (default 3)")
     p.add_argument("--quality", type=float, default=4.0,
                    help="aec model quality, the model's own scale (default 4, as the earlier results were measured)")
-    p.add_argument("--weights", help="a .safetensors model file instead of the shipped default model")
+    p.add_argument("--weights", action="append",
+                   help="a .safetensors model file instead of the shipped default model; repeat it to time several "
+                        "models side by side (in process they take turns), the default model named as 'default'")
     p.add_argument("--no-process", action="store_true", help="skip the whole-process measurements")
     args = p.parse_args(argv)
     paths = list_images(args.images_dir)[:args.images] if Path(args.images_dir).is_dir() else []
     if not paths:
         raise SystemExit(f"error: no images in {args.images_dir}")
+    weights = [None if w == "default" else w for w in (args.weights or [None])]
+    labels = [Path(w).stem if w else "default" for w in weights]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
@@ -194,10 +218,16 @@ def main(argv: list[str] | None = None) -> int:
         for threads in (int(t) for t in args.threads.split(",")):
             torch.set_num_threads(threads)  # the encoder's float transforms
             with threadpool_limits(threads):  # numpy's BLAS: the decoder and the exact path (aec.ops)
-                entry = {"aec": aec_in_process(paths, args.runs, args.quality, args.weights),
-                         "peers": peers_in_process(paths, args.runs, threads)}
+                timed = aec_in_process(paths, args.runs, args.quality, weights)
+                entry = {"aec": timed[0], "peers": peers_in_process(paths, args.runs, threads)}
+                if len(weights) > 1:
+                    entry["models"] = dict(zip(labels, timed))
             if not args.no_process:
-                entry["process"] = whole_process(paths, args.runs, threads, args.quality, Path(folder), args.weights)
+                processes = {label: whole_process(paths, args.runs, threads, args.quality, Path(folder), w)
+                             for label, w in zip(labels, weights)}
+                entry["process"] = processes[labels[0]]
+                if len(weights) > 1:
+                    entry["processes"] = processes
             results["threads"][str(threads)] = entry
             print(f"{threads} thread(s): encode {entry['aec']['encode']['total'] * 1000:.0f} ms, "
                   f"decode {entry['aec']['decode']['total'] * 1000:.0f} ms", file=sys.stderr, flush=True)

@@ -28,3 +28,27 @@ def test_speed_reports_each_stage_the_peers_and_the_processes(tmp_path, tiny_wei
     assert set(one["peers"]) == set(speed.PEERS)
     assert all(one["process"][k] > 0 for k in ("compress", "decompress", "batch_decompress_per_file"))
     assert "slice networks" in (tmp_path / "out" / "speed.md").read_text()
+
+
+def test_several_models_are_timed_side_by_side_taking_turns(tmp_path, tiny_weights):
+    import torch
+
+    from aec.config import TINY
+    from aec.light import LIGHT, LightConfig
+    from aec.model_files import save_model
+
+    torch.manual_seed(3)
+    light = tmp_path / "light.safetensors"
+    save_model(LIGHT.training_module(LightConfig(**{**TINY.to_dict(), "synthesis_widths": (4, 4, 4)})).eval(), light,
+               "test-light")
+    (tmp_path / "images").mkdir()
+    Image.fromarray(smooth_image(64, 96, 0)).save(tmp_path / "images" / "0.png")
+    assert speed.main(["--out", str(tmp_path / "out"), "--images-dir", str(tmp_path / "images"), "--threads", "1",
+                       "--runs", "1", "--quality", "2", "--weights", str(tiny_weights), "--weights", str(light)]) == 0
+    one = json.loads((tmp_path / "out" / "speed.json").read_text())["threads"]["1"]
+    assert list(one["models"]) == ["tiny", "light"] and one["aec"] == one["models"]["tiny"]
+    assert all(m["decode"]["g_s"] > 0 and m["encode"]["g_a"] > 0 for m in one["models"].values())
+    table = (tmp_path / "out" / "speed.md").read_text()
+    assert "| light |" in table and "| tiny | " in table and "decode / first" in table
+    assert one["process"] == one["processes"]["tiny"] and all(p["decompress"] > 0 for p in one["processes"].values())
+    assert "| tiny seconds | light seconds |" in table
