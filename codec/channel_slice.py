@@ -94,9 +94,16 @@ def residual_net(c: ModelConfig, i: int) -> tuple[Layer, ...]:
 
 def synthesis(c: ModelConfig) -> tuple[Layer, ...]:
     """g_s, float: M -> N -> N -> N -> 3, an inverse GDN after every layer but the last."""
+    return synthesis_of(c.M, (c.N, c.N, c.N))
+
+
+def synthesis_of(latents: int, widths: tuple[int, int, int]) -> tuple[Layer, ...]:
+    """A g_s of four stride-2 transposed 5x5 layers, latents -> widths[0] -> widths[1] -> widths[2] -> 3 (``aec.light``
+    narrows the widths)."""
     up = {"stride": 2, "transpose": True}
-    return (Layer(c.M, c.N, 5, **up), Layer(c.N, c.N, 5, **up), Layer(c.N, c.N, 5, **up),
-            Layer(c.N, 3, 5, **up, activation=False))
+    w1, w2, w3 = widths
+    return (Layer(latents, w1, 5, **up), Layer(w1, w2, 5, **up), Layer(w2, w3, 5, **up),
+            Layer(w3, 3, 5, **up, activation=False))
 
 
 # ------------------------------------------------------------------------------------------------ the tensor names

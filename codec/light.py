@@ -8,9 +8,10 @@ config gives, ``synthesis_widths`` (w1, w2, w3):
     g_s:  y_hat (M) -> w1 -> w2 -> w3 -> pixels (3)
 
 At (128, 64, 32) that is about 10.2 k multiply-adds per pixel against 42 k for the channel-slice g_s (N = 128 in
-every layer), inverse GDNs included (``synthesis_macs``). A light synthesis first learns from a trained model's own latents
-(``python -m aec.train --init MODEL --architecture aec-light-v1 --train-only synthesis``: the encoder and the
-probability path frozen, so the files' bytes are the parent's), then trains with the rest (docs/training.md).
+every layer), inverse GDNs included (``synthesis_macs``). A light synthesis first learns from a trained model's
+own latents (``python -m aec.train --init MODEL --architecture aec-light-v1 --train-only synthesis``: the encoder
+and the probability path frozen, so the files' bytes are the parent's), then trains with the rest
+(docs/training.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .architecture import Layer
-from .channel_slice import ChannelSliceArchitecture
+from .channel_slice import ChannelSliceArchitecture, synthesis_of
 from .config import MAX_WIDTH, ModelConfig
 
 __all__ = ["LIGHT", "LightArchitecture", "LightConfig", "synthesis", "synthesis_macs"]
@@ -43,10 +44,7 @@ class LightConfig(ModelConfig):
 
 def synthesis(c: LightConfig) -> tuple[Layer, ...]:
     """g_s, float: M -> w1 -> w2 -> w3 -> 3, stride-2 transposed 5x5 layers, an inverse GDN after all but the last."""
-    up = {"stride": 2, "transpose": True}
-    w1, w2, w3 = c.synthesis_widths
-    return (Layer(c.M, w1, 5, **up), Layer(w1, w2, 5, **up), Layer(w2, w3, 5, **up),
-            Layer(w3, 3, 5, **up, activation=False))
+    return synthesis_of(c.M, c.synthesis_widths)
 
 
 def synthesis_macs(layers: tuple[Layer, ...]) -> float:
