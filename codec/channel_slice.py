@@ -70,8 +70,14 @@ def hyper_analysis(c: ModelConfig) -> tuple[Layer, ...]:
 
 def hyper_synthesis(c: ModelConfig) -> tuple[Layer, ...]:
     """h_s, integer: total stride 4, to the latent's resolution."""
-    return (Layer(c.Z, c.N, 5, stride=2, transpose=True), Layer(c.N, c.N, 5, stride=2, transpose=True),
-            Layer(c.N, c.hyper_width, 3))
+    return hyper_synthesis_of(c.Z, c.N, c.hyper_width)
+
+
+def hyper_synthesis_of(latents: int, hidden: int, features: int) -> tuple[Layer, ...]:
+    """An h_s of two stride-2 transposed 5x5 layers of HIDDEN channels and a 3x3 layer to FEATURES (``aec.light``
+    narrows the hidden ones)."""
+    up = {"stride": 2, "transpose": True}
+    return (Layer(latents, hidden, 5, **up), Layer(hidden, hidden, 5, **up), Layer(hidden, features, 3))
 
 
 def slice_channels(c: ModelConfig) -> int:
@@ -187,15 +193,19 @@ class ChannelSliceArchitecture(Architecture):
         return name.startswith(DECODER_PREFIXES) or name in DECODER_NAMES
 
     def synthesis_layers(self, config: ModelConfig) -> tuple[Layer, ...]:
-        """g_s's layer list (inverse GDN after every layer but the last): the one thing an architecture built on
-        this one (``aec.light``) changes."""
+        """g_s's layer list (inverse GDN after every layer but the last): one of the two things an architecture
+        built on this one (``aec.light``) changes."""
         return synthesis(config)
+
+    def hyper_synthesis_layers(self, config: ModelConfig) -> tuple[Layer, ...]:
+        """h_s's layer list (integer): the other."""
+        return hyper_synthesis(config)
 
     def exact_path(self, config: ModelConfig, tensors: dict[str, np.ndarray]) -> ExactLatentPath:
         """The frozen probability path of a model file's tensors."""
         c = config
         return ExactLatentPath(
-            integer_network(tensors, "h_s", hyper_synthesis(c)),
+            integer_network(tensors, "h_s", self.hyper_synthesis_layers(c)),
             [integer_network(tensors, f"context.params.{i}", parameter_net(c, i)) for i in range(c.slices)],
             [integer_network(tensors, f"context.residuals.{i}", residual_net(c, i)) for i in range(c.slices)],
             IndexedGaussian(named_tensor(tensors, "scale_table", (c.scale_levels,))),

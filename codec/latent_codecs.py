@@ -26,13 +26,14 @@ from noise or rounding) and ``compress``/``decompress`` (coding, fixed point, ex
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import torch
 import torch.nn as nn
 
+from .architecture import Layer
 from .config import ModelConfig
 from .context import ChannelSliceContext
 from .channel_slice import HYPER_ANALYSIS_MARGIN, HYPER_ANALYSIS_TILE
@@ -62,14 +63,15 @@ class LatentRates:
 class ChannelSliceLatentCodec(nn.Module):
     """See the module docstring."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, hyper_layers: Sequence[Layer] | None = None):
+        """``hyper_layers``: h_s's layer list when the architecture narrows it (``aec.light``)."""
         super().__init__()
         c = config
         self.slices = c.slices
         self.latent_channels = c.M
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
         self.h_a = hyper_analysis(c)
-        self.h_s = hyper_synthesis(c)
+        self.h_s = hyper_synthesis(c, hyper_layers)
         self.prior = FactorizedPrior(c.Z, c.z_support)
         self.context = ChannelSliceContext(c)
         self.gaussian = GaussianIndexedEntropyModel(c.scale_levels, c.scale_low, c.scale_high)

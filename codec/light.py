@@ -1,17 +1,19 @@
 """``aec-light-v1``: the channel-slice architecture with a light synthesis (issue "A fast model"). Torch-free.
 
-Everything but g_s is ``aec.channel_slice``'s (g_a, the gains, h_a, h_s, the slice networks, the entropy models and
-the tensor names), so a trained channel-slice model's encoder and probability path carry over tensor for tensor.
-g_s keeps its shape (four stride-2 transposed 5x5 layers, an inverse GDN after each but the last) at the widths the
-config gives, ``synthesis_widths`` (w1, w2, w3):
+Everything but the widths of g_s and h_s is ``aec.channel_slice``'s (g_a, the gains, h_a, the slice networks, the
+entropy models and the tensor names), so a trained channel-slice model's encoder and probability path carry over
+tensor for tensor. g_s keeps its shape (four stride-2 transposed 5x5 layers, an inverse GDN after each but the last)
+at the widths the config gives, ``synthesis_widths`` (w1, w2, w3), and h_s at ``hyper_synthesis_width`` (h):
 
     g_s:  y_hat (M) -> w1 -> w2 -> w3 -> pixels (3)
+    h_s:  z_hat (Z) -> h -> h -> hyper features (hyper_width)
 
 At (128, 64, 32) that is about 10.2 k multiply-adds per pixel against 42 k for the channel-slice g_s (N = 128 in
 every layer), inverse GDNs included (``synthesis_macs``). A light synthesis first learns from a trained model's
 own latents (``python -m aec.train --init MODEL --architecture aec-light-v1 --train-only synthesis``: the encoder
 and the probability path frozen, so the files' bytes are the parent's), then trains with the rest
-(docs/training.md).
+(docs/training.md); a narrower probability path (``hyper_synthesis_width``, ``hyper_width``, ``context_width``)
+learns from the parent's units on its cached latents (``python -m aec.train.probability``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .architecture import Layer
-from .channel_slice import ChannelSliceArchitecture, synthesis_of
+from .channel_slice import ChannelSliceArchitecture, hyper_synthesis_of, synthesis_of
 from .config import MAX_WIDTH, ModelConfig
 
 __all__ = ["LIGHT", "LightArchitecture", "LightConfig", "synthesis", "synthesis_macs"]
@@ -27,9 +29,11 @@ __all__ = ["LIGHT", "LightArchitecture", "LightConfig", "synthesis", "synthesis_
 
 @dataclass(frozen=True)
 class LightConfig(ModelConfig):
-    """ModelConfig's fields, and the widths of g_s's three hidden layers."""
+    """ModelConfig's fields, the widths of g_s's three hidden layers and of h_s's two (0: N, as the channel-slice
+    h_s has them)."""
 
     synthesis_widths: tuple[int, ...] = (128, 64, 32)
+    hyper_synthesis_width: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -40,6 +44,10 @@ class LightConfig(ModelConfig):
                 or not all(not isinstance(w, bool) and isinstance(w, int) and 1 <= w <= MAX_WIDTH for w in widths)):
             raise ValueError(f"config field synthesis_widths must be three whole numbers from 1 to {MAX_WIDTH}, "
                              f"got {widths!r}")
+        width = self.hyper_synthesis_width
+        if isinstance(width, bool) or not isinstance(width, int) or not 0 <= width <= MAX_WIDTH:
+            raise ValueError(f"config field hyper_synthesis_width must be a whole number from 0 (N) to {MAX_WIDTH}, "
+                             f"got {width!r}")
 
 
 def synthesis(c: LightConfig) -> tuple[Layer, ...]:
@@ -67,6 +75,9 @@ class LightArchitecture(ChannelSliceArchitecture):
 
     def synthesis_layers(self, config: LightConfig) -> tuple[Layer, ...]:
         return synthesis(config)
+
+    def hyper_synthesis_layers(self, config: LightConfig) -> tuple[Layer, ...]:
+        return hyper_synthesis_of(config.Z, config.hyper_synthesis_width or config.N, config.hyper_width)
 
 
 LIGHT = LightArchitecture()  # aec.registry lists it

@@ -48,7 +48,7 @@ class AECModel(nn.Module):
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
         self.g_a = analysis(c)
         self.g_s = synthesis(c, entry.synthesis_layers(c))
-        self.latent_codec = ChannelSliceLatentCodec(c)
+        self.latent_codec = ChannelSliceLatentCodec(c, entry.hyper_synthesis_layers(c))
         # Gain units: quantization is finer at higher quality; lambda ~ step^-2 suggests gain ~ sqrt(lambda).
         lambdas = torch.tensor(c.lambdas, dtype=torch.float32)
         log_gain = 0.5 * torch.log(lambdas / lambdas.max())

@@ -51,6 +51,7 @@ def integer_network(layers: Sequence[Layer]) -> IntSequential:
                                      activation=layer.activation) for layer in layers))
 
 
-def hyper_synthesis(c: ModelConfig) -> IntSequential:
-    """h_s (``channel_slice.hyper_synthesis``): z_hat -> hyper features at the latent resolution, integer."""
-    return integer_network(channel_slice.hyper_synthesis(c))
+def hyper_synthesis(c: ModelConfig, layers: Sequence[Layer] | None = None) -> IntSequential:
+    """h_s (``channel_slice.hyper_synthesis``, or an architecture's own ``layers``): z_hat -> hyper features at the
+    latent resolution, integer."""
+    return integer_network(channel_slice.hyper_synthesis(c) if layers is None else layers)

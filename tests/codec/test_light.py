@@ -34,6 +34,15 @@ def test_its_config_reads_widths_from_json_and_refuses_what_no_model_can_have():
     for widths in ([8, 8], [8, 8, 0], [8, 8.5, 4], [True, 8, 4], "abc"):
         with pytest.raises(ValueError, match="synthesis_widths"):
             LightConfig(synthesis_widths=widths)
+    for width in (-1, 1.5, True, "64"):
+        with pytest.raises(ValueError, match="hyper_synthesis_width"):
+            LightConfig(hyper_synthesis_width=width)
+
+
+def test_h_s_is_the_channel_slice_one_unless_its_width_is_given():
+    assert LIGHT.hyper_synthesis_layers(LightConfig()) == channel_slice.hyper_synthesis(ModelConfig())
+    layers = LIGHT.hyper_synthesis_layers(LightConfig(hyper_synthesis_width=64, hyper_width=96))
+    assert [(layer.inputs, layer.outputs) for layer in layers] == [(128, 64), (64, 64), (64, 96)]
 
 
 def test_the_default_light_synthesis_is_a_quarter_of_the_channel_slice_one_in_multiply_adds():
