@@ -7,7 +7,8 @@ alone, 256 times fewer positions than the pixels: a step of 16 crops of 16x16 la
 whole-model step of 8 crops of 128 pixels 512 (rates measured in docs/training.md, "A narrow probability path").
 Narrow slice networks (issue "A fast model") are what it is for.
 
-    1. cache:   y = g_a(image) for every training image and its mirror, once (DIR/latents.npz, float16)
+    1. cache:   y = g_a(image) for every training image and its mirror, once (DIR/latents.npz, float16, with the
+                images' file names)
     2. narrow:  the new path (--config: narrower hyper_synthesis_width, hyper_width, context_width; with
                 --architecture aec-light-v1 for the first) starts from the parent's own units:
                 each hidden layer keeps the parent's units that carry the most (mean activation times the norm of
@@ -16,7 +17,8 @@ Narrow slice networks (issue "A fast model") are what it is for.
     3. train:   loss = bits of y (hard rounding, as the coder rounds) + lambda * 255^2 * D, on random latent crops at
                 random trained qualities; D is the pixel MSE that y's coding error causes, to first order,
                 sum_c w_c * mean((y_hat_c - y_c) * inverse_gain_c)^2, with w_c the mean squared column of g_s's
-                Jacobian for latent channel c (Hutchinson's estimator, once at the start)
+                Jacobian for latent channel c (Hutchinson's estimator, once at the start); with --pixels, D is g_s's
+                MSE on the crops' pixels (read again from --data), and --train-synthesis trains g_s with the path
 
 Checkpoints are the trainer's (RUN_DIR/checkpoint.pt), so `python -m aec.train --export` writes the model file.
 """
@@ -36,7 +38,8 @@ from ..layers import IntConv2d
 from ..model_files import load_model_file
 from .checkpoint import TrainingState, load_checkpoint, save_checkpoint, transplant
 from .cli import add_data_options
-from .data import load_pool
+from ..images import list_images
+from .data import read_rgb
 from .ema import EMA
 from .loop import hard_rounding, learning_rate, stop_requests
 
@@ -45,10 +48,12 @@ LATENT_STRIDE = 16
 
 # ------------------------------------------------------------------------------------------------------ the cache
 @torch.no_grad()
-def cache_latents(model: torch.nn.Module, images: list[np.ndarray], path: Path, log_every: int = 200) -> None:
+def cache_latents(model: torch.nn.Module, images: list[np.ndarray], path: Path, names: list[str] | None = None,
+                  log_every: int = 200) -> None:
     """g_a's latent (before the gains) of each image cropped to a multiple of 16 pixels, and of its mirror, saved as
-    float16 arrays (M, h, w) in one .npz (written to a temporary name, then renamed)."""
-    arrays: dict[str, np.ndarray] = {}
+    float16 arrays (M, h, w) in one .npz (written to a temporary name, then renamed), with the images' file NAMES
+    (``--pixels`` reads the pixels again)."""
+    arrays: dict[str, np.ndarray] = {} if names is None else {"names": np.array(names)}
     started = time.time()
     for n, image in enumerate(images):
         height, width = (side - side % LATENT_STRIDE for side in image.shape[:2])
@@ -63,27 +68,66 @@ def cache_latents(model: torch.nn.Module, images: list[np.ndarray], path: Path, 
 
 
 def load_latents(path: Path) -> list[np.ndarray]:
+    """The cached latents, image by image, each followed by its mirror's."""
     with np.load(path) as cache:
-        return [cache[key] for key in cache.files]
+        return [cache[key] for key in cache.files if key != "names"]
+
+
+def cached_names(path: Path) -> list[str] | None:
+    """The file names of the cached images, or None for a cache made without them."""
+    with np.load(path) as cache:
+        return [str(name) for name in cache["names"]] if "names" in cache.files else None
+
+
+def cached_images(path: Path, folder: Path) -> list[np.ndarray]:
+    """The pixels of the cached latents, read again from FOLDER: each image cropped as cached, then its mirror."""
+    names = cached_names(path)
+    if names is None:
+        raise SystemExit(f"{path} holds no image names (made before --pixels): make a new cache")
+    images = []
+    for name in names:
+        try:
+            image = read_rgb(folder / name)
+        except OSError as error:
+            raise SystemExit(f"the cached image {name} cannot be read from {folder}: {error}") from None
+        height, width = (side - side % LATENT_STRIDE for side in image.shape[:2])
+        image = np.ascontiguousarray(image[:height, :width])
+        images += [image, np.ascontiguousarray(image[:, ::-1])]
+    return images
 
 
 class LatentSampler:
-    """Random square crops of cached latents, as float32 (B, M, crop, crop)."""
+    """Random square crops of cached latents, as float32 (B, M, crop, crop), and with IMAGES (``cached_images``) the
+    pixels they code, as float32 (B, 3, 16 crop, 16 crop) in [0, 1]."""
 
-    def __init__(self, latents: list[np.ndarray], crop: int, seed: int):
-        self.latents = [y for y in latents if min(y.shape[1:]) >= crop]
-        if not self.latents:
+    def __init__(self, latents: list[np.ndarray], crop: int, seed: int, images: list[np.ndarray] | None = None):
+        if images is not None and [image.shape[:2] for image in images] != [
+                (y.shape[1] * LATENT_STRIDE, y.shape[2] * LATENT_STRIDE) for y in latents]:
+            raise SystemExit("the images do not match the cached latents: the cache was made from other images")
+        pairs = [(y, None if images is None else images[n]) for n, y in enumerate(latents)]
+        self.pairs = [(y, x) for y, x in pairs if min(y.shape[1:]) >= crop]
+        if not self.pairs:
             raise SystemExit(f"no cached latent is {crop} latent pixels on each side")
-        self.crop, self.rng = crop, np.random.default_rng(seed)
+        self.crop, self.rng, self.pixels = crop, np.random.default_rng(seed), images is not None
 
     def batch(self, size: int) -> torch.Tensor:
-        out = np.empty((size, self.latents[0].shape[0], self.crop, self.crop), dtype=np.float32)
+        return self.batch_with_pixels(size)[0]
+
+    def batch_with_pixels(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        crop, side = self.crop, self.crop * LATENT_STRIDE
+        out = np.empty((size, self.pairs[0][0].shape[0], crop, crop), dtype=np.float32)
+        pixels = np.empty((size, side, side, 3), dtype=np.uint8) if self.pixels else None
         for b in range(size):
-            y = self.latents[self.rng.integers(len(self.latents))]
-            top = self.rng.integers(y.shape[1] - self.crop + 1)
-            left = self.rng.integers(y.shape[2] - self.crop + 1)
-            out[b] = y[:, top:top + self.crop, left:left + self.crop]
-        return torch.from_numpy(out)
+            y, x = self.pairs[self.rng.integers(len(self.pairs))]
+            top = self.rng.integers(y.shape[1] - crop + 1)
+            left = self.rng.integers(y.shape[2] - crop + 1)
+            out[b] = y[:, top:top + crop, left:left + crop]
+            if pixels is not None:
+                top, left = top * LATENT_STRIDE, left * LATENT_STRIDE
+                pixels[b] = x[top:top + side, left:left + side]
+        if pixels is None:
+            return torch.from_numpy(out), None
+        return torch.from_numpy(out), torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255
 
 
 # ---------------------------------------------------------------------------------------------------- narrowing
@@ -224,21 +268,28 @@ def distortion_weights(model: torch.nn.Module, sampler: LatentSampler, probes: i
 
 
 # ----------------------------------------------------------------------------------------------------- training
-def probability_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
-    """h_s and the slice networks: what this trainer trains (everything else stays the parent's bit for bit)."""
+def probability_parameters(model: torch.nn.Module, synthesis: bool = False) -> list[torch.nn.Parameter]:
+    """h_s and the slice networks (and with SYNTHESIS g_s and the inverse gains): what this trainer trains; everything
+    else stays the parent's bit for bit."""
     codec = model.latent_codec
-    return [*codec.h_s.parameters(), *codec.context.parameters()]
+    return [*codec.h_s.parameters(), *codec.context.parameters(),
+            *(model.synthesis_parameters() if synthesis else [])]
 
 
-def loss_of(model: torch.nn.Module, y: torch.Tensor, quality: torch.Tensor, weights: torch.Tensor) -> dict:
-    """The batch's loss: per sample, bits of y per pixel plus lambda * 255^2 * the first-order pixel MSE."""
+def loss_of(model: torch.nn.Module, y: torch.Tensor, quality: torch.Tensor, weights: torch.Tensor,
+            x: torch.Tensor | None = None) -> dict:
+    """The batch's loss: per sample, bits of y per pixel plus lambda * 255^2 * the pixel MSE: g_s's against the
+    pixels X when given, else its first-order estimate from y's coding error and WEIGHTS."""
     gain, inverse = model.gains(quality)
     y = y * gain[:, :, None, None]
     with torch.no_grad():
         z = model.latent_codec.h_a(y)
     out = model.latent_codec(y, z, rounding=hard_rounding)
-    error = ((out.y_hat - y) * inverse[:, :, None, None]) ** 2
-    mse = (error.mean(dim=(2, 3)) * weights).sum(dim=1)
+    if x is not None:
+        mse = ((model.g_s(out.y_hat * inverse[:, :, None, None]) - x) ** 2).mean(dim=(1, 2, 3))
+    else:
+        error = ((out.y_hat - y) * inverse[:, :, None, None]) ** 2
+        mse = (error.mean(dim=(2, 3)) * weights).sum(dim=1)
     bpp = out.y_bits / (y.shape[2] * y.shape[3] * LATENT_STRIDE**2)
     loss = (model.lambdas_for(quality) * 255**2 * mse + bpp).mean()
     return {"loss": loss, "bpp": bpp.mean().detach(), "mse": mse.mean().detach()}
@@ -261,19 +312,27 @@ def start(args: argparse.Namespace) -> tuple[TrainingState, LatentSampler, torch
     if not cache.is_file():
         if parent is None:
             parent, _, _ = load_model_file(Path(args.init))
-        images = load_pool(Path(args.data), args.crop * LATENT_STRIDE, args.limit_images)
-        print(f"caching the latents of {len(images)} images (and their mirrors) in {cache}", flush=True)
-        cache_latents(parent.eval(), images, cache)
-    sampler = LatentSampler(load_latents(cache), args.crop, args.seed + (checkpoint.get("step", 0)))
+        paths = list_images(Path(args.data))[:args.limit_images]
+        images = [read_rgb(path) for path in paths]
+        kept = [n for n, image in enumerate(images) if min(image.shape[:2]) >= args.crop * LATENT_STRIDE]
+        if not kept:
+            raise SystemExit(f"no training images of at least {args.crop * LATENT_STRIDE}px in {args.data}")
+        print(f"caching the latents of {len(kept)} images (and their mirrors) in {cache}", flush=True)
+        cache_latents(parent.eval(), [images[n] for n in kept], cache,
+                      [str(paths[n].relative_to(args.data)) for n in kept])
+        del images
+    pixels = cached_images(cache, Path(args.data)) if args.pixels else None
+    sampler = LatentSampler(load_latents(cache), args.crop, args.seed + (checkpoint.get("step", 0)), pixels)
     if not resumed and not args.fresh:
         for line in narrow(parent, model, sampler):
             print(line, flush=True)
     model.train()
     for p in model.parameters():
         p.requires_grad_(False)
-    for p in probability_parameters(model):
+    trained = probability_parameters(model, args.train_synthesis)
+    for p in trained:
         p.requires_grad_(True)
-    optimizer = torch.optim.Adam(probability_parameters(model), lr=args.lr)
+    optimizer = torch.optim.Adam(trained, lr=args.lr)
     if "optimizer" in checkpoint:
         optimizer.load_state_dict(checkpoint["optimizer"])
     ema = EMA(model, args.ema_decay, checkpoint.get("ema")) if args.ema_decay else None
@@ -303,12 +362,13 @@ def train(args: argparse.Namespace) -> None:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(state.step, args, state.adam_from)
             quality = torch.randint(1, len(model.config.lambdas) + 1, (args.batch,))
-            measured = loss_of(model, sampler.batch(args.batch), quality, weights)
+            y, x = sampler.batch_with_pixels(args.batch)
+            measured = loss_of(model, y, quality, weights, x)
             optimizer.zero_grad(set_to_none=True)
             if not torch.isfinite(measured["loss"]):
                 continue
             measured["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(probability_parameters(model), args.clip)
+            torch.nn.utils.clip_grad_norm_(probability_parameters(model, args.train_synthesis), args.clip)
             optimizer.step()
             if state.ema is not None:
                 state.ema.update()
@@ -346,6 +406,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", help="JSON of the config fields to change (hyper_width, context_width)")
     p.add_argument("--latents", help="the latent cache (default RUN_DIR/latents.npz; made when missing)")
     p.add_argument("--fresh", action="store_true", help="start the changed networks from new weights, not narrowed")
+    p.add_argument("--pixels", action="store_true",
+                   help="measure the distortion on the pixels through g_s (the images read again from --data) instead "
+                        "of its first-order estimate from the latents")
+    p.add_argument("--train-synthesis", action="store_true",
+                   help="with --pixels: train g_s and the inverse gains too (the whole decoder side)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt if present")
     p.add_argument("--steps", type=int, default=1_000_000)
     p.add_argument("--max-minutes", type=float, default=0)
@@ -364,6 +429,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.resume and not args.init:
         p.error("--init names the parent model")
+    if args.train_synthesis and not args.pixels:
+        p.error("--train-synthesis needs --pixels (g_s learns from the pixels)")
     return args
 
 

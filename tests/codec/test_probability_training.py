@@ -17,7 +17,8 @@ from aec.model_files import load_model, load_model_file
 from aec.train import main as train_main
 from aec.train.checkpoint import transplant
 from aec.layers import IntConv2d
-from aec.train.probability import (LatentSampler, _copy_narrowed, cache_latents, distortion_weights, load_latents, loss_of, main,
+from aec.train.checkpoint import load_checkpoint
+from aec.train.probability import (LatentSampler, _copy_narrowed, cached_images, cached_names, cache_latents, distortion_weights, load_latents, loss_of, main,
                                    narrow, probability_parameters)
 from tests.conftest import smooth_image
 
@@ -160,3 +161,48 @@ def test_training_lowers_the_loss_and_the_exported_model_codes_with_the_parents_
 def test_without_a_parent_it_says_so(tmp_path):
     with pytest.raises(SystemExit):
         main(["--run-dir", str(tmp_path / "run")])
+
+
+def test_with_pixels_each_latent_crop_comes_with_the_pixels_it_codes(parent, tmp_path):
+    folder, path = parent
+    model, _, _ = load_model_file(path)
+    names = sorted(p.name for p in (folder / "images").iterdir())
+    images = [np.array(Image.open(folder / "images" / name).convert("RGB")) for name in names]
+    cache_latents(model.eval(), images, tmp_path / "latents.npz", names, log_every=0)
+    assert cached_names(tmp_path / "latents.npz") == names
+    pixels = cached_images(tmp_path / "latents.npz", folder / "images")
+    sampler = LatentSampler(load_latents(tmp_path / "latents.npz"), 2, seed=0, images=pixels)
+    y, x = sampler.batch_with_pixels(6)
+    assert y.shape == (6, TINY.M, 2, 2) and x.shape == (6, 3, 32, 32) and 0 <= x.min() and x.max() <= 1
+    latents = load_latents(tmp_path / "latents.npz")
+    for b in range(6):  # each pixel crop lies at the 16-aligned place of the latent crop, in the same image
+        crop = (x[b].permute(1, 2, 0) * 255).round().byte().numpy()
+        found = [(n, top, left) for n, image in enumerate(pixels)
+                 for top in range(0, image.shape[0] - 31, 16) for left in range(0, image.shape[1] - 31, 16)
+                 if np.array_equal(image[top:top + 32, left:left + 32], crop)
+                 and np.array_equal(latents[n][:, top // 16:top // 16 + 2, left // 16:left // 16 + 2],
+                                    y[b].numpy().astype(np.float16))]
+        assert found
+    # a cache of other images is refused with one line
+    with pytest.raises(SystemExit, match="do not match"):
+        LatentSampler(load_latents(tmp_path / "latents.npz"), 2, seed=0, images=pixels[::-1])
+    cache_latents(model, images, tmp_path / "old.npz", log_every=0)
+    with pytest.raises(SystemExit, match="no image names"):
+        cached_images(tmp_path / "old.npz", folder / "images")
+
+
+def test_with_pixels_and_the_synthesis_the_whole_decoder_side_trains(parent, tmp_path):
+    folder, path = parent
+    run = tmp_path / "run"
+    torch.manual_seed(0)
+    main(["--run-dir", str(run), "--data", str(folder / "images"), "--crop", "4", "--batch", "2", "--log-every", "5",
+          "--warmup", "1", "--lr", "3e-3", "--ema-decay", "0", "--init", str(path), "--pixels", "--train-synthesis",
+          "--config", json.dumps({"context_width": 12}), "--steps", "30"])
+    rows = [line.split(",") for line in (run / "log.csv").read_text().splitlines()]
+    assert len(rows) == 6 and float(rows[-1][2]) < float(rows[0][2])
+    child, _ = load_checkpoint(run / "checkpoint.pt")
+    parent_model = load_model_file(path)[0]
+    assert not torch.equal(child.g_s[0].weight, parent_model.g_s[0].weight)  # g_s trained
+    assert torch.equal(child.g_a[0].weight, parent_model.g_a[0].weight)  # the encoder did not
+    with pytest.raises(SystemExit):
+        main(["--run-dir", str(tmp_path / "bad"), "--init", str(path), "--train-synthesis"])
