@@ -34,19 +34,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..channel_slice import LATENT_STRIDE
+from ..images import list_images
 from ..layers import IntConv2d
 from ..model_files import load_model_file
 from .checkpoint import TrainingState, load_checkpoint, save_checkpoint, transplant
 from .cli import add_data_options
-from ..images import list_images
 from .data import read_rgb
 from .ema import EMA
 from .loop import hard_rounding, learning_rate, stop_requests
 
-LATENT_STRIDE = 16
-
 
 # ------------------------------------------------------------------------------------------------------ the cache
+def _cropped(image: np.ndarray) -> np.ndarray:
+    """The image cropped to multiples of the latent stride, as the cache codes it."""
+    height, width = (side - side % LATENT_STRIDE for side in image.shape[:2])
+    return np.ascontiguousarray(image[:height, :width])
+
+
 @torch.no_grad()
 def cache_latents(model: torch.nn.Module, images: list[np.ndarray], path: Path, names: list[str] | None = None,
                   log_every: int = 200) -> None:
@@ -56,8 +61,7 @@ def cache_latents(model: torch.nn.Module, images: list[np.ndarray], path: Path, 
     arrays: dict[str, np.ndarray] = {} if names is None else {"names": np.array(names)}
     started = time.time()
     for n, image in enumerate(images):
-        height, width = (side - side % LATENT_STRIDE for side in image.shape[:2])
-        x = torch.from_numpy(np.ascontiguousarray(image[:height, :width])).permute(2, 0, 1)[None].float() / 255
+        x = torch.from_numpy(_cropped(image)).permute(2, 0, 1)[None].float() / 255
         for flip, piece in enumerate((x, x.flip(3))):
             arrays[f"{n}_{flip}"] = model.g_a(piece)[0].float().numpy().astype(np.float16)
         if log_every and (n + 1) % log_every == 0:
@@ -90,9 +94,8 @@ def cached_images(path: Path, folder: Path) -> list[np.ndarray]:
             image = read_rgb(folder / name)
         except OSError as error:
             raise SystemExit(f"the cached image {name} cannot be read from {folder}: {error}") from None
-        height, width = (side - side % LATENT_STRIDE for side in image.shape[:2])
-        image = np.ascontiguousarray(image[:height, :width])
-        images += [image, np.ascontiguousarray(image[:, ::-1])]
+        image = _cropped(image)
+        images += [image, image[:, ::-1]]  # the mirror is a view: a crop of it is copied when drawn
     return images
 
 
@@ -311,6 +314,8 @@ def start(args: argparse.Namespace) -> tuple[TrainingState, LatentSampler, torch
         checkpoint = {}
     if not cache.is_file():
         if parent is None:
+            if not args.init:
+                raise SystemExit(f"no latent cache at {cache}: --init names the model whose g_a makes it")
             parent, _, _ = load_model_file(Path(args.init))
         paths = list_images(Path(args.data))[:args.limit_images]
         images = [read_rgb(path) for path in paths]
