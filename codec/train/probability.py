@@ -217,8 +217,7 @@ def narrow(parent: torch.nn.Module, child: torch.nn.Module, sampler: LatentSampl
     parent's) from PARENT's units, keeping those that carry the most (see the module docstring). Returns a line per
     network saying what was kept."""
     pc, cc = parent.latent_codec, child.latent_codec
-    widths = [(p.cout, c.cout) for p_net, c_net in zip(parent.latent_codec.integer_networks(),
-                                                        child.latent_codec.integer_networks())
+    widths = [(p.cout, c.cout) for p_net, c_net in zip(pc.integer_networks(), cc.integer_networks())
               for p, c in zip(p_net, c_net)]
     if any(c > p for p, c in widths):
         raise SystemExit("narrowing keeps a subset of the parent's units: the probability path's widths can only "
@@ -279,7 +278,7 @@ def probability_parameters(model: torch.nn.Module, synthesis: bool = False) -> l
             *(model.synthesis_parameters() if synthesis else [])]
 
 
-def loss_of(model: torch.nn.Module, y: torch.Tensor, quality: torch.Tensor, weights: torch.Tensor,
+def loss_of(model: torch.nn.Module, y: torch.Tensor, quality: torch.Tensor, weights: torch.Tensor | None,
             x: torch.Tensor | None = None) -> dict:
     """The batch's loss: per sample, bits of y per pixel plus lambda * 255^2 * the pixel MSE: g_s's against the
     pixels X when given, else its first-order estimate from y's coding error and WEIGHTS."""
@@ -298,7 +297,7 @@ def loss_of(model: torch.nn.Module, y: torch.Tensor, quality: torch.Tensor, weig
     return {"loss": loss, "bpp": bpp.mean().detach(), "mse": mse.mean().detach()}
 
 
-def start(args: argparse.Namespace) -> tuple[TrainingState, LatentSampler, torch.Tensor]:
+def start(args: argparse.Namespace) -> tuple[TrainingState, LatentSampler, torch.Tensor | None]:
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / "checkpoint.pt"
@@ -328,7 +327,7 @@ def start(args: argparse.Namespace) -> tuple[TrainingState, LatentSampler, torch
         del images
     pixels = cached_images(cache, Path(args.data)) if args.pixels else None
     sampler = LatentSampler(load_latents(cache), args.crop, args.seed + (checkpoint.get("step", 0)), pixels)
-    if not resumed and not args.fresh:
+    if not resumed and not args.fresh and model is not parent:  # transplant gives the parent when nothing changes
         for line in narrow(parent, model, sampler):
             print(line, flush=True)
     model.train()
@@ -343,6 +342,8 @@ def start(args: argparse.Namespace) -> tuple[TrainingState, LatentSampler, torch
     ema = EMA(model, args.ema_decay, checkpoint.get("ema")) if args.ema_decay else None
     step, hours = checkpoint.get("step", 0), checkpoint.get("hours", 0.0)
     state = TrainingState(model, optimizer, ema, step, hours, int(checkpoint.get("adam_from", step)))
+    if args.pixels:  # the distortion is measured on the pixels: no first-order weights to estimate
+        return state, sampler, None
     weights = distortion_weights(model, sampler)
     print(f"distortion weights: mean {weights.mean():.3g}, min {weights.min():.3g}, max {weights.max():.3g}",
           flush=True)
