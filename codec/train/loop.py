@@ -109,12 +109,11 @@ class Trainer:
         out_of_time = bool(self.args.max_minutes) and time.time() - self.session_start > self.args.max_minutes * 60
         return self.dist.any(bool(stop) or (out_of_time and self.dist.main))
 
-    def _optimizer_step(self) -> dict[str, torch.Tensor] | None:
-        """One batch: forward, backward, clipping, Adam, EMA. The loss, bpp, mse and gradient norm of the batch,
-        or None when the step was skipped for a non-finite loss or gradient."""
-        args, model, optimizer = self.args, self.state.model, self.state.optimizer
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(self.state.step, args, self.state.adam_from)
+    def batch_loss(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One batch of --batch crops at random trained qualities: the loss to minimise (the mean over the batch of
+        lambda * 255^2 * MSE + bits per pixel) and the batch's mean bpp and mse, detached. A trainer of another
+        batch (``aec.train.probability``) overrides this and keeps the rest of the loop."""
+        args, model = self.args, self.state.model
         x = self.sampler.batch(args.batch).to(self.device, non_blocking=True).float().div_(255.0)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -124,10 +123,20 @@ class Trainer:
         mse = ((out["x_hat"].float() - x) ** 2).mean(dim=(1, 2, 3))
         bpp = (out["y_bits"] + out["z_bits"]) / (x.shape[2] * x.shape[3])
         loss = (model.lambdas_for(quality) * 255**2 * mse + bpp).mean()
+        return loss, {"bpp": bpp.mean().detach(), "mse": mse.mean().detach()}
+
+    def _optimizer_step(self) -> dict[str, torch.Tensor] | None:
+        """One batch: forward, backward, clipping, Adam, EMA. The loss, bpp, mse and gradient norm of the batch,
+        or None when the step was skipped for a non-finite loss or gradient."""
+        args, model, optimizer = self.args, self.state.model, self.state.optimizer
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(self.state.step, args, self.state.adam_from)
+        loss, measured = self.batch_loss()
         optimizer.zero_grad(set_to_none=True)
         if self.dist.any(not torch.isfinite(loss)):
             return self._skip()
         loss.backward()
+        # frozen parameters (--train-only, aec.train.probability) have no gradient and do not count
         grad = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         if not torch.isfinite(grad):  # the same on every rank: DDP has averaged the gradients
             optimizer.zero_grad(set_to_none=True)
@@ -138,7 +147,7 @@ class Trainer:
             self.state.ema.update()
         self.state.step += 1
         self.session_steps += 1
-        return {"loss": loss.detach(), "bpp": bpp.mean().detach(), "mse": mse.mean().detach(), "grad": grad}
+        return {"loss": loss.detach(), **measured, "grad": grad}
 
     def _skip(self) -> None:
         self.skipped += 1

@@ -42,7 +42,8 @@ from .checkpoint import TrainingState, load_checkpoint, save_checkpoint, transpl
 from .cli import add_data_options
 from .data import read_rgb
 from .ema import EMA
-from .loop import hard_rounding, learning_rate, stop_requests
+from .distributed import Distributed
+from .loop import Trainer, draw_qualities, hard_rounding
 
 
 # ------------------------------------------------------------------------------------------------------ the cache
@@ -350,56 +351,31 @@ def start(args: argparse.Namespace) -> tuple[TrainingState, LatentSampler, torch
     return state, sampler, weights
 
 
+class PathTrainer(Trainer):
+    """``aec.train.loop``'s loop (schedule, clipping, EMA, logs, checkpoints, the clock and signals) on cached latent
+    crops: only the batch and its loss (``loss_of``) are this trainer's own."""
+
+    def __init__(self, args: argparse.Namespace, state: TrainingState, sampler: LatentSampler,
+                 weights: torch.Tensor | None):
+        super().__init__(args, state, Distributed("cpu"), sampler, validation_images=[])
+        self.weights = weights
+
+    def batch_loss(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        model = self.state.model
+        quality = draw_qualities(self.args.batch, len(model.config.lambdas))
+        y, x = self.sampler.batch_with_pixels(self.args.batch)
+        measured = loss_of(model, y, quality, self.weights, x)
+        return measured["loss"], {"bpp": measured["bpp"], "mse": measured["mse"]}
+
+
 def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     state, sampler, weights = start(args)
-    model, optimizer = state.model, state.optimizer
-    run_dir = Path(args.run_dir)
     args.world_size, args.light_checkpoint, args.train_only = 1, False, "probability"
-    log = (run_dir / "log.csv").open("a")
-    session_start = clock = last_checkpoint = time.time()
-    sums = {"loss": 0.0, "bpp": 0.0, "mse": 0.0}
-    count = 0
-    with stop_requests() as stop:
-        while state.step < args.steps and not stop:
-            if args.max_minutes and time.time() - session_start > args.max_minutes * 60:
-                break
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(state.step, args, state.adam_from)
-            quality = torch.randint(1, len(model.config.lambdas) + 1, (args.batch,))
-            y, x = sampler.batch_with_pixels(args.batch)
-            measured = loss_of(model, y, quality, weights, x)
-            optimizer.zero_grad(set_to_none=True)
-            if not torch.isfinite(measured["loss"]):
-                continue
-            measured["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(probability_parameters(model, args.train_synthesis), args.clip)
-            optimizer.step()
-            if state.ema is not None:
-                state.ema.update()
-            state.step += 1
-            for key in sums:
-                sums[key] += float(measured[key].detach())
-            count += 1
-            now = time.time()
-            state.hours += (now - clock) / 3600
-            clock = now
-            if state.step % args.log_every == 0:
-                row = {key: value / count for key, value in sums.items()}
-                line = (f"step {state.step} h {state.hours:.4f} loss {row['loss']:.4f} bpp {row['bpp']:.4f} "
-                        f"mse {row['mse']:.3g} lr {optimizer.param_groups[0]['lr']:.2e}")
-                print(line, flush=True)
-                log.write(f"{state.step},{state.hours:.4f},{row['loss']:.5f},{row['bpp']:.5f},{row['mse']:.5g}\n")
-                log.flush()
-                sums = dict.fromkeys(sums, 0.0)
-                count = 0
-            if now - last_checkpoint > args.checkpoint_minutes * 60:
-                save_checkpoint(run_dir / "checkpoint.pt", state, args)
-                last_checkpoint = now
-    save_checkpoint(run_dir / "checkpoint.pt", state, args)
-    log.close()
-    print(f"stopped at step {state.step} ({state.hours:.2f} h); checkpoint {run_dir / 'checkpoint.pt'}", flush=True)
+    PathTrainer(args, state, sampler, weights).run()
+    print(f"stopped at step {state.step} ({state.hours:.2f} h); checkpoint {Path(args.run_dir) / 'checkpoint.pt'}",
+          flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -432,6 +408,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit-images", type=int, default=None)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--checkpoint-minutes", type=float, default=4.0)
+    # what aec.train.loop.Trainer reads: float32 on the CPU (the slice networks' fixed point needs it), no validation
+    p.set_defaults(bf16=False, channels_last=False, device="cpu", val_every=0)
     args = p.parse_args(argv)
     if not args.resume and not args.init:
         p.error("--init names the parent model")

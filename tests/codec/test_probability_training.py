@@ -4,6 +4,7 @@ parent's units (issue "A fast model")."""
 from __future__ import annotations
 
 import copy
+import csv
 import json
 
 import numpy as np
@@ -141,10 +142,11 @@ def test_training_lowers_the_loss_and_the_exported_model_codes_with_the_parents_
     narrower = {"context_width": 8, "hyper_width": 12, "hyper_synthesis_width": 10, "synthesis_widths": [16, 16, 16]}
     main([*common, "--init", str(path), "--architecture", "aec-light-v1", "--config", json.dumps(narrower),
           "--steps", "60"])
-    rows = [line.split(",") for line in (run / "log.csv").read_text().splitlines()]
-    assert len(rows) == 12 and float(rows[-1][2]) < float(rows[0][2])  # the loss fell
+    rows = list(csv.DictReader((run / "log.csv").open()))  # aec.train's log: a row every --log-every steps
+    assert len(rows) == 12 and float(rows[-1]["loss"]) < float(rows[0]["loss"])  # the loss fell
     main([*common, "--resume", "--steps", "70"])  # resumes where it stopped
-    assert len((run / "log.csv").read_text().splitlines()) == 14
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert [int(row["step"]) for row in rows[-3:]] == [60, 65, 70]
     train_main(["--run-dir", str(run), "--export", "test-narrow", "--weights-dir", str(tmp_path), "--export-raw"])
     child, parent_model = load_model("test-narrow", tmp_path)[0], load_model_file(path)[0]
     assert child.architecture == "aec-light-v1"
@@ -198,8 +200,8 @@ def test_with_pixels_and_the_synthesis_the_whole_decoder_side_trains(parent, tmp
     main(["--run-dir", str(run), "--data", str(folder / "images"), "--crop", "4", "--batch", "2", "--log-every", "5",
           "--warmup", "1", "--lr", "3e-3", "--ema-decay", "0", "--init", str(path), "--pixels", "--train-synthesis",
           "--config", json.dumps({"context_width": 12}), "--steps", "30"])
-    rows = [line.split(",") for line in (run / "log.csv").read_text().splitlines()]
-    assert len(rows) == 6 and float(rows[-1][2]) < float(rows[0][2])
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert len(rows) == 6 and float(rows[-1]["loss"]) < float(rows[0]["loss"])
     child, _ = load_checkpoint(run / "checkpoint.pt")
     parent_model = load_model_file(path)[0]
     assert not torch.equal(child.g_s[0].weight, parent_model.g_s[0].weight)  # g_s trained
