@@ -1247,8 +1247,21 @@ AEC = ["-c", "import sys; from aec.cli import main; main(prog_name='aec')"]
 def _aec_process(*args, **options) -> subprocess.Popen:
     """`aec ARGS` as its own process, in a session of its own (so that it and its workers can be found and killed)."""
     path = os.pathsep.join(entry for entry in sys.path if entry)  # this aec, wherever it is imported from
+    also = options.pop("preexec_fn", None)
     return subprocess.Popen([sys.executable, *AEC, *map(str, args)], env={**os.environ, "PYTHONPATH": path},
-                            start_new_session=True, **options)
+                            start_new_session=True, preexec_fn=lambda: _default_signals(also), **options)
+
+
+def _default_signals(then=None) -> None:
+    """In the child, before aec starts: SIGINT and SIGHUP as a terminal's aec gets them (a suite started in the
+    background, `cmd &`, ignores SIGINT there, and one under nohup SIGHUP; the child inherits that, and aec rightly
+    keeps an ignored signal ignored, as nohup asks); then THEN, a test's own preparation."""
+    import signal
+
+    for number in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    if then is not None:
+        then()
 
 
 def _session(leader: int) -> list[int]:
