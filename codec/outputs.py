@@ -30,9 +30,9 @@ PREFERRED_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".
                       "AVIF": ".avif", "PPM": ".ppm", "GIF": ".gif", "JPEG2000": ".jp2"}
 DEFAULT_OUTPUT_FORMAT = "PNG"
 # A lossy output format stacks a second loss on aec's: near-transparent settings (JPEG without chroma subsampling).
-# PNG at zlib level 1, not Pillow's 6: on Kodak images (originals and decodes) level 3 wrote in about half the time of
-# 6 (37-45 ms against 63-101) and 1-7 % smaller files; level 1 takes a quarter less again (35 ms against 46-50 on the first 8
-# Kodak originals) for files 2.0 % larger than level 3's (docs/speed.md).
+# PNG at zlib level 1, not Pillow's 6: on Kodak images (originals and decodes) level 3 wrote in about half the time
+# of 6 (37-45 ms against 63-101) and 1-7 % smaller files; level 1 takes a quarter less again (35 ms against 46-50 on
+# the first 8 Kodak originals) for files 2.0 % larger than level 3's (docs/speed.md).
 SAVE_OPTIONS: dict[str, dict[str, Any]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95},
                                            "AVIF": {"quality": 90}, "HEIF": {"quality": 90}, "JXL": {"quality": 95},
                                            "PNG": {"compress_level": 1}}

@@ -38,7 +38,7 @@ from ..channel_slice import LATENT_STRIDE
 from ..images import list_images
 from ..layers import IntConv2d
 from ..model_files import load_model_file
-from .checkpoint import TrainingState, load_checkpoint, save_checkpoint, transplant
+from .checkpoint import TrainingState, load_checkpoint, transplant
 from .cli import add_data_options
 from .data import read_rgb
 from .ema import EMA
