@@ -9,9 +9,9 @@ Three measurements, each the median of --runs repetitions, for every thread coun
   and model loading included);
 - **batch**: `aec decompress` of all the images' files in one command, per file.
 
-`--weights A.safetensors --weights B.safetensors` (`default` for the shipped default) times several models side by
-side, the first as the reference: in process they take turns run by run, and the tables give each model's times and
-its ratio to the first.
+`--model ID` (an installed model, `default` for the shipped default) and `--weights FILE.safetensors`, repeated and
+mixed, time several models side by side, the first as the reference: in process they take turns run by run, and the
+tables give each model's times, under its model id, and its ratio to the first.
 
 Writes DIR/speed.json (every number, with the machine and versions) and DIR/speed.md (the tables). Run it on an
 idle machine: timings of a shared CPU are not the codec's. The images default to the 24 Kodak images (from the
@@ -57,13 +57,18 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def aec_in_process(paths: list[Path], runs: int, quality: float, weights: list[str | None]) -> list[dict]:
-    """Median per-stage and total seconds of aec's encode and decode over the images (each image's median of runs),
-    one dict per model of ``weights`` (None: the default model). The models take turns run by run, so that a
-    machine whose speed drifts slows each alike."""
+def open_models(models: list[tuple[str, str]]) -> list:
+    """A Codec for each ("model", ID) or ("weights", FILE) of ``models`` (ID "default": the shipped default)."""
     import aec
 
-    codecs = [aec.Codec(weights=w) if w else aec.Codec() for w in weights]
+    return [aec.Codec(weights=name) if kind == "weights" else aec.Codec(None if name == "default" else name)
+            for kind, name in models]
+
+
+def aec_in_process(paths: list[Path], runs: int, quality: float, codecs: list) -> list[dict]:
+    """Median per-stage and total seconds of aec's encode and decode over the images (each image's median of runs),
+    one dict per Codec of ``codecs``. The models take turns run by run, so that a machine whose speed drifts slows
+    each alike."""
     sides = [{"encode": {}, "decode": {}} for _ in codecs]
     for path in paths:
         encoded = [codec.compress(path, model_quality=quality) for codec in codecs]  # warm-up, and the files
@@ -120,10 +125,12 @@ def _seconds(call) -> float:
 
 
 def whole_process(paths: list[Path], runs: int, threads: int, quality: float, folder: Path,
-                  weights: str | None) -> dict:
-    """`aec compress` and `aec decompress` of the first image as processes, and a batch decompress of all."""
+                  model: tuple[str, str] = ("model", "default")) -> dict:
+    """`aec compress` and `aec decompress` of the first image as processes, and a batch decompress of all, with
+    ``model``: ("model", ID) or ("weights", FILE)."""
     environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    model = ["--weights", weights] if weights else []
+    kind, name = model
+    model = [] if (kind, name) == ("model", "default") else [f"--{kind}", name]
     aec = [sys.executable, "-m", "aec.cli"]
     first = folder / "first.aec"
 
@@ -198,16 +205,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="repetitions per measurement; the median counts (default 3)")
     p.add_argument("--quality", type=float, default=4.0,
                    help="aec model quality, the model's own scale (default 4, as the earlier results were measured)")
-    p.add_argument("--weights", action="append",
-                   help="a .safetensors model file instead of the shipped default model; repeat it to time several "
-                        "models side by side (in process they take turns), the default model named as 'default'")
+    p.add_argument("--model", dest="models", action="append", type=lambda name: ("model", name),
+                   help="an installed model id ('default': the shipped default, which is timed alone without "
+                        "--model or --weights); repeat it, or mix it with --weights, to time several models side by "
+                        "side (in process they take turns), the first as the reference")
+    p.add_argument("--weights", dest="models", action="append", type=lambda path: ("weights", path),
+                   help="a .safetensors model file, as --model takes an installed one ('default' as for --model)")
     p.add_argument("--no-process", action="store_true", help="skip the whole-process measurements")
     args = p.parse_args(argv)
     paths = list_images(args.images_dir)[:args.images] if Path(args.images_dir).is_dir() else []
     if not paths:
         raise SystemExit(f"error: no images in {args.images_dir}")
-    weights = [None if w == "default" else w for w in (args.weights or [None])]
-    labels = [Path(w).stem if w else "default" for w in weights]
+    models = [("model", "default") if name == "default" else (kind, name)
+              for kind, name in (args.models or [("model", "default")])]
+    codecs = open_models(models)
+    labels = [codec.model_id for codec in codecs]
+    if len(set(labels)) < len(labels):  # files that hold one model id: by file name
+        labels = [Path(name).stem if kind == "weights" else name for kind, name in models]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
@@ -218,15 +232,15 @@ def main(argv: list[str] | None = None) -> int:
         for threads in (int(t) for t in args.threads.split(",")):
             torch.set_num_threads(threads)  # the encoder's float transforms
             with threadpool_limits(threads):  # numpy's BLAS: the decoder and the exact path (aec.ops)
-                timed = aec_in_process(paths, args.runs, args.quality, weights)
+                timed = aec_in_process(paths, args.runs, args.quality, codecs)
                 entry = {"aec": timed[0], "peers": peers_in_process(paths, args.runs, threads)}
-                if len(weights) > 1:
+                if len(codecs) > 1:
                     entry["models"] = dict(zip(labels, timed))
             if not args.no_process:
-                processes = {label: whole_process(paths, args.runs, threads, args.quality, Path(folder), w)
-                             for label, w in zip(labels, weights)}
+                processes = {label: whole_process(paths, args.runs, threads, args.quality, Path(folder), model)
+                             for label, model in zip(labels, models)}
                 entry["process"] = processes[labels[0]]
-                if len(weights) > 1:
+                if len(codecs) > 1:
                     entry["processes"] = processes
             results["threads"][str(threads)] = entry
             print(f"{threads} thread(s): encode {entry['aec']['encode']['total'] * 1000:.0f} ms, "

@@ -30,7 +30,7 @@ def test_speed_reports_each_stage_the_peers_and_the_processes(tmp_path, tiny_wei
     assert "slice networks" in (tmp_path / "out" / "speed.md").read_text()
 
 
-def test_several_models_are_timed_side_by_side_taking_turns(tmp_path, tiny_weights):
+def test_several_models_are_timed_side_by_side_taking_turns_under_their_ids(tmp_path, tiny_weights):
     import torch
 
     from aec.config import TINY
@@ -46,9 +46,32 @@ def test_several_models_are_timed_side_by_side_taking_turns(tmp_path, tiny_weigh
     assert speed.main(["--out", str(tmp_path / "out"), "--images-dir", str(tmp_path / "images"), "--threads", "1",
                        "--runs", "1", "--quality", "2", "--weights", str(tiny_weights), "--weights", str(light)]) == 0
     one = json.loads((tmp_path / "out" / "speed.json").read_text())["threads"]["1"]
-    assert list(one["models"]) == ["tiny", "light"] and one["aec"] == one["models"]["tiny"]
+    assert list(one["models"]) == ["test-tiny", "test-light"] and one["aec"] == one["models"]["test-tiny"]
     assert all(m["decode"]["g_s"] > 0 and m["encode"]["g_a"] > 0 for m in one["models"].values())
     table = (tmp_path / "out" / "speed.md").read_text()
-    assert "| light |" in table and "| tiny | " in table and "decode / first" in table
-    assert one["process"] == one["processes"]["tiny"] and all(p["decompress"] > 0 for p in one["processes"].values())
-    assert "| tiny seconds | light seconds |" in table
+    assert "| test-light |" in table and "| test-tiny | " in table and "decode / first" in table
+    assert one["process"] == one["processes"]["test-tiny"]
+    assert all(p["decompress"] > 0 for p in one["processes"].values())
+    assert "| test-tiny seconds | test-light seconds |" in table
+
+
+def test_one_model_id_twice_is_told_apart_by_file_name(tmp_path, tiny_weights):
+    import shutil
+
+    twin = tmp_path / "twin.safetensors"
+    shutil.copy(tiny_weights, twin)
+    (tmp_path / "images").mkdir()
+    Image.fromarray(smooth_image(64, 96, 0)).save(tmp_path / "images" / "0.png")
+    assert speed.main(["--out", str(tmp_path / "out"), "--images-dir", str(tmp_path / "images"), "--threads", "1",
+                       "--runs", "1", "--quality", "2", "--weights", str(tiny_weights), "--weights", str(twin),
+                       "--no-process"]) == 0
+    one = json.loads((tmp_path / "out" / "speed.json").read_text())["threads"]["1"]
+    assert list(one["models"]) == ["tiny", "twin"]
+
+
+def test_model_takes_installed_ids_and_default_names_the_shipped_default(tiny_weights):
+    from aec.manifest import read_manifest
+
+    default, tiny = speed.open_models([("model", "default"), ("weights", str(tiny_weights))])
+    assert default.model_id == read_manifest()["default"] and tiny.model_id == "test-tiny"
+    assert speed.open_models([("model", default.model_id)])[0].model_id == default.model_id
