@@ -149,11 +149,39 @@ def widen_quality_table(model: torch.nn.Module, lambdas: tuple[float, ...]) -> t
     return widened
 
 
+GAIN_TABLES = ("log_gains", "log_inverse_gains")
+
+
+def grown(key: str, theirs: torch.Tensor, mine: torch.Tensor, module: torch.nn.Module | None) -> torch.Tensor | None:
+    """MINE (a new model's tensor KEY) holding THEIRS in its leading block when every dimension of it grew or
+    stayed, so that the grown model computes what the old one did: a float convolution's new input channels get zero
+    weights, its new output channels keep their fresh start; a gain table's new channels start at the mean of the
+    trained ones. None when THEIRS does not fit, or KEY is not one of those (an integer layer's, a GDN's)."""
+    if mine.dim() != theirs.dim() or any(m < t for m, t in zip(mine.shape, theirs.shape)):
+        return None
+    out = mine.detach().clone()
+    out[tuple(slice(0, size) for size in theirs.shape)] = theirs
+    if key in GAIN_TABLES:
+        out[:, theirs.shape[1]:] = theirs.mean(dim=1, keepdim=True)
+        return out
+    leaf = key.rsplit(".", 1)[-1]
+    if isinstance(module, torch.nn.ConvTranspose2d) and leaf == "weight":  # (in, out, k, k)
+        out[theirs.shape[0]:] = 0.0
+    elif isinstance(module, torch.nn.Conv2d) and leaf == "weight":  # (out, in, k, k)
+        out[:, theirs.shape[1]:] = 0.0
+    elif not (isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) and leaf == "bias"):
+        return None
+    return out
+
+
 def transplant(model: torch.nn.Module, name: str, fields: dict, verbose: bool) -> torch.nn.Module:
     """A new model of architecture NAME whose config is MODEL's with FIELDS changed, holding every tensor of MODEL
     that it has under the same name and shape (the rest start as a new model's): a light synthesis under a trained
-    encoder and probability path, or narrower slice networks under the same transforms. MODEL itself when that is
-    what it already is. The quality table is MODEL's (--lambdas widens it), whatever FIELDS say."""
+    encoder and probability path, or narrower slice networks under the same transforms. More latent channels (M, in
+    more slices of the same width) keep the trained ones: the float layers and gain tables that M sizes are grown
+    (``grown``), the new slices' networks start fresh, and the grown model decodes as the old one did but for the
+    new channels' bits. MODEL itself when that is what it already is. The quality table is MODEL's (--lambdas widens
+    it), whatever FIELDS say."""
     fields = {key: value for key, value in fields.items() if key != "lambdas"}
     try:
         entry = architecture(name)
@@ -165,11 +193,24 @@ def transplant(model: torch.nn.Module, name: str, fields: dict, verbose: bool) -
     target = entry.training_module(config)
     theirs, mine = model.state_dict(), target.state_dict()
     kept = {key: value for key, value in theirs.items() if key in mine and mine[key].shape == value.shape}
+    if config.M > model.config.M and config.M // config.slices != model.config.M // model.config.slices:
+        raise SystemExit(f"error: --config: M {model.config.M} -> {config.M} keeps the trained slices only at their "
+                         f"width, {model.config.M // model.config.slices}: set slices to "
+                         f"{config.M * model.config.slices // model.config.M}")
+    modules = dict(target.named_modules())
+    grew = {}
+    if config.M > model.config.M:
+        for key, value in theirs.items():
+            if key in mine and key not in kept:
+                tensor = grown(key, value, mine[key], modules.get(key.rsplit(".", 1)[0]))
+                if tensor is not None:
+                    grew[key] = tensor
     mine.update(kept)
+    mine.update(grew)
     target.load_state_dict(mine)
     if verbose:
-        fresh = sorted({key.rsplit(".", 2)[0] for key in mine if key not in kept})
-        print(f"{name} from the --init model: {len(kept)} of {len(mine)} tensors kept; new: "
+        fresh = sorted({key.rsplit(".", 2)[0] for key in mine if key not in kept and key not in grew})
+        print(f"{name} from the --init model: {len(kept)} of {len(mine)} tensors kept, {len(grew)} grown; new: "
               f"{', '.join(fresh) or 'none'}", flush=True)
     return target
 

@@ -221,6 +221,31 @@ def test_a_widened_quality_table_keeps_every_trained_quality_and_continues_the_g
         assert torch.equal(wide(x, torch.tensor([4]))["x_hat"], model(x, torch.tensor([2]))["x_hat"])
 
 
+def test_more_latent_channels_keep_the_trained_ones_and_reconstruct_as_before():
+    from aec.train.checkpoint import transplant
+
+    torch.manual_seed(0)
+    model = AECModel(TINY).eval()  # M 16 in 2 slices of 8
+    with torch.no_grad():
+        model.log_gains.add_(torch.randn_like(model.log_gains) * 0.1)
+    grown = transplant(model, model.architecture, {"M": 24, "slices": 3}, verbose=False).eval()
+    assert grown.config.M == 24 and grown.config.slices == 3
+    mine = grown.state_dict()
+    for key, value in model.state_dict().items():  # every trained tensor is in the grown model, where it was
+        assert torch.equal(mine[key][tuple(slice(0, n) for n in value.shape)], value), key
+    assert torch.allclose(mine["log_gains"][:, 16:], model.log_gains.mean(dim=1, keepdim=True).expand(-1, 8))
+    assert not mine["g_a.6.weight"][16:].eq(0).all()  # the new latent channels are fresh features of the image ...
+    assert mine["g_s.0.weight"][16:].eq(0).all()  # ... that the synthesis and h_a start by ignoring
+    assert mine["latent_codec.h_a.0.weight"][:, 16:].eq(0).all()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():  # the old slices code and reconstruct as they did; the new slice only adds its bits
+        old, new = model(x, torch.tensor([2])), grown(x, torch.tensor([2]))
+    assert torch.equal(new["x_hat"], old["x_hat"]) and torch.equal(new["z_bits"], old["z_bits"])
+    assert bool((new["y_bits"] > old["y_bits"]).all())
+    with pytest.raises(SystemExit, match="set slices to 3"):
+        transplant(model, model.architecture, {"M": 24}, verbose=False)  # slices of 12 would retrain every slice
+
+
 @pytest.mark.parametrize("lambdas", [(0.004, 0.064), (0.064, 0.016, 0.004), (0.004, 0.016, 0.064, 0.032)])
 def test_a_quality_table_that_drops_or_reorders_trained_lambdas_is_refused(lambdas):
     from aec.train.checkpoint import widen_quality_table
