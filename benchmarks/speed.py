@@ -131,6 +131,7 @@ def whole_process(paths: list[Path], runs: int, threads: int, quality: float, fo
     environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
     kind, name = model
     model = [] if (kind, name) == ("model", "default") else [f"--{kind}", name]
+    reading = model if kind == "weights" else []  # a file names its installed model; decompress has no --model
     aec = [sys.executable, "-m", "aec.cli"]
     first = folder / "first.aec"
 
@@ -141,7 +142,7 @@ def whole_process(paths: list[Path], runs: int, threads: int, quality: float, fo
 
     compress = median([run(["compress", *model, "-f", "--model-quality", str(quality), str(paths[0]), "-o", str(first)])
                        for _ in range(runs)])
-    decompress = median([run(["decompress", *model, "-f", str(first), "-o", str(folder / "first.png")])
+    decompress = median([run(["decompress", *reading, "-f", str(first), "-o", str(folder / "first.png")])
                          for _ in range(runs)])
     batch_in, batch_out = folder / "batch-aec", folder / "batch-png"
     batch_in.mkdir(exist_ok=True)
@@ -150,7 +151,7 @@ def whole_process(paths: list[Path], runs: int, threads: int, quality: float, fo
                           str(batch_in)],
                    check=True, env=environment, capture_output=True)
     files = sorted(map(str, batch_in.glob("*.aec")))
-    batch = run(["decompress", *model, "-f", "--quiet", *files, "-o", str(batch_out)])
+    batch = run(["decompress", *reading, "-f", "--quiet", *files, "-o", str(batch_out)])
     return {"compress": compress, "decompress": decompress, "batch_decompress_per_file": batch / len(files)}
 
 

@@ -378,7 +378,10 @@ def models(context: click.Context) -> None:
         _print_error(str(error))
         context.exit(EXIT_ERROR)
     rows = [("MODEL", "ARCHITECTURE", "STEPS", "QUALITIES", "STATUS")]
-    for model_id, entry in sorted(manifest.get("models", {}).items(), reverse=True):
+    listed = sorted(manifest.get("models", {}).items(), reverse=True)  # newest release first ...
+    # ... the default, then the other installed models, then the retired ones
+    listed.sort(key=lambda item: (bool(item[1].get("retired_after")), item[0] != manifest.get("default")))
+    for model_id, entry in listed:
         steps = entry.get("training", {}).get("steps")
         qualities = sorted(float(quality) for quality in entry.get("quality_table", {}))
         if entry.get("retired_after"):

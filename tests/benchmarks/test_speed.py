@@ -75,3 +75,11 @@ def test_model_takes_installed_ids_and_default_names_the_shipped_default(tiny_we
     default, tiny = speed.open_models([("model", "default"), ("weights", str(tiny_weights))])
     assert default.model_id == read_manifest()["default"] and tiny.model_id == "test-tiny"
     assert speed.open_models([("model", default.model_id)])[0].model_id == default.model_id
+
+
+def test_an_installed_model_runs_as_a_whole_process_too(tmp_path):
+    from aec.manifest import read_manifest
+
+    Image.fromarray(smooth_image(32, 48, 0)).save(tmp_path / "0.png")
+    timed = speed.whole_process([tmp_path / "0.png"], 1, 1, 1.0, tmp_path, ("model", read_manifest()["default"]))
+    assert all(timed[k] > 0 for k in ("compress", "decompress", "batch_decompress_per_file"))
