@@ -5,9 +5,11 @@ rounded), beside the PSNR with the latents rounded at that quality (y * gain rou
 quantizes them up to the predicted means, which move the rounding grid but not its step). At high qualities the
 rounding error shrinks, so the second approaches the first: when a model's top quality is close to its unquantized
 reconstruction, more bits (a larger lambda) cannot buy more PSNR, and only transforms that reconstruct better (more
-latent channels, wider layers) raise the top. MODEL is an installed model id or a .safetensors file; the images the
-first N of ../shared/data/kodak (from the current folder), or --images-dir. Torch, one thread, float32; PSNR on 8-bit
-RGB, averaged over the images. Prints one line per model and writes --json.
+latent channels, wider layers) raise the top. Beside them, the latent channels active at each quality (varying by more
+than one quantization step over the images): when all M are active at the top, the latent is full. MODEL is an
+installed model id or a .safetensors file; the images the first N of ../shared/data/kodak (from the current folder),
+or --images-dir. Torch, one thread, float32; PSNR on 8-bit RGB, averaged over the images. Prints one line per model
+and writes --json.
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ def psnr(x, x_hat) -> float:
 
 
 def ceiling(model, images: list[np.ndarray], qualities: list[float]) -> dict[str, dict[str, float]]:
-    """{quality: {"unquantized": dB, "rounded": dB}}, each the mean over IMAGES (H x W x 3 uint8) of MODEL's
-    reconstruction (a training module) at that quality."""
+    """{quality: {"unquantized": dB, "rounded": dB, "active_channels": n}}: the mean over IMAGES (H x W x 3 uint8)
+    of MODEL's reconstruction (a training module) at that quality, and how many latent channels vary by more than
+    one quantization step over the images (the standard deviation of y * gain above 1: channels that carry bits)."""
     import torch
 
     sums = {q: {"unquantized": 0.0, "rounded": 0.0} for q in qualities}
+    scaled_latents: dict[float, list] = {q: [] for q in qualities}
     with torch.no_grad():
         for image in images:
             x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
@@ -49,10 +53,15 @@ def ceiling(model, images: list[np.ndarray], qualities: list[float]) -> dict[str
             for q in qualities:
                 gain, inverse = model.gains(torch.tensor([float(q)]))
                 scaled = y * gain[:, :, None, None]
+                scaled_latents[q].append(scaled.flatten(2)[0])
                 for kind, latent in (("unquantized", scaled), ("rounded", torch.round(scaled))):
                     sums[q][kind] += psnr(x, model.g_s(latent * inverse[:, :, None, None]).float())
-    return {f"{q:g}": {kind: round(total / len(images), 3) for kind, total in sides.items()}
-            for q, sides in sums.items()}
+    result = {}
+    for q, sides in sums.items():
+        active = int((torch.cat(scaled_latents[q], dim=1).std(dim=1) > 1.0).sum())
+        result[f"{q:g}"] = {**{kind: round(total / len(images), 3) for kind, total in sides.items()},
+                            "active_channels": active}
+    return result
 
 
 def load(name: str):
@@ -86,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         qualities = [top if q == "top" else float(q) for q in args.qualities.split(",")]
         results[name] = {"model_id": model_id, "M": model.config.M, "images": len(images),
                          "qualities": ceiling(model, images, qualities)}
-        cells = "; ".join(f"q{q}: {v['unquantized']:.2f} dB unquantized, {v['rounded']:.2f} rounded"
-                          for q, v in results[name]["qualities"].items())
+        cells = "; ".join(f"q{q}: {v['unquantized']:.2f} dB unquantized, {v['rounded']:.2f} rounded, "
+                          f"{v['active_channels']} channels active" for q, v in results[name]["qualities"].items())
         print(f"{name} ({model_id}, M {model.config.M}): {cells}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

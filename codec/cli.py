@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from .bitstream import MAGIC, AECError, parse
-from . import __version__
+from . import __version__, allocator
 from .batch import (NO_PIXEL_LIMIT, AUTO_JOBS_FILES, AUTO_JOBS_MEGAPIXELS, STDIO, Batch, BatchError, BatchUsageError,
                     FatalError, Outcome, WorkersFailed, input_name, jobs_for, output_name, read_input, expand, held)
 from .config import MAX_EFFORT
@@ -157,6 +157,7 @@ Exit codes:
 def main() -> None:
     """aec: a learned image codec (.png and friends <-> .aec); ``aec --help`` gives the usage."""
     warnings.showwarning = _show_warning
+    allocator.tune()  # this process codes: kept heap pages instead of fresh ones for every array (aec.allocator)
 
 
 def _show_warning(message: Warning | str, category: type, filename: str, lineno: int, file: Any = None,

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from . import allocator
 from .errors import AECError
 
 __all__ = ["PooledCodec", "WorkersFailed"]
@@ -123,6 +124,7 @@ _WORKER_FAILURE: str | None = None
 def _start_worker(pickled_codec: bytes) -> None:
     """Open the codec in a worker: unpickled here, so that a model it cannot load is one message, no traceback."""
     global _WORKER_CODEC, _WORKER_FAILURE  # OMP_NUM_THREADS and the rest set by PooledCodec
+    allocator.tune()  # an aec process of its own: kept heap pages instead of fresh ones for every array
     try:
         _WORKER_CODEC = pickle.loads(pickled_codec)
     except (AECError, OSError) as error:

@@ -21,6 +21,7 @@ def test_the_unquantized_reconstruction_is_measured_beside_the_rounded_one(tmp_p
     assert result["model_id"] == "test-tiny" and result["images"] == 2 and set(result["qualities"]) == {"1", "3"}
     low = result["qualities"]["1"]
     assert low["unquantized"] != low["rounded"]  # rounding at the coarsest quality changes the reconstruction
+    assert 0 <= low["active_channels"] <= result["qualities"]["3"]["active_channels"] <= 16  # TINY's M
     assert "q3:" in capsys.readouterr().out
 
 
@@ -29,4 +30,4 @@ def test_rounded_and_unquantized_agree_when_the_latents_are_integers_already(tin
     model.g_a.forward = lambda x: torch.zeros(1, model.config.M, x.shape[2] // 16, x.shape[3] // 16)
     image = smooth_image(32, 32, 0)
     sides = ceiling.ceiling(model, [image], [1.0])["1"]
-    assert sides["unquantized"] == sides["rounded"]
+    assert sides["unquantized"] == sides["rounded"] and sides["active_channels"] == 0
