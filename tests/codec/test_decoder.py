@@ -54,6 +54,19 @@ def test_convolution_equals_torchs_exactly_on_integers(kernel, stride, height, s
     assert np.array_equal(Conv(weight.numpy(), bias.numpy(), stride)(x.numpy()), reference.numpy())
 
 
+@pytest.mark.parametrize("kernel", [3, 5])
+@pytest.mark.parametrize("shape", [(3, 1, 1), (5, 2, 9), (7, 9, 2), (2, 4, 4)])
+def test_a_stride_1_convolution_over_flat_views_equals_shifted_copies_and_torch(kernel, shape):
+    generator = torch.Generator().manual_seed(sum(shape) + kernel)
+    x = torch.randint(0, 1 << 14, shape, generator=generator).double()  # activations as the exact path holds them
+    weight = torch.randint(-4096, 4096, (4, shape[0], kernel, kernel), generator=generator).double()
+    bias = torch.randint(-9000, 9000, (4,), generator=generator).double()
+    conv = Conv(weight.numpy(), bias.numpy())
+    flat = conv(x.numpy())
+    assert np.array_equal(flat, conv.im2col(x.numpy()))
+    assert np.array_equal(flat, F.conv2d(x[None], weight, bias, padding=kernel // 2)[0].numpy())
+
+
 def test_inverse_gdn_equals_the_models():
     from aec.layers import GDN as TorchGDN
 
