@@ -8,8 +8,8 @@ reconstruction, more bits (a larger lambda) cannot buy more PSNR, and only trans
 latent channels, wider layers) raise the top. Beside them, the latent channels active at each quality (varying by more
 than one quantization step over the images): when all M are active at the top, the latent is full. MODEL is an
 installed model id or a .safetensors file; the images the first N of ../shared/data/kodak (from the current folder),
-or --images-dir. Torch, one thread, float32; PSNR on 8-bit RGB, averaged over the images. Prints one line per model
-and writes --json.
+or --images-dir. Torch, one thread, float32; PSNR on 8-bit RGB, averaged over the images (cropped to multiples of
+16). Prints one line per model and writes --json.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def ceiling(model, images: list[np.ndarray], qualities: list[float]) -> dict[str
     scaled_latents: dict[float, list] = {q: [] for q in qualities}
     with torch.no_grad():
         for image in images:
-            x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
+            height, width = (side // 16 * 16 for side in image.shape[:2])  # whole latent pixels (Kodak is)
+            x = torch.from_numpy(np.array(image[:height, :width])).permute(2, 0, 1)[None].float() / 255
             y = model.g_a(x).float()
             for q in qualities:
                 gain, inverse = model.gains(torch.tensor([float(q)]))

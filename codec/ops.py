@@ -54,7 +54,9 @@ class Conv:
         self.stride = stride
         self.matrix = np.ascontiguousarray(weight.reshape(self.outputs, -1))
         # stride 1: one (out, in) matrix per tap (dy, dx), for products over flat views of the padded input
-        self.taps = [np.ascontiguousarray(weight[:, :, dy, dx]) for dy in range(self.kernel) for dx in range(self.kernel)]
+        k = self.kernel
+        taps = [(dy, dx) for dy in range(k) for dx in range(k)] if stride == 1 and k > 1 else []
+        self.taps = [np.ascontiguousarray(weight[:, :, dy, dx]) for dy, dx in taps]
         self.bias = bias.reshape(-1, 1, 1)
 
     def cost(self, shape: tuple[int, ...]) -> tuple[float, tuple[int, ...]]:
@@ -82,7 +84,6 @@ class Conv:
             np.add(product.reshape(self.outputs, bottom - top, out_width), self.bias, out=out[:, top:bottom])
             tick(bottom, out_height)
         return out
-
 
     def _flat(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Stride 1 without shifted copies: in the padded input flattened per channel, tap (dy, dx) of output pixel
