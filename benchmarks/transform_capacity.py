@@ -4,11 +4,11 @@ MODEL --minutes M --out DIR [--config JSON]`.
 Trains g_a and g_s of MODEL (a .safetensors file; with --config, grown or changed as ``python -m aec.train --init
 MODEL --config`` would) on the MSE of g_s(g_a(x) * gain * inverse gain) at the model's top quality, with no
 quantization and no rate term, on random 256x256 crops of the training photos (batch 2, Adam, lr 1e-4 after a
-200-step warm-up, float32, one thread) for --minutes, and measures the unquantized reconstruction of the first --images Kodak images
-(``benchmarks/ceiling.py``) before and every --every minutes. A diagnostic, not a model to ship: if a model's
-transforms climb well above its top quality's PSNR when freed from the rate, their capacity is not what holds the
-top of its curve; if they stall near it, more latent channels or wider layers are what the top needs. Writes
-DIR/capacity.json.
+200-step warm-up, float32, one thread) for --minutes, and measures the unquantized reconstruction of the first
+--images Kodak images (``benchmarks/ceiling.py``) before and every --every minutes. A diagnostic, not a model to
+ship: if a model's transforms climb well above its top quality's PSNR when freed from the rate, their capacity is
+not what holds the top of its curve; if they stall near it, more latent channels or wider layers are what the top
+needs. Writes DIR/capacity.json.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A decode allocates and frees arrays of a few megabytes layer after layer. glibc's malloc serves each from fresh pages
 (mmap, or a heap it trims back after every free), so a process that decodes once pays the kernel's page faults on
-every intermediate array: a whole `aec decompress` of a Kodak image spent about 0.45 s decoding where the same decode
-takes 0.38 s the second time in one process. Kept heap pages are reused instead. aec sets this only in its own
+every intermediate array, and its first decode is slower than a second one in the same process. Kept heap pages are
+reused instead. aec sets this only in its own
 processes (the command line, its workers): a program that imports aec keeps its allocator as it was.
 
 `python benchmarks/allocator.py FILE.aec` times a whole `aec decompress` with these settings and without

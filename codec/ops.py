@@ -86,10 +86,11 @@ class Conv:
         return out
 
     def _flat(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Stride 1 without shifted copies: in the padded input flattened per channel, tap (dy, dx) of output pixel
-        (i, j) sits dy * wide + dx after that of (0, 0) at flat position i * wide + j, so each tap is one product with
-        a view (rows of the input's channels, columns every position of a grid as wide as the padded input; the last
-        2 * pad columns of each grid row run into the next row and are dropped)."""
+        """Stride 1 without shifted copies (stride 2 still takes ``_shifted`` copies, as stride 1 did before 0.8.0):
+        in the padded input flattened per channel, tap (dy, dx) of output pixel (i, j) sits dy * wide + dx after that
+        of (0, 0) at flat position i * wide + j, so each tap is one product with a view (rows of the input's channels,
+        columns every position of a grid as wide as the padded input; the last 2 * pad columns of each grid row run
+        into the next row and are dropped)."""
         channels, height, width = x.shape
         k, pad = self.kernel, self.kernel // 2
         wide = width + 2 * pad
@@ -106,16 +107,6 @@ class Conv:
                 total += term
             tick(tap + 1, len(self.taps))
         np.add(total.reshape(self.outputs, height, wide)[:, :, :width], self.bias, out=out)
-        return out
-
-    def im2col(self, x: np.ndarray) -> np.ndarray:
-        """A stride-1 convolution through shifted copies, in one product: what ``_flat`` replaced (0.8.0), kept as
-        the reference it is tested against."""
-        k = self.kernel
-        pad = k // 2
-        out = np.empty((self.outputs, *x.shape[1:]), np.result_type(x, self.matrix))
-        columns = _shifted(np.pad(x, ((0, 0), (pad, pad), (pad, pad))), k, padded=True)
-        np.add((self.matrix @ columns).reshape(out.shape), self.bias, out=out)
         return out
 
 

@@ -1,4 +1,4 @@
-"""benchmarks/transform_capacity.py: g_a and g_s trained on the unquantized reconstruction alone, measured as it goes."""
+"""benchmarks/transform_capacity.py: g_a and g_s trained on their unquantized reconstruction alone, measured."""
 
 import json
 

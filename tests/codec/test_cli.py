@@ -798,7 +798,8 @@ def test_models_lists_the_installed_models_with_the_default_and_the_retired_mark
         else:
             assert rows[model_id].endswith("default" if model_id == manifest["default"] else "installed")
     assert sum(line.endswith("default") for line in lines) == 1
-    statuses = ["retired" if "retired (" in line else line.split()[-1] for line in lines[1:]]  # default, installed, retired
+    # the default first, then the installed models, then the retired ones
+    statuses = ["retired" if "retired (" in line else line.split()[-1] for line in lines[1:]]
     assert statuses == sorted(statuses, key=["default", "installed", "retired"].index)
 
 
