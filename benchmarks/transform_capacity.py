@@ -1,14 +1,14 @@
 """How well a model's transforms can reconstruct without a rate to pay: `python benchmarks/transform_capacity.py
 MODEL --minutes M --out DIR [--config JSON]`.
 
-Trains g_a and g_s of MODEL (a .safetensors file; with --config, grown or changed as ``python -m aec.train --init
-MODEL --config`` would) on the MSE of g_s(g_a(x) * gain * inverse gain) at the model's top quality, with no
-quantization and no rate term, on random 256x256 crops of the training photos (batch 2, Adam, lr 1e-4 after a
-200-step warm-up, float32, one thread) for --minutes, and measures the unquantized reconstruction of the first
---images Kodak images (``benchmarks/ceiling.py``) before and every --every minutes. A diagnostic, not a model to
-ship: if a model's transforms climb well above its top quality's PSNR when freed from the rate, their capacity is
-not what holds the top of its curve; if they stall near it, more latent channels or wider layers are what the top
-needs. Writes DIR/capacity.json.
+Trains g_a and g_s of MODEL (an installed model id or a .safetensors file; with --config, grown or changed as
+``python -m aec.train --init MODEL --config`` would) on the MSE of g_s(g_a(x) * gain * inverse gain) at the model's
+top quality, with no quantization and no rate term, on random 256x256 crops of the training photos (batch 2, Adam,
+lr 1e-4 after a 200-step warm-up, float32, one thread) for --minutes, and measures the unquantized reconstruction of
+the first --images Kodak images (``benchmarks/ceiling.py``) before and every --every minutes. A diagnostic, not a
+model to ship: if a model's transforms climb well above its top quality's PSNR when freed from the rate, their
+capacity is not what holds the top of its curve; if they stall near it, more latent channels or wider layers are
+what the top needs. Writes DIR/capacity.json.
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from benchmarks.ceiling import ceiling  # noqa: E402
+from benchmarks.ceiling import ceiling, load  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     import torch
 
     from aec.images import list_images
-    from aec.model_files import load_model_file
     from aec.train.checkpoint import transplant
     from aec.train.data import DEFAULT_KODAK, DEFAULT_TRAIN, CropSampler, load_pool
 
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    model, model_id, _ = load_model_file(Path(args.model))
+    model, model_id = load(args.model)
     model = transplant(model, model.architecture, json.loads(args.config), verbose=True)
     model.train()
     top = float(len(model.config.lambdas))
