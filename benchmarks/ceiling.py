@@ -50,13 +50,13 @@ def ceiling(model, images: list[np.ndarray], qualities: list[float]) -> dict[str
         for image in images:
             height, width = (side // 16 * 16 for side in image.shape[:2])  # whole latent pixels (Kodak is)
             x = torch.from_numpy(np.array(image[:height, :width])).permute(2, 0, 1)[None].float() / 255
-            y = model.g_a(x).float()
             for q in qualities:
-                gain, inverse = model.gains(torch.tensor([float(q)]))
-                scaled = y * gain[:, :, None, None]
+                at = torch.tensor([float(q)])
+                gain, inverse = model.gains(at)
+                scaled = model.analyze(x, at).float() * gain[:, :, None, None]
                 scaled_latents[q].append(scaled.flatten(2)[0])
                 for kind, latent in (("unquantized", scaled), ("rounded", torch.round(scaled))):
-                    sums[q][kind] += psnr(x, model.g_s(latent * inverse[:, :, None, None]).float())
+                    sums[q][kind] += psnr(x, model.synthesize(latent * inverse[:, :, None, None], at).float())
     result = {}
     for q, sides in sums.items():
         active = int((torch.cat(scaled_latents[q], dim=1).std(dim=1) > 1.0).sum())

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     model = transplant(model, model.architecture, json.loads(args.config), verbose=True)
     model.train()
     top = float(len(model.config.lambdas))
-    parameters = [*model.g_a.parameters(), *model.g_s.parameters()]
+    parameters = [*model.g_a.parameters(), *model.g_s.parameters(),
+                  *(parameter for name, parameter in model.named_parameters() if "_modulation." in name)]
     optimizer = torch.optim.Adam(parameters, lr=args.lr)
     sampler = CropSampler(load_pool(Path(args.data), 256, args.limit_images), 256, args.seed)
     kodak = [np.asarray(Image.open(path).convert("RGB")) for path in list_images(args.kodak)[:args.images]]
@@ -73,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     started, steps, next_measure = time.time(), 0, args.every
     while (elapsed := (time.time() - started) / 60) < args.minutes:
         x = sampler.batch(2).float().div_(255.0)
-        gain, inverse = model.gains(torch.full((2,), top))
-        x_hat = model.g_s(model.g_a(x) * (gain * inverse)[:, :, None, None])
+        at = torch.full((2,), top)
+        gain, inverse = model.gains(at)
+        x_hat = model.synthesize(model.analyze(x, at) * (gain * inverse)[:, :, None, None], at)
         loss = ((x_hat - x) ** 2).mean()
         for group in optimizer.param_groups:  # a linear warm-up: a fresh Adam's first steps would shake the model
             group["lr"] = args.lr * min(1.0, (steps + 1) / args.warmup)

@@ -85,6 +85,17 @@ class FloatNetwork:
             beta = named_tensor(tensors, f"{prefix}.beta", (channels,)).astype(np.float32)
             self.layers.append(GDN.from_stored(gamma, beta, inverse=activation == "igdn"))
 
+    @classmethod
+    def of_steps(cls, steps: list) -> "FloatNetwork":
+        """A network of these callables in turn (layers, activations, a quality's modulations: ``aec.conditional``)."""
+        network = cls.__new__(cls)
+        network.layers = list(steps)
+        return network
+
+    def at(self, quality: float) -> "FloatNetwork":
+        """The network at a model quality: itself (``aec.conditional``'s networks depend on it)."""
+        return self
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return in_turn(self.layers, x, costs(self.layers, x.shape))  # progress: each layer by its multiply-adds
 

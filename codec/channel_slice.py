@@ -150,7 +150,7 @@ class Decoder:
         inverse_gain = self.config.interpolated(self.log_inverse_gains, quality)
         y = (y_hat * inverse_gain.astype(np.float64)[:, None, None]).astype(np.float32)
         with stage("g_s"), part(*parts["g_s"]):
-            x_hat = tiled(self.synthesis, y, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE)
+            x_hat = tiled(self.synthesis.at(quality), y, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE)
         return np.clip(x_hat, 0, 1, out=x_hat)
 
 
@@ -169,8 +169,10 @@ class Encoder:
         """Code a uint8 (H, W, 3) image whose sides are multiples of 64 at a model quality."""
         parts = shares(ENCODE_MS)
 
+        network = self.analysis.at(quality)
+
         def analysis(piece: np.ndarray) -> np.ndarray:  # uint8 (3, h, w) -> float32 in [0, 1], as torch divides
-            return self.analysis(piece.astype(np.float32) / np.float32(255))
+            return network(piece.astype(np.float32) / np.float32(255))
 
         with stage("g_a"), part(*parts["g_a"]):
             y = tiled(analysis, rgb.transpose(2, 0, 1), ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, LATENT_STRIDE))

@@ -21,7 +21,10 @@ import torch.nn as nn
 from .channel_slice import (ANALYSIS_MARGIN, ANALYSIS_TILE, CHANNEL_SLICE, DECODE_MS, ENCODE_MS, FILE_PREFIXES,
                             LATENT_STRIDE, REFINEMENT_STEP_MS, STRIDE, SYNTHESIS_MARGIN, SYNTHESIS_TILE,
                             ChannelSliceArchitecture, Decoder, Encoder)
+from .channel_slice import analysis as analysis_layers
+from .conditional import modulated_widths
 from .config import ModelConfig
+from .layers import GDN
 from .latent_codecs import ChannelSliceLatentCodec, CodedLatents, Rounding
 from .progress import part, shares
 from .refine import refine_latents
@@ -64,14 +67,28 @@ class AECModel(nn.Module):
     def gains(self, quality: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample gain and inverse gain (B, M) at model qualities, log-linear between the trained ones with the
         weights ``ModelConfig.interpolation`` gives each (the numpy coders' ``ModelConfig.interpolated`` too)."""
+        low, high, below, above = self.interpolation(quality)
+        gain = torch.exp(self.log_gains[low] * below + self.log_gains[high] * above)
+        inverse = torch.exp(self.log_inverse_gains[low] * below + self.log_inverse_gains[high] * above)
+        return gain, inverse
+
+    def interpolation(self, quality: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per sample, the rows of a per-quality table to mix and their (B, 1) weights: (low, high, below, above),
+        ``ModelConfig.interpolation``'s, on the gains' device."""
         device = self.log_gains.device
         low, high, t = zip(*(self.config.interpolation(q) for q in quality.tolist()))
         low, high = torch.tensor(low, device=device), torch.tensor(high, device=device)
         below = torch.tensor([1 - w for w in t], dtype=torch.float32, device=device).unsqueeze(1)
         above = torch.tensor(t, dtype=torch.float32, device=device).unsqueeze(1)
-        gain = torch.exp(self.log_gains[low] * below + self.log_gains[high] * above)
-        inverse = torch.exp(self.log_inverse_gains[low] * below + self.log_inverse_gains[high] * above)
-        return gain, inverse
+        return low, high, below, above
+
+    def analyze(self, x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        """g_a at the samples' model qualities (which only ``ConditionalModel``'s depends on)."""
+        return self.g_a(x)
+
+    def synthesize(self, y: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        """g_s at the samples' model qualities (which only ``ConditionalModel``'s depends on)."""
+        return self.g_s(y)
 
     def lambdas_for(self, quality: torch.Tensor) -> torch.Tensor:
         """Lambda per sample for integer qualities (the training targets)."""
@@ -83,9 +100,9 @@ class AECModel(nn.Module):
         """Training/validation pass: x_hat and per-sample bits of y and z (see ChannelSliceLatentCodec.forward, which
         takes the rounding)."""
         gain, inverse_gain = self.gains(quality)
-        y = self.g_a(x).float() * gain[:, :, None, None]
+        y = self.analyze(x, quality).float() * gain[:, :, None, None]
         latents = self.latent_codec(y, rounding=rounding)
-        x_hat = self.g_s(latents.y_hat * inverse_gain[:, :, None, None])
+        x_hat = self.synthesize(latents.y_hat * inverse_gain[:, :, None, None], quality)
         return {"x_hat": x_hat, "y_bits": latents.y_bits, "z_bits": latents.z_bits}
 
     def encoder_parameters(self) -> list[nn.Parameter]:
@@ -152,12 +169,13 @@ class AECModel(nn.Module):
         memory formats here; against the float64 synthesis of aec 0.1, 0.001 % of values differ, by one level). The
         API decodes with ``aec.decoder`` instead, which needs no torch; this one runs g_s on the model's device.
         """
-        _, inverse_gain = self.gains(torch.tensor([quality], device=self.log_gains.device))
+        at = torch.tensor([quality], device=self.log_gains.device)
+        _, inverse_gain = self.gains(at)
         y_hat = (y_hat * inverse_gain.double().cpu()[:, :, None, None]).float()
         device = next(self.g_s.parameters()).device
 
         def synthesis(piece: torch.Tensor) -> torch.Tensor:
-            return self.g_s(piece.to(device).contiguous(memory_format=torch.channels_last)).float().cpu()
+            return self.synthesize(piece.to(device).contiguous(memory_format=torch.channels_last), at).float().cpu()
 
         with stage("g_s"), part(*shares(DECODE_MS)["g_s"]):
             return tiled(synthesis, y_hat, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE).clamp(0, 1)
@@ -173,14 +191,15 @@ class AECModel(nn.Module):
             valid: the image's own (height, width) inside the padding, for the refinement's distortion.
         """
         device = self.device
-        gain, _ = self.gains(torch.tensor([quality], device=self.log_gains.device))
+        at = torch.tensor([quality], device=self.log_gains.device)
+        gain, _ = self.gains(at)
         parts = shares({"g_a": ENCODE_MS["g_a"], "refinement": iterations * REFINEMENT_STEP_MS,
                         "latents": ENCODE_MS["latents"]})
 
         def analysis(piece: torch.Tensor) -> torch.Tensor:
             piece = piece.to(device)
             piece = piece.float().div(255) if piece.dtype == torch.uint8 else piece.float()
-            return self.g_a(piece).float().cpu()
+            return self.analyze(piece, at).float().cpu()
 
         with stage("g_a"), part(*parts["g_a"]):
             y = tiled(analysis, x, ANALYSIS_TILE, ANALYSIS_MARGIN, Fraction(1, LATENT_STRIDE))
@@ -212,3 +231,54 @@ def _accept_file_layout(module: nn.Module, state_dict: dict, prefix: str, *args)
             if local.startswith(old):
                 state_dict[prefix + new + local[len(old):]] = state_dict.pop(key)
                 break
+
+
+class QualityModulation(nn.Module):
+    """A per-quality scale (log) and offset of each channel (``aec.conditional``): the identity at its start."""
+
+    def __init__(self, qualities: int, channels: int):
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(qualities, channels))
+        self.offset = nn.Parameter(torch.zeros(qualities, channels))
+
+    def forward(self, x: torch.Tensor, weights: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        low, high, below, above = weights
+        scale = torch.exp(self.log_scale[low] * below + self.log_scale[high] * above)
+        offset = self.offset[low] * below + self.offset[high] * above
+        return x * scale[:, :, None, None].to(x.dtype) + offset[:, :, None, None].to(x.dtype)
+
+
+class ConditionalModel(AECModel):
+    """The training module of ``aec.conditional``: AECModel with a quality's modulation after each (inverse) GDN of
+    g_a and g_s. g_a and g_s keep their tensors' names, so a channel-slice model's carry over (``--init``)."""
+
+    def __init__(self, config: ModelConfig, entry: ChannelSliceArchitecture):
+        super().__init__(config, entry)
+        qualities = len(config.lambdas)
+        # after every other parameter: a checkpoint's optimizer state lists them in this order
+        self.g_a_modulation = nn.ModuleList(QualityModulation(qualities, channels)
+                                            for channels in modulated_widths(analysis_layers(config)))
+        self.g_s_modulation = nn.ModuleList(QualityModulation(qualities, channels)
+                                            for channels in modulated_widths(entry.synthesis_layers(config)))
+
+    @staticmethod
+    def _modulated(network: nn.Sequential, modulations: nn.ModuleList, x: torch.Tensor,
+                   weights: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        turn = iter(modulations)
+        for module in network:
+            x = module(x)
+            if isinstance(module, GDN):
+                x = next(turn)(x, weights)
+        return x
+
+    def analyze(self, x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        return self._modulated(self.g_a, self.g_a_modulation, x, self.interpolation(quality))
+
+    def synthesize(self, y: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        return self._modulated(self.g_s, self.g_s_modulation, y, self.interpolation(quality))
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        return [*super().encoder_parameters(), *self.g_a_modulation.parameters()]
+
+    def synthesis_parameters(self) -> list[nn.Parameter]:
+        return [*super().synthesis_parameters(), *self.g_s_modulation.parameters()]

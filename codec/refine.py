@@ -117,7 +117,8 @@ def _refine_tile(model, x: torch.Tensor, y: torch.Tensor, quality: float, iterat
     target = target.float().div(255) if target.dtype == torch.uint8 else target.float()
     target = target[..., :valid[0], :valid[1]]
     pixels = max(valid[0] * valid[1], 1)
-    _, inverse_gain = model.gains(torch.tensor([quality], device=model.log_gains.device))
+    at = torch.tensor([quality], device=model.log_gains.device)
+    _, inverse_gain = model.gains(at)
     inverse_gain = inverse_gain.to(device)[:, :, None, None]
     weight = interpolated_lambda(model.config, quality) * 255**2
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -129,7 +130,7 @@ def _refine_tile(model, x: torch.Tensor, y: torch.Tensor, quality: float, iterat
     optimizer = torch.optim.Adam([y_var, z_var], lr=LEARNING_RATE)
     for step in range(iterations):
         rates = codec(y_var, z_var, rounding=rounding_at(step, iterations, generator))
-        x_hat = model.g_s(rates.y_hat * inverse_gain)[..., :valid[0], :valid[1]]
+        x_hat = model.synthesize(rates.y_hat * inverse_gain, at)[..., :valid[0], :valid[1]]
         loss = weight * torch.mean((x_hat - target) ** 2) + (rates.y_bits + rates.z_bits).sum() / pixels
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from .architecture import Architecture
 from .channel_slice import CHANNEL_SLICE
+from .conditional import CONDITIONAL
 from .light import LIGHT
 
-SHIPPED = (CHANNEL_SLICE, LIGHT)  # the first is the default: new models' and that of checkpoints that predate the name
+SHIPPED = (CHANNEL_SLICE, LIGHT, CONDITIONAL)  # the first is the default: new models' and that of checkpoints that predate the name
 ARCHITECTURES: dict[str, Architecture] = {entry.name: entry for entry in SHIPPED}
 
 

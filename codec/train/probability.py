@@ -264,7 +264,7 @@ def distortion_weights(model: torch.nn.Module, sampler: LatentSampler, probes: i
         with torch.no_grad():
             y_hat = model.latent_codec(y * gain[:, :, None, None], rounding=hard_rounding).y_hat
         u = (y_hat * inverse[:, :, None, None]).detach().requires_grad_(True)
-        x = model.g_s(u)
+        x = model.synthesize(u, quality)
         (g,) = torch.autograd.grad(x, u, torch.randn_like(x))
         total += (g.double() ** 2).mean(dim=(0, 2, 3))
     return (total / probes / (3 * LATENT_STRIDE**2)).float()
@@ -289,7 +289,7 @@ def loss_of(model: torch.nn.Module, y: torch.Tensor, quality: torch.Tensor, weig
         z = model.latent_codec.h_a(y)
     out = model.latent_codec(y, z, rounding=hard_rounding)
     if x is not None:
-        mse = ((model.g_s(out.y_hat * inverse[:, :, None, None]) - x) ** 2).mean(dim=(1, 2, 3))
+        mse = ((model.synthesize(out.y_hat * inverse[:, :, None, None], quality) - x) ** 2).mean(dim=(1, 2, 3))
     else:
         error = ((out.y_hat - y) * inverse[:, :, None, None]) ** 2
         mse = (error.mean(dim=(2, 3)) * weights).sum(dim=1)
@@ -312,6 +312,9 @@ def start(args: argparse.Namespace) -> tuple[TrainingState, LatentSampler, torch
         parent.eval()
         model = transplant(parent, args.architecture or parent.architecture, json.loads(args.config or "{}"), True)
         checkpoint = {}
+    if hasattr(model, "g_a_modulation"):
+        raise SystemExit(f"error: {model.architecture}'s g_a depends on the quality, and this trainer caches one "
+                         "latent of each image for every quality: train it with python -m aec.train")
     if not cache.is_file():
         if parent is None:
             if not args.init:
