@@ -25,7 +25,7 @@ from . import image_plugin as _image_plugin
 
 _image_plugin.register()  # Image.open("x.aec") and image.save("x.aec", quality=...) in Pillow; imports no torch
 
-__version__ = "0.8.0"  # 0.8.0: aec-light-r1 ships beside the default r8 (--model aec-light-r1: a decoder of 4.4 MB, about 0.45x the decode time); 0.7.0: a light install (torch in the [torch] extra), a default pixel limit of 2**26, every model id shipped from now on stays decodable, r7 and r8 kept; 0.6.0: aec-sc192-r8 the default, r6 retired (0.5.0 decodes it), encoding at effort 0 without torch; 0.5.0: aec-sc192-r7 the default, r5 retired (0.4.0 decodes it), decoding without torch; 0.4.0: quality is 0-100 (model_quality= the old 1-6 scale); 0.3.0: aec-sc192-r5 the default, r3 retired (0.2.0 decodes it); 0.2.0: one `aec` namespace, r1 and r2 retired (0.1.0 decodes them)
+__version__ = "0.9.0"  # 0.9.0: aec-sc192-r9 the default (ten qualities: 0.18 to 1.9 bpp on Kodak), the aec-conditional-v1 architecture registered; 0.8.0: aec-light-r1 ships beside the default r8 (--model aec-light-r1: a decoder of 4.4 MB, about 0.45x the decode time); 0.7.0: a light install (torch in the [torch] extra), a default pixel limit of 2**26, every model id shipped from now on stays decodable, r7 and r8 kept; 0.6.0: aec-sc192-r8 the default, r6 retired (0.5.0 decodes it), encoding at effort 0 without torch; 0.5.0: aec-sc192-r7 the default, r5 retired (0.4.0 decodes it), decoding without torch; 0.4.0: quality is 0-100 (model_quality= the old 1-6 scale); 0.3.0: aec-sc192-r5 the default, r3 retired (0.2.0 decodes it); 0.2.0: one `aec` namespace, r1 and r2 retired (0.1.0 decodes them)
 
 _API = {"Codec", "EncodeResult", "DecodeResult", "compress", "decompress", "decompress_array", "read_header"}
 

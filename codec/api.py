@@ -273,7 +273,8 @@ class Codec:
 
     @property
     def model_qualities(self) -> tuple[float, ...]:
-        """The model qualities the encoding model was trained at (1 to 6 for the shipped models)."""
+        """The model qualities the encoding model was trained at (1 to 10 for the default model, 1 to 6 for the
+        others)."""
         return self.config.qualities
 
     @property
@@ -339,7 +340,7 @@ class Codec:
             quality: 0 to 100 (higher: larger file, better image; fractions allowed), mapped onto the model's own
                 range by its ``quality_scale`` (roughly matching libjpeg's PSNR at the same number, for the shipped
                 models); None: 75 (``default_quality``). Not with model_quality or a target.
-            model_quality: the model's own scale instead (``model_quality_range``, 1 to 6 for the shipped models), as
+            model_quality: the model's own scale instead (``model_quality_range``, 1 to 10 for the default model), as
                 the header stores it, in hundredths: for benchmarks and for files that must match earlier ones.
             effort: 0 (one pass, the default) to ``aec.config.MAX_EFFORT``: higher refines the latents longer for fewer bits
                 at the same quality (``aec.refine``; the levels are in ``EFFORT_ITERATIONS``).
@@ -440,7 +441,8 @@ class Codec:
             image: a path, an encoded image's bytes, a binary file, a PIL image or a uint8 numpy array (see
                 ``encode``).
             quality: 0 to 100 (fractions allowed), mapped onto the model's range by its ``quality_scale``; None:
-                75. model_quality: the model's own scale instead (1 to 6 for the shipped models); not both.
+                75. model_quality: the model's own scale instead (1 to 10 for the default model, 1 to 6 for the
+                others); not both.
             effort: 0 to ``aec.config.MAX_EFFORT``. strip: leave out the ICC profile and EXIF block.
             progress: called with the fraction done, 0 to 1 (see ``encode``).
 
@@ -538,7 +540,7 @@ def compress(image: ImageLike, quality: float | None = None, *, model_quality: f
         quality: a number (int or float, not bool or str) from 0 to 100, higher for a larger file and a better
             image; None: 75. Mapped onto the model's own range by its scale in the manifest (roughly libjpeg's
             PSNR at the same number).
-        model_quality: the model's own scale instead (1 to 6 for the shipped models, as the header stores it);
+        model_quality: the model's own scale instead (1 to 10 for the default model, as the header stores it);
             not with quality.
         effort: 0 (default, one pass) to 5. strip: leave out the ICC profile and EXIF block.
         progress: called with the fraction done, from 0 to 1, while the image is coded.

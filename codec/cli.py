@@ -83,7 +83,7 @@ Examples:
   aec compress photo.png                        writes photo.aec (quality 75)
   aec compress -q 50 photo.png -o small.aec     quality 0-100: lower, smaller
   aec compress --target-size 40000 photo.png    about 40 kB (the quality searched)
-  aec compress --model-quality 4 photo.png      the model's own scale (1-6)
+  aec compress --model-quality 4 photo.png      the model's own scale (1-10)
   aec compress *.png -o archive/                several files into an existing folder
   aec compress -r photos/ -o archive/           every image below photos/, subfolders kept
   aec compress -j 0 *.png -o archive/           one worker process per core
@@ -245,9 +245,9 @@ def _max_pixels_option(command: Callable) -> Callable:
 @click.option("-q", "--quality", type=_Number("a quality from 0 to 100", low=0, high=100), metavar="Q",
               help="Quality 0-100 (higher: larger file, better image; fractions allowed) [default: 75]. Each model "
                    "maps it onto its own scale, about libjpeg's PSNR at the same number.")
-@click.option("--model-quality", type=_Number("a number in the model's range, e.g. 1 to 6"), metavar="MQ",
-              help="The model's own quality scale instead of -q (1 to 6 for the shipped models), as the file's "
-                   "header stores it.")
+@click.option("--model-quality", type=_Number("a number in the model's range, e.g. 1 to 10"), metavar="MQ",
+              help="The model's own quality scale instead of -q (1 to 10 for the default model, 1 to 6 for the "
+                   "others), as the file's header stores it.")
 @_output_options
 @click.option("--model", "model_id", metavar="ID", help="Installed model id (default: the shipped default model).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
