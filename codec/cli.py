@@ -380,8 +380,9 @@ def models(context: click.Context) -> None:
         context.exit(EXIT_ERROR)
     rows = [("MODEL", "ARCHITECTURE", "STEPS", "QUALITIES", "STATUS")]
     listed = sorted(manifest.get("models", {}).items(), reverse=True)  # newest release first ...
-    # ... the default, then the other installed models, then the retired ones
-    listed.sort(key=lambda item: (bool(item[1].get("retired_after")), item[0] != manifest.get("default")))
+    # ... the default, then the other installed models, those that decode only, then the retired ones
+    listed.sort(key=lambda item: (bool(item[1].get("retired_after")), bool(item[1].get("decoder_only")),
+                                  item[0] != manifest.get("default")))
     for model_id, entry in listed:
         steps = entry.get("training", {}).get("steps")
         qualities = sorted(float(quality) for quality in entry.get("quality_table", {}))
@@ -389,6 +390,8 @@ def models(context: click.Context) -> None:
             status = f"retired (aec {entry['retired_after']} decodes its files)"
         elif not (WEIGHTS_DIR / str(entry.get("file", ""))).is_file():
             status = "missing (its file is not installed; reinstall aec)"
+        elif entry.get("decoder_only"):
+            status = f"decodes only (since aec {entry['decoder_only']['since']})"
         else:
             status = "default" if model_id == manifest.get("default") else "installed"
         rows.append((model_id, str(entry.get("architecture", "?")), f"{steps:,}" if isinstance(steps, int) else "?",

@@ -14,7 +14,7 @@ import numpy as np
 
 from .architecture import Architecture, NumpyDecoder, NumpyEncoder
 from .errors import ModelMismatchError
-from .manifest import WEIGHTS_DIR, checked_model_file, locate_model, model_config
+from .manifest import DECODER_ONLY_KEY, WEIGHTS_DIR, check_encodes, file_metadata, checked_model_file, locate_model, model_config, shipped_sha256
 from .registry import architecture as registered
 
 __all__ = ["coders_from_file", "decoder_from_file", "decoder_side_bytes", "load_coders", "load_decoder",
@@ -69,6 +69,9 @@ def coders_from_file(path: Path, expected_sha256: str | None = None) -> tuple[Nu
     """A model file's decoder and one-pass encoder, which share what they can, from one reading:
     (decoder, encoder, model id, sha256)."""
     entry, config, tensors, model_id, digest = read_model_file(path, expected_sha256)
+    if DECODER_ONLY_KEY in file_metadata(path):
+        raise ModelMismatchError(f"{Path(path).name} holds the decoder side of model {model_id!r} alone: it decodes "
+                                 "files but cannot encode")
     decoder = _built(path, entry, lambda: entry.decoder(config, tensors))
     return decoder, _built(path, entry, lambda: entry.encoder(config, tensors, decoder)), model_id, digest
 
@@ -91,10 +94,11 @@ def decoder_side_bytes(path: Path) -> int:
 _DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
-def _released_file(model_id: str | None, directory: Path) -> tuple[str, Path, str]:
-    """(id, file, sha256) of a released model by id (the manifest's default when None)."""
+def _released_file(model_id: str | None, directory: Path) -> tuple[str, Path, str, str, dict]:
+    """(id, file, the file's sha256, the released weights' sha256, manifest entry) of a released model by id (the
+    manifest's default when None); the two hashes differ for a model that ships its decoder side alone."""
     model_id, entry = locate_model(model_id, directory)
-    return model_id, Path(directory) / entry["file"], entry["sha256"]
+    return model_id, Path(directory) / entry["file"], shipped_sha256(entry), entry["sha256"], entry
 
 
 def _same_id(model_id: str, file_id: str, path: Path) -> None:
@@ -103,17 +107,20 @@ def _same_id(model_id: str, file_id: str, path: Path) -> None:
 
 
 def load_decoder(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[NumpyDecoder, str, str]:
-    """The decoder of a released model by id (the manifest's default when None), hash-checked: (decoder, id, sha256)."""
-    model_id, path, expected = _released_file(model_id, directory)
-    decoder, file_id, digest = decoder_from_file(path, expected)
+    """The decoder of a released model by id (the manifest's default when None), hash-checked: (decoder, id, the
+    released weights' sha256, whose first bytes are its files' weights tag)."""
+    model_id, path, expected, released, _ = _released_file(model_id, directory)
+    decoder, file_id, _ = decoder_from_file(path, expected)
     _same_id(model_id, file_id, path)
-    return decoder, model_id, digest
+    return decoder, model_id, released
 
 
 def load_coders(model_id: str | None = None,
                 directory: Path = WEIGHTS_DIR) -> tuple[NumpyDecoder, NumpyEncoder, str, str]:
-    """A released model's decoder and encoder (``coders_from_file``) by id: (decoder, encoder, id, sha256)."""
-    model_id, path, expected = _released_file(model_id, directory)
+    """A released model's decoder and encoder (``coders_from_file``) by id: (decoder, encoder, id, sha256);
+    ModelMismatchError for a model that ships its decoder side alone."""
+    model_id, path, expected, _, entry = _released_file(model_id, directory)
+    check_encodes(model_id, entry)
     decoder, encoder, file_id, digest = coders_from_file(path, expected)
     _same_id(model_id, file_id, path)
     return decoder, encoder, model_id, digest

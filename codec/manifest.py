@@ -13,8 +13,9 @@ from .bitstream import MAX_MODEL_ID_LENGTH, valid_model_id
 from .errors import ModelMismatchError
 from .quality_scale import QualityScale
 
-__all__ = ["WEIGHTS_DIR", "MANIFEST", "RETIRED_BEFORE_THE_POLICY", "DECODER_SIDE_BUDGET", "read_manifest", "locate_model", "checked_model_file",
-           "sha256_file", "file_metadata", "model_config", "quality_scale", "described_quality"]
+__all__ = ["WEIGHTS_DIR", "MANIFEST", "RETIRED_BEFORE_THE_POLICY", "DECODER_SIDE_BUDGET", "read_manifest", "locate_model",
+           "checked_model_file", "check_encodes", "DECODER_ONLY_KEY", "shipped_sha256", "sha256_file", "file_metadata", "model_config",
+           "quality_scale", "described_quality"]
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
@@ -22,6 +23,7 @@ MANIFEST = "manifest.json"
 # releases"); only these were retired, before that policy, and their files are refused naming the aec that decodes them.
 RETIRED_BEFORE_THE_POLICY = frozenset(f"aec-sc192-r{release}" for release in range(1, 7))
 DECODER_SIDE_BUDGET = 16 << 20  # the most bytes of tensors a kept model's decoder reads (aec.decoder.decoder_side_bytes)
+DECODER_ONLY_KEY = "decoder_only"  # a model file's metadata key: it holds the decoder side alone (tools/release.py)
 MAX_CONFIG_BYTES = 1 << 16  # a model file's config: a few hundred characters of JSON
 
 
@@ -49,6 +51,24 @@ def locate_model(model_id: str | None, directory: Path = WEIGHTS_DIR) -> tuple[s
         raise ModelMismatchError(f"model {model_id!r} is not installed (installed: {known}); "
                                  f"a newer aec may know it")
     return model_id, entry
+
+
+def shipped_sha256(entry: dict) -> str:
+    """The sha256 of the file an installed model ships: its released weights' (``sha256``), or, for a model that
+    ships its decoder side alone (``decoder_only``, written by ``tools/release.py --decoder-only``), that file's. The
+    model's identity stays ``sha256``: its files' weights tag and its quality scale are the released weights'."""
+    decoder_only = entry.get("decoder_only")
+    return decoder_only["sha256"] if decoder_only else entry["sha256"]
+
+
+def check_encodes(model_id: str, entry: dict) -> None:
+    """ModelMismatchError for a model that ships its decoder side alone: every aec decodes its files, none of the
+    later ones encodes with it."""
+    decoder_only = entry.get("decoder_only")
+    if decoder_only:
+        raise ModelMismatchError(f"model {model_id!r} ships only its decoder since aec {decoder_only['since']}: this "
+                                 f"aec decodes its files but no longer encodes with it (aec "
+                                 f"{decoder_only['last_encoding_release']} does)")
 
 
 def sha256_file(path: Path) -> str:

@@ -23,8 +23,9 @@ from safetensors.torch import load_file, save_file
 from .errors import ModelMismatchError
 from .layers import IntConv2d
 # Also re-exported: the manifest and the file checks are read without torch (aec.manifest).
-from .manifest import (DECODER_SIDE_BUDGET, MANIFEST, RETIRED_BEFORE_THE_POLICY, WEIGHTS_DIR,  # noqa: F401
-                       checked_model_file, file_metadata, locate_model, model_config, read_manifest, sha256_file)
+from .manifest import (DECODER_ONLY_KEY, DECODER_SIDE_BUDGET, MANIFEST, RETIRED_BEFORE_THE_POLICY,  # noqa: F401
+                       WEIGHTS_DIR, check_encodes, checked_model_file, file_metadata, locate_model, model_config,
+                       read_manifest, sha256_file)
 from .decoder import architecture_of
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
@@ -82,6 +83,9 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[tor
     """Load a model file, checking its hash when one is expected. Returns (model, model_id, sha256)."""
     path = Path(path)
     digest, metadata = checked_model_file(path, expected_sha256)
+    if DECODER_ONLY_KEY in metadata:
+        raise ModelMismatchError(f"{path.name} holds the decoder side of model {metadata.get('model_id')!r} alone: "
+                                 "it decodes files but cannot encode or train")
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
@@ -108,6 +112,7 @@ def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[tor
 def load_model(model_id: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[torch.nn.Module, str, str]:
     """Load a released model by id (the manifest's default when None), hash-checked."""
     model_id, entry = locate_model(model_id, directory)
+    check_encodes(model_id, entry)
     model, file_id, digest = load_model_file(Path(directory) / entry["file"], entry["sha256"])
     if file_id != model_id:
         raise ModelMismatchError(f"{entry['file']} holds model {file_id!r}, the manifest says {model_id!r}")

@@ -1,4 +1,5 @@
-"""Release a model: `python tools/release.py MODEL_ID [--default]`.
+"""Release a model: `python tools/release.py MODEL_ID [--default]`; `--decoder-only`: an older one ships its decoder
+side alone from then on.
 
 Which models ship, and which one is the default, is the manifest's data (``weights/manifest.json``), and this tool
 is what sets it; training's ``--export`` only adds or refreshes a candidate's entry. Releasing marks an exported
@@ -6,7 +7,9 @@ entry as released: from then on its id keeps its file, hash and 0-100 quality sc
 decodes its files (docs/bitstream.md, "Files of earlier releases"). ``--default`` makes it the model that
 ``aec compress`` uses without ``--model``; without it the model ships beside the default, chosen by id. A release
 needs the entry's Kodak results and quality scale (``--results`` at export, from ``benchmarks/manifest_results.py``)
-and its golden vectors (``python tests/vectors/make_vectors.py MODEL_ID``, after the release).
+and its golden vectors (``python tests/vectors/make_vectors.py MODEL_ID``, after the release). ``--decoder-only``
+rewrites a released model's file (not the default's) with the tensors its decoder reads alone: every aec decodes its
+files as before, none encodes with it any more (``ship_decoder_only``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def release(model_id: str, directory: Path = WEIGHTS_DIR, make_default: bool = F
         raise SystemExit(f"error: {model_id} is not in {Path(directory) / MANIFEST}: export it there first "
                          f"(python -m aec.train --export {model_id} --results RESULTS ...)")
     digest = sha256_file(Path(directory) / entry["file"])
+    if entry.get("decoder_only"):
+        raise SystemExit(f"error: {model_id} ships its decoder side alone: it decodes, and is released as it is")
     if digest != entry["sha256"]:
         raise SystemExit(f"error: {entry['file']} does not hash to its manifest entry; export it again")
     held = file_metadata(Path(directory) / entry["file"]).get("model_id")
@@ -48,13 +53,62 @@ def release(model_id: str, directory: Path = WEIGHTS_DIR, make_default: bool = F
     return read_manifest(directory)["models"][model_id]
 
 
+def ship_decoder_only(model_id: str, directory: Path = WEIGHTS_DIR) -> dict:
+    """Make a released model that is not the default ship its decoder side alone (docs/bitstream.md, "Files of
+    earlier releases"): its file is rewritten with only the tensors its decoder reads (and the metadata key
+    ``decoder_only``), and its entry keeps ``sha256``, the released weights' (its files' weights tag), beside
+    ``decoder_only``: the new file's sha256, this aec's version and the last release that encoded with it. Every aec
+    still decodes its files to the same symbols and pixels; none encodes with it any more. The entry."""
+    import aec
+    from aec.decoder import architecture_of
+    from aec.manifest import DECODER_ONLY_KEY
+    from safetensors.numpy import load_file, save_file
+
+    manifest = read_manifest(directory)
+    entry = manifest.get("models", {}).get(model_id)
+    if entry is None or not entry.get("released") or entry.get("retired_after"):
+        raise SystemExit(f"error: {model_id} is not a released model that ships in {Path(directory) / MANIFEST}")
+    if entry.get("decoder_only"):
+        raise SystemExit(f"error: {model_id} ships its decoder side alone already")
+    if manifest.get("default") == model_id:
+        raise SystemExit(f"error: {model_id} is the default model: it encodes")
+    path = Path(directory) / entry["file"]
+    if sha256_file(path) != entry["sha256"]:
+        raise SystemExit(f"error: {entry['file']} does not hash to its manifest entry")
+    metadata = file_metadata(path)
+    kept = architecture_of(metadata["architecture"], path)
+    tensors = {name: value for name, value in load_file(str(path)).items() if kept.is_decoder_tensor(name)}
+    temporary = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(temporary), metadata={**metadata, DECODER_ONLY_KEY: "true"})
+    digest = sha256_file(temporary)
+    temporary.replace(path)
+    entry["decoder_only"] = {"sha256": digest, "since": aec.__version__,
+                             "last_encoding_release": _previous_release(aec.__version__)}
+    (Path(directory) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return entry
+
+
+def _previous_release(version: str) -> str:
+    """The minor release before VERSION (0.9.0 -> 0.8.0): the last one whose files encoded with a model shipped
+    decoder-only in VERSION."""
+    major, minor, _ = (int(part) for part in version.split("."))
+    return f"{major}.{minor - 1}.0" if minor else f"{major - 1}.x"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/release.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_id")
     parser.add_argument("--default", action="store_true", help="make it the default model")
+    parser.add_argument("--decoder-only", action="store_true",
+                        help="a released model that is not the default ships its decoder side alone from now on")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     args = parser.parse_args(argv)
+    if args.decoder_only:
+        entry = ship_decoder_only(args.model_id, Path(args.weights_dir))
+        size = (Path(args.weights_dir) / entry["file"]).stat().st_size
+        print(f"{args.model_id} ships its decoder side alone: {entry['file']}, {size:,} bytes")
+        return 0
     release(args.model_id, Path(args.weights_dir), args.default)
     default = read_manifest(Path(args.weights_dir))["default"]
     print(f"released {args.model_id}; the default model is {default}")

@@ -47,6 +47,8 @@ def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, dir
     path = Path(directory) / MANIFEST
     manifest = json.loads(path.read_text()) if path.is_file() else {"default": model_id, "models": {}}
     old = manifest["models"].get(model_id)
+    if old is not None and old.get("decoder_only"):
+        raise InputError(f"model id {model_id!r} ships its decoder side alone; its entry is final")
     if old is not None and old.get("released") and old["sha256"] != sha256:
         raise InputError(f"model id {model_id!r} is released with other weights; choose a new id")
     if old is not None and old.get("released"):

@@ -795,12 +795,15 @@ def test_models_lists_the_installed_models_with_the_default_and_the_retired_mark
         assert f"{entry['training']['steps']:,}" in rows[model_id]
         if entry.get("retired_after"):
             assert rows[model_id].endswith(f"retired (aec {entry['retired_after']} decodes its files)")
+        elif entry.get("decoder_only"):
+            assert rows[model_id].endswith(f"decodes only (since aec {entry['decoder_only']['since']})")
         else:
             assert rows[model_id].endswith("default" if model_id == manifest["default"] else "installed")
     assert sum(line.endswith("default") for line in lines) == 1
-    # the default first, then the installed models, then the retired ones
-    statuses = ["retired" if "retired (" in line else line.split()[-1] for line in lines[1:]]
-    assert statuses == sorted(statuses, key=["default", "installed", "retired"].index)
+    # the default first, then the installed models, those that decode only, then the retired ones
+    statuses = ["retired" if "retired (" in line else "decodes" if "decodes only (" in line else line.split()[-1]
+                for line in lines[1:]]
+    assert statuses == sorted(statuses, key=["default", "installed", "decodes", "retired"].index)
 
 
 def test_version_prints_the_package_version():

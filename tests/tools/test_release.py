@@ -2,12 +2,14 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from aec.manifest import sha256_file
 from aec.model_files import load_model_file, save_model
 from aec.train.export import update_manifest
-from tools.release import main, release
+from aec.errors import InputError
+from tools.release import main, release, ship_decoder_only
 
 SCALE = {"anchors": {"0": 1.0, "100": 3.0}}
 
@@ -66,3 +68,48 @@ def test_a_release_needs_an_exported_entry_its_file_and_its_quality_scale(tiny_w
     with pytest.raises(SystemExit, match="holds model 'test-a', not 'test-c'"):
         release("test-c", tmp_path)
     assert not any(entry["released"] for entry in _manifest(tmp_path)["models"].values())
+
+
+def test_an_older_model_ships_its_decoder_side_alone_and_still_decodes_its_files(tiny_weights, tmp_path, capsys):
+    from aec import ModelMismatchError
+    from aec.decoder import coders_from_file, decoder_side_bytes, load_coders, load_decoder
+    from aec.model_files import load_model
+    from tests.conftest import smooth_image
+
+    for model_id in ("test-a", "test-b"):
+        _export(tiny_weights, tmp_path, model_id, quality_scale=SCALE)
+    release("test-a", tmp_path)
+    release("test-b", tmp_path, make_default=True)
+    released = _manifest(tmp_path)["models"]["test-a"]["sha256"]
+    _, encoder, _, _ = load_coders("test-a", tmp_path)
+    coded = encoder.compress(smooth_image(64, 64, seed=1), 2.0)
+    before = load_decoder("test-a", tmp_path)[0].decode(coded.z_payload, coded.y_payload, 2.0, 64, 64, coded.checksum)
+    file = tmp_path / "test-a.safetensors"
+    size, decoder_side = file.stat().st_size, decoder_side_bytes(file)
+
+    assert main(["test-a", "--decoder-only", "--weights-dir", str(tmp_path)]) == 0
+    assert "test-a ships its decoder side alone" in capsys.readouterr().out
+    entry = _manifest(tmp_path)["models"]["test-a"]
+    assert entry["sha256"] == released and entry["decoder_only"]["sha256"] == sha256_file(file) != released
+    assert entry["decoder_only"]["since"] == __import__("aec").__version__
+    assert decoder_side_bytes(file) == decoder_side < file.stat().st_size < size
+    # the same pixels from its files, and the released weights' hash (the files' weights tag) as its identity
+    decoder, _, identity = load_decoder("test-a", tmp_path)
+    assert identity == released
+    after = decoder.decode(coded.z_payload, coded.y_payload, 2.0, 64, 64, coded.checksum)
+    assert np.array_equal(before, after)
+    # no encoding, whichever way it is asked for, each one clear line
+    for attempt in (lambda: load_coders("test-a", tmp_path), lambda: load_model("test-a", tmp_path)):
+        with pytest.raises(ModelMismatchError, match="ships only its decoder since aec .*: this aec decodes its files"):
+            attempt()
+    with pytest.raises(ModelMismatchError, match="holds the decoder side of model 'test-a' alone"):
+        coders_from_file(file)
+    # and its entry is final: no second pass, no default, no export over it
+    with pytest.raises(SystemExit, match="ships its decoder side alone already"):
+        ship_decoder_only("test-a", tmp_path)
+    with pytest.raises(SystemExit, match="is the default model"):
+        ship_decoder_only("test-b", tmp_path)
+    with pytest.raises(SystemExit, match="ships its decoder side alone"):
+        release("test-a", tmp_path, make_default=True)
+    with pytest.raises(InputError, match="its entry is final"):
+        update_manifest("test-a", "test-a.safetensors", released, {"released": False}, tmp_path)
