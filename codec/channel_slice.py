@@ -59,8 +59,15 @@ DECODE_MS = {"latents": 310.0, "g_s": 594.0}
 # ----------------------------------------------------------------------------------------------------- the layers
 def analysis(c: ModelConfig) -> tuple[Layer, ...]:
     """g_a, float: 3 -> N -> N -> N -> M, total stride 16, a GDN after every layer but the last."""
-    return (Layer(3, c.N, 5, stride=2), Layer(c.N, c.N, 5, stride=2), Layer(c.N, c.N, 5, stride=2),
-            Layer(c.N, c.M, 5, stride=2, activation=False))
+    return analysis_of(c.M, (c.N, c.N, c.N))
+
+
+def analysis_of(latents: int, widths: tuple[int, int, int]) -> tuple[Layer, ...]:
+    """A g_a of four stride-2 5x5 layers, 3 -> widths[0] -> widths[1] -> widths[2] -> latents (``aec.light`` may
+    narrow the widths)."""
+    w1, w2, w3 = widths
+    return (Layer(3, w1, 5, stride=2), Layer(w1, w2, 5, stride=2), Layer(w2, w3, 5, stride=2),
+            Layer(w3, latents, 5, stride=2, activation=False))
 
 
 def hyper_analysis(c: ModelConfig) -> tuple[Layer, ...]:
@@ -194,13 +201,17 @@ class ChannelSliceArchitecture(Architecture):
     def is_decoder_tensor(self, name: str) -> bool:
         return name.startswith(DECODER_PREFIXES) or name in DECODER_NAMES
 
+    def analysis_layers(self, config: ModelConfig) -> tuple[Layer, ...]:
+        """g_a's layer list (GDN after every layer but the last): one of the three things an architecture built on
+        this one (``aec.light``) changes."""
+        return analysis(config)
+
     def synthesis_layers(self, config: ModelConfig) -> tuple[Layer, ...]:
-        """g_s's layer list (inverse GDN after every layer but the last): one of the two things an architecture
-        built on this one (``aec.light``) changes."""
+        """g_s's layer list (inverse GDN after every layer but the last): the second."""
         return synthesis(config)
 
     def hyper_synthesis_layers(self, config: ModelConfig) -> tuple[Layer, ...]:
-        """h_s's layer list (integer): the other."""
+        """h_s's layer list (integer): the third."""
         return hyper_synthesis(config)
 
     def exact_path(self, config: ModelConfig, tensors: dict[str, np.ndarray]) -> ExactLatentPath:
@@ -222,7 +233,7 @@ class ChannelSliceArchitecture(Architecture):
                        FloatNetwork(tensors, "g_s", self.synthesis_layers(config), "igdn"))
 
     def encoder(self, config: ModelConfig, tensors: dict[str, np.ndarray], decoder: Decoder) -> Encoder:
-        return Encoder(config, FloatNetwork(tensors, "g_a", analysis(config), "gdn"),
+        return Encoder(config, FloatNetwork(tensors, "g_a", self.analysis_layers(config), "gdn"),
                        FloatNetwork(tensors, "h_a", hyper_analysis(config), "leaky"),
                        gain_table(tensors, "log_gains", config), decoder.latents)
 

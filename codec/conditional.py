@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .architecture import FloatNetwork, Layer, named_tensor
-from .channel_slice import ChannelSliceArchitecture, Decoder, Encoder, analysis, gain_table, hyper_analysis
+from .channel_slice import ChannelSliceArchitecture, Decoder, Encoder, gain_table, hyper_analysis
 from .config import ModelConfig
 from .ops import GDN
 
@@ -91,7 +91,7 @@ class ConditionalArchitecture(ChannelSliceArchitecture):
                        gain_table(tensors, "log_inverse_gains", config), synthesis)
 
     def encoder(self, config: ModelConfig, tensors: dict[str, np.ndarray], decoder: Decoder) -> Encoder:
-        layers = analysis(config)
+        layers = self.analysis_layers(config)
         network = QualityNetwork(FloatNetwork(tensors, "g_a", layers, "gdn"), tensors, MODULATION_PREFIXES["g_a"],
                                  layers, config)
         return Encoder(config, network, FloatNetwork(tensors, "h_a", hyper_analysis(config), "leaky"),

@@ -14,7 +14,8 @@ import numpy as np
 
 from .architecture import Architecture, NumpyDecoder, NumpyEncoder
 from .errors import ModelMismatchError
-from .manifest import DECODER_ONLY_KEY, WEIGHTS_DIR, check_encodes, file_metadata, checked_model_file, locate_model, model_config, shipped_sha256
+from .manifest import (DECODER_ONLY_KEY, WEIGHTS_DIR, check_encodes, checked_model_file, file_metadata, locate_model,
+                       model_config, shipped_sha256)
 from .registry import architecture as registered
 
 __all__ = ["coders_from_file", "decoder_from_file", "decoder_side_bytes", "load_coders", "load_decoder",

@@ -13,7 +13,10 @@ every layer), inverse GDNs included (``synthesis_macs``). A light synthesis firs
 own latents (``python -m aec.train --init MODEL --architecture aec-light-v1 --train-only synthesis``: the encoder
 and the probability path frozen, so the files' bytes are the parent's), then trains with the rest
 (docs/training.md); a narrower probability path (``hyper_synthesis_width``, ``hyper_width``, ``context_width``)
-learns from the parent's units on its cached latents (``python -m aec.train.probability``).
+learns from the parent's units on its cached latents (``python -m aec.train.probability``). ``analysis_widths``
+narrows g_a the same way for a faster encoder (none: N in every layer, the channel-slice g_a); a narrower g_a starts
+from the first channels of the trained one (``aec.train.checkpoint.narrowed``) and trains alone under the frozen
+decoder (``--train-only encoder``), so its files decode with the parent's decoder.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .architecture import Layer
-from .channel_slice import ChannelSliceArchitecture, hyper_synthesis_of, synthesis_of
+from .channel_slice import ChannelSliceArchitecture, analysis_of, hyper_synthesis_of, synthesis_of
 from .config import MAX_WIDTH, ModelConfig
 
 __all__ = ["LIGHT", "LightArchitecture", "LightConfig", "synthesis", "synthesis_macs"]
@@ -34,16 +37,28 @@ class LightConfig(ModelConfig):
 
     synthesis_widths: tuple[int, ...] = (128, 64, 32)
     hyper_synthesis_width: int = 0
+    analysis_widths: tuple[int, ...] = ()  # g_a's three hidden widths; () is (N, N, N), the channel-slice g_a
+
+    def to_dict(self) -> dict:
+        """The fields, without ``analysis_widths`` while it is N's (so files of the first light models, which
+        predate the field, keep their config)."""
+        fields = super().to_dict()
+        if not fields["analysis_widths"]:
+            del fields["analysis_widths"]
+        return fields
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        widths = self.synthesis_widths
-        if isinstance(widths, list):  # as JSON gives it
-            object.__setattr__(self, "synthesis_widths", widths := tuple(widths))
-        if (not isinstance(widths, tuple) or len(widths) != 3
-                or not all(not isinstance(w, bool) and isinstance(w, int) and 1 <= w <= MAX_WIDTH for w in widths)):
-            raise ValueError(f"config field synthesis_widths must be three whole numbers from 1 to {MAX_WIDTH}, "
-                             f"got {widths!r}")
+        for name, empty in (("synthesis_widths", False), ("analysis_widths", True)):
+            widths = getattr(self, name)
+            if isinstance(widths, list):  # as JSON gives it
+                object.__setattr__(self, name, widths := tuple(widths))
+            if empty and widths == ():
+                continue
+            if (not isinstance(widths, tuple) or len(widths) != 3
+                    or not all(not isinstance(w, bool) and isinstance(w, int) and 1 <= w <= MAX_WIDTH for w in widths)):
+                raise ValueError(f"config field {name} must be three whole numbers from 1 to {MAX_WIDTH}"
+                                 f"{' (or none: N)' if empty else ''}, got {widths!r}")
         width = self.hyper_synthesis_width
         if isinstance(width, bool) or not isinstance(width, int) or not 0 <= width <= MAX_WIDTH:
             raise ValueError(f"config field hyper_synthesis_width must be a whole number from 0 (N) to {MAX_WIDTH}, "
@@ -72,6 +87,9 @@ class LightArchitecture(ChannelSliceArchitecture):
 
     name = "aec-light-v1"
     config_class = LightConfig
+
+    def analysis_layers(self, config: LightConfig) -> tuple[Layer, ...]:
+        return analysis_of(config.M, config.analysis_widths or (config.N,) * 3)
 
     def synthesis_layers(self, config: LightConfig) -> tuple[Layer, ...]:
         return synthesis(config)

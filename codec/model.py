@@ -21,7 +21,6 @@ import torch.nn as nn
 from .channel_slice import (ANALYSIS_MARGIN, ANALYSIS_TILE, CHANNEL_SLICE, DECODE_MS, ENCODE_MS, FILE_PREFIXES,
                             LATENT_STRIDE, REFINEMENT_STEP_MS, STRIDE, SYNTHESIS_MARGIN, SYNTHESIS_TILE,
                             ChannelSliceArchitecture, Decoder, Encoder)
-from .channel_slice import analysis as analysis_layers
 from .conditional import modulated_widths
 from .config import ModelConfig
 from .layers import GDN
@@ -49,7 +48,7 @@ class AECModel(nn.Module):
         self.config, self.entry, self.architecture = config, entry, entry.name
         c = config
         # Registration order matters: it is the parameter order of optimizer states in training checkpoints.
-        self.g_a = analysis(c)
+        self.g_a = analysis(c, entry.analysis_layers(c))
         self.g_s = synthesis(c, entry.synthesis_layers(c))
         self.latent_codec = ChannelSliceLatentCodec(c, entry.hyper_synthesis_layers(c))
         # Gain units: quantization is finer at higher quality; lambda ~ step^-2 suggests gain ~ sqrt(lambda).
@@ -257,7 +256,7 @@ class ConditionalModel(AECModel):
         qualities = len(config.lambdas)
         # after every other parameter: a checkpoint's optimizer state lists them in this order
         self.g_a_modulation = nn.ModuleList(QualityModulation(qualities, channels)
-                                            for channels in modulated_widths(analysis_layers(config)))
+                                            for channels in modulated_widths(entry.analysis_layers(config)))
         self.g_s_modulation = nn.ModuleList(QualityModulation(qualities, channels)
                                             for channels in modulated_widths(entry.synthesis_layers(config)))
 

@@ -27,9 +27,10 @@ def _float_network(layers: Sequence[Layer], activation: Callable[[int], nn.Modul
     return nn.Sequential(*modules)
 
 
-def analysis(c: ModelConfig) -> nn.Sequential:
-    """g_a (``channel_slice.analysis``): stride-2 convolutions with GDN, 3 -> N -> N -> N -> M (stride 16)."""
-    return _float_network(channel_slice.analysis(c), GDN)
+def analysis(c: ModelConfig, layers: Sequence[Layer] | None = None) -> nn.Sequential:
+    """g_a (``channel_slice.analysis``, or an architecture's own ``layers``): stride-2 convolutions with GDN,
+    3 -> N -> N -> N -> M (stride 16)."""
+    return _float_network(channel_slice.analysis(c) if layers is None else layers, GDN)
 
 
 def synthesis(c: ModelConfig, layers: Sequence[Layer] | None = None) -> nn.Sequential:

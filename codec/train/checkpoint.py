@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ModelMismatchError
+from ..layers import GDN
 from ..model_files import load_model_file, read_manifest
 from ..registry import architecture, default_architecture
 from .distributed import Distributed
@@ -174,6 +175,17 @@ def grown(key: str, theirs: torch.Tensor, mine: torch.Tensor, module: torch.nn.M
     return out
 
 
+def narrowed(key: str, theirs: torch.Tensor, mine: torch.Tensor, module: torch.nn.Module | None) -> torch.Tensor | None:
+    """THEIRS' leading block in MINE's shape when KEY is a float transform's (g_a's or g_s's convolution or GDN) and
+    every dimension shrank or stayed: a narrower transform starts from the first channels of the trained one (a GDN
+    keeps those channels' own normalization). None otherwise."""
+    if (not key.startswith(("g_a.", "g_s.")) or mine.dim() != theirs.dim()
+            or any(m > t for m, t in zip(mine.shape, theirs.shape))
+            or not isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, GDN))):
+        return None
+    return theirs[tuple(slice(0, size) for size in mine.shape)].detach().clone()
+
+
 def transplant(model: torch.nn.Module, name: str, fields: dict, verbose: bool) -> torch.nn.Module:
     """A new model of architecture NAME whose config is MODEL's with FIELDS changed, holding every tensor of MODEL
     that it has under the same name and shape (the rest start as a new model's): a light synthesis under a trained
@@ -205,13 +217,21 @@ def transplant(model: torch.nn.Module, name: str, fields: dict, verbose: bool) -
                 tensor = grown(key, value, mine[key], modules.get(key.rsplit(".", 1)[0]))
                 if tensor is not None:
                     grew[key] = tensor
+    narrow = {}
+    for key, value in theirs.items():
+        if key in mine and key not in kept and key not in grew:
+            tensor = narrowed(key, value, mine[key], modules.get(key.rsplit(".", 1)[0]))
+            if tensor is not None:
+                narrow[key] = tensor
     mine.update(kept)
     mine.update(grew)
+    mine.update(narrow)
     target.load_state_dict(mine)
     if verbose:
-        fresh = sorted({key.rsplit(".", 2)[0] for key in mine if key not in kept and key not in grew})
-        print(f"{name} from the --init model: {len(kept)} of {len(mine)} tensors kept, {len(grew)} grown; new: "
-              f"{', '.join(fresh) or 'none'}", flush=True)
+        fresh = sorted({key.rsplit(".", 2)[0] for key in mine if key not in kept and key not in grew
+                        and key not in narrow})
+        print(f"{name} from the --init model: {len(kept)} of {len(mine)} tensors kept, {len(grew)} grown, "
+              f"{len(narrow)} narrowed; new: {', '.join(fresh) or 'none'}", flush=True)
     return target
 
 

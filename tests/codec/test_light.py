@@ -133,3 +133,41 @@ def test_a_transplant_to_a_config_no_model_can_have_is_one_clear_error(family, t
     with pytest.raises(SystemExit, match="unknown architecture 'aec-none-v0'"):
         main(["--run-dir", str(tmp_path / "bad"), "--init", str(folder / "test-parent.safetensors"),
               "--architecture", "aec-none-v0", "--data", str(folder / "images"), "--steps", "1", "--device", "cpu"])
+
+
+def test_a_narrower_analysis_starts_from_the_parents_first_channels_and_trains_under_its_frozen_decoder(family,
+                                                                                                    tmp_path):
+    from aec.light import LIGHT, LightConfig
+
+    folder, _, light, _ = family
+    assert "analysis_widths" not in LightConfig().to_dict()  # the first light models' files keep their config
+    with pytest.raises(ValueError, match="analysis_widths"):
+        LightConfig(analysis_widths=(8, 8))
+    layers = LIGHT.analysis_layers(LightConfig(N=16, M=16, analysis_widths=(4, 8, 16)))
+    assert [(layer.inputs, layer.outputs) for layer in layers] == [(3, 4), (4, 8), (8, 16), (16, 16)]
+    images = folder / "images"
+    main(["--run-dir", str(tmp_path / "narrow"), "--init", str(folder / "test-light.safetensors"),
+          "--architecture", "aec-light-v1", "--config", json.dumps({"analysis_widths": [4, 8, 16]}),
+          "--train-only", "encoder", "--steps", "2", "--lr", "1e-2", "--data", str(images), "--kodak", str(images),
+          "--batch", "2", "--crop", "64", "--log-every", "1", "--val-every", "100", "--warmup", "1", "--device", "cpu",
+          "--no-bf16"])
+    main(["--run-dir", str(tmp_path / "narrow"), "--export", "test-narrow", "--weights-dir", str(tmp_path)])
+    narrow = load_model("test-narrow", tmp_path)[0]
+    assert narrow.config.analysis_widths == (4, 8, 16)
+    assert tuple(narrow.g_a[0].weight.shape) == (4, 3, 5, 5) and tuple(narrow.g_a[2].weight.shape) == (8, 4, 5, 5)
+    theirs, mine = light.state_dict(), narrow.state_dict()
+    decoder = [key for key in mine if not key.startswith(("g_a.", "latent_codec.h_a.")) and key != "log_gains"]
+    assert decoder and all(torch.equal(theirs[key], mine[key]) for key in decoder)  # the decoder side is the parent's
+    image = smooth_image(40, 70, seed=7)
+    data = aec.Codec(weights=tmp_path / "test-narrow.safetensors").compress(image, model_quality=2)
+    assert aec.Codec(weights=tmp_path / "test-narrow.safetensors").decompress_array(data).shape == image.shape
+
+
+def test_a_narrower_float_layer_keeps_the_leading_block_of_the_trained_one():
+    from aec.train.checkpoint import narrowed
+
+    conv = torch.nn.Conv2d(4, 2, 3)
+    theirs = torch.arange(8 * 4 * 9, dtype=torch.float32).view(8, 4, 3, 3)
+    assert torch.equal(narrowed("g_a.2.weight", theirs, conv.weight.detach(), conv), theirs[:2])
+    assert narrowed("latent_codec.h_a.0.weight", theirs, conv.weight.detach(), conv) is None  # g_a and g_s only
+    assert narrowed("g_a.2.weight", theirs[:1], conv.weight.detach(), conv) is None  # grown, not narrowed
