@@ -101,13 +101,13 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
         ids = {id(p) for p in chosen}
         for p in model.parameters():
             p.requires_grad_(id(p) in ids)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    optimizer = torch.optim.Adam(parameter_groups(model, getattr(args, "modulation_lr_scale", 1.0)), lr=args.lr)
     resumed_as = checkpoint.get("args", {}).get("train_only", "all")
     if "optimizer" in checkpoint and resumed_as != trained:
         raise SystemExit(f"{path} trained --train-only {resumed_as}; resume it with that, or start a new run dir "
                          f"from a model file (--init)")
     if "optimizer" in checkpoint:
-        optimizer.load_state_dict(checkpoint["optimizer"])
+        optimizer.load_state_dict(regrouped(checkpoint["optimizer"], optimizer))
     ema = EMA(model, args.ema_decay, checkpoint.get("ema")) if args.ema_decay and dist.main else None
     if checkpoint and dist.main:
         notes = [] if "optimizer" in checkpoint else ["no optimizer state in it, Adam starts afresh"]
@@ -119,6 +119,48 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
     # Adam's state resumes with a checkpoint that holds it, and then so does its warm-up; otherwise both start here
     adam_from = int(checkpoint.get("adam_from", 0)) if "optimizer" in checkpoint else step
     return TrainingState(model, optimizer, ema, step, hours, adam_from)
+
+
+def parameter_groups(model: torch.nn.Module, modulation_scale: float) -> list[dict]:
+    """Adam's parameter groups: every trained parameter in one, or, with a MODULATION_SCALE other than 1, an
+    aec-conditional-v1 model's modulations in a second whose learning rate is that many times the rest's
+    (``lr_scale``). The parameters keep the model's order in both cases (the modulations are registered last), so
+    Adam's state carries over when the grouping changes (``regrouped``)."""
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if modulation_scale == 1.0:
+        return [{"params": trained}]
+    if not modulation_scale > 0:
+        raise SystemExit(f"--modulation-lr-scale must be above 0, not {modulation_scale}")
+    modulations = {id(p) for name, p in model.named_parameters() if "_modulation." in name}
+    rest = [p for p in trained if id(p) not in modulations]
+    scaled = [p for p in trained if id(p) in modulations]
+    if not scaled:
+        raise SystemExit(f"--modulation-lr-scale: {model.architecture} has no trained modulations "
+                         "(aec-conditional-v1 has)")
+    if rest + scaled != trained:
+        raise SystemExit(f"--modulation-lr-scale: {model.architecture} registers its modulations before other "
+                         "parameters")
+    return [{"params": rest}, {"params": scaled, "lr_scale": modulation_scale}]
+
+
+def regrouped(saved: dict, optimizer: torch.optim.Optimizer) -> dict:
+    """SAVED (an Adam state dict) in OPTIMIZER's parameter groups, when only the grouping of the same parameters in
+    the same order differs (a run resumed with another --modulation-lr-scale); SAVED itself otherwise."""
+    groups = optimizer.param_groups
+    sizes = [len(group["params"]) for group in groups]
+    if [len(group["params"]) for group in saved["param_groups"]] == sizes:
+        for group, mine in zip(saved["param_groups"], groups):  # the same grouping; the scale may have changed
+            group["lr_scale"] = mine.get("lr_scale", 1.0)
+        return saved
+    indexes = [index for group in saved["param_groups"] for index in group["params"]]
+    if len(indexes) != sum(sizes):
+        return saved  # not a regrouping: load_state_dict says what does not fit
+    template = {key: value for key, value in saved["param_groups"][0].items() if key not in ("params", "lr_scale")}
+    new_groups, start = [], 0
+    for group, size in zip(groups, sizes):
+        new_groups.append({**template, "params": indexes[start:start + size], "lr_scale": group.get("lr_scale", 1.0)})
+        start += size
+    return {"state": saved["state"], "param_groups": new_groups}
 
 
 def widen_quality_table(model: torch.nn.Module, lambdas: tuple[float, ...]) -> torch.nn.Module:

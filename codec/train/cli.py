@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--modulation-lr-scale", type=float, default=1.0, metavar="F",
+                   help="the learning rate of an aec-conditional-v1 model's per-quality modulations, F times --lr "
+                        "(they see one sample in a quality-table's length; default 1); a resumed run may change it")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--drop-at", type=float, default=0.9, help="fraction of --steps after which lr drops")
     p.add_argument("--drop-factor", type=float, default=0.1)

@@ -129,8 +129,8 @@ class Trainer:
         """One batch: forward, backward, clipping, Adam, EMA. The loss, bpp, mse and gradient norm of the batch,
         or None when the step was skipped for a non-finite loss or gradient."""
         args, model, optimizer = self.args, self.state.model, self.state.optimizer
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(self.state.step, args, self.state.adam_from)
+        for group in optimizer.param_groups:  # a group's lr_scale: --modulation-lr-scale
+            group["lr"] = learning_rate(self.state.step, args, self.state.adam_from) * group.get("lr_scale", 1.0)
         loss, measured = self.batch_loss()
         optimizer.zero_grad(set_to_none=True)
         if self.dist.any(not torch.isfinite(loss)):

@@ -104,3 +104,30 @@ def test_a_trained_channel_slice_model_becomes_a_conditional_one_that_trains_and
     data = codec.compress(image, 50)
     assert aec.read_header(data).model_id == "test-child"
     assert codec.decompress_array(data).shape == image.shape
+
+
+def test_the_modulations_may_learn_faster_and_a_resumed_run_may_change_how_much(tmp_path):
+    from aec.train.checkpoint import parameter_groups
+
+    with pytest.raises(SystemExit, match="has no trained modulations"):
+        parameter_groups(CHANNEL_SLICE.training_module(TINY), 10.0)
+    model = CONDITIONAL.training_module(TINY)
+    single, = parameter_groups(model, 1.0)
+    rest, scaled = parameter_groups(model, 10.0)
+    assert scaled["lr_scale"] == 10.0 and len(scaled["params"]) == 12  # log scale and offset of 6 modulations
+    assert rest["params"] + scaled["params"] == single["params"]
+    (tmp_path / "images").mkdir()
+    for i in range(2):
+        Image.fromarray(smooth_image(70 + i, 90, seed=i)).save(tmp_path / "images" / f"{i}.png")
+    common = ["--data", str(tmp_path / "images"), "--kodak", str(tmp_path / "images"), "--batch", "2", "--crop",
+              "64", "--log-every", "1", "--val-every", "100", "--warmup", "1", "--device", "cpu", "--no-bf16",
+              "--architecture", "aec-conditional-v1", "--config", TINY.to_json(), "--run-dir", str(tmp_path / "run")]
+    main([*common, "--steps", "2", "--lr", "1e-3", "--modulation-lr-scale", "10"])
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
+    assert [group["lr"] for group in saved] == pytest.approx([1e-3, 1e-2])
+    for scale, groups in (("1", 1), ("5", 2)):  # regrouped both ways, Adam's moments kept
+        main([*common, "--resume", "--steps", str(3 + groups), "--lr", "1e-3", "--modulation-lr-scale", scale])
+        state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["optimizer"]
+        assert len(state["param_groups"]) == groups
+        assert [group["lr"] for group in state["param_groups"]] == pytest.approx([1e-3, 5e-3][:groups])
+        assert all(entry["step"] >= 3 for entry in state["state"].values())
