@@ -14,23 +14,27 @@ import numpy as np
 
 from .architecture import Architecture, NumpyDecoder, NumpyEncoder
 from .errors import ModelMismatchError
-from .manifest import (DECODER_ONLY_KEY, WEIGHTS_DIR, check_encodes, checked_model_file, file_metadata, locate_model,
-                       model_config, shipped_sha256)
+from .manifest import (DECODER_ONLY_KEY, WEIGHTS_DIR, check_encodes, checked_model_file, locate_model, model_config,
+                       shipped_sha256)
 from .registry import architecture as registered
 
 __all__ = ["coders_from_file", "decoder_from_file", "decoder_side_bytes", "load_coders", "load_decoder",
            "read_model_file"]
 
 
-def read_model_file(path: Path, expected_sha256: str | None = None
+def read_model_file(path: Path, expected_sha256: str | None = None, encodes: bool = False
                     ) -> tuple[Architecture, object, dict[str, np.ndarray], str, str]:
     """A model file's (architecture, config, tensors, model id, sha256), hash-checked when a hash is expected;
-    ModelMismatchError for a file of an architecture this aec does not know or one that is not a model file."""
+    ModelMismatchError for a file of an architecture this aec does not know or one that is not a model file, and
+    with ENCODES for a file that holds a decoder side alone (``tools/release.py --decoder-only``)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     path = Path(path)
     digest, metadata = checked_model_file(path, expected_sha256)
+    if encodes and DECODER_ONLY_KEY in metadata:
+        raise ModelMismatchError(f"{path.name} holds the decoder side of model {metadata.get('model_id')!r} alone: it "
+                                 "decodes files but cannot encode")
     entry = architecture_of(metadata["architecture"], path)
     try:
         tensors = load_file(str(path))
@@ -69,10 +73,7 @@ def decoder_from_file(path: Path, expected_sha256: str | None = None) -> tuple[N
 def coders_from_file(path: Path, expected_sha256: str | None = None) -> tuple[NumpyDecoder, NumpyEncoder, str, str]:
     """A model file's decoder and one-pass encoder, which share what they can, from one reading:
     (decoder, encoder, model id, sha256)."""
-    entry, config, tensors, model_id, digest = read_model_file(path, expected_sha256)
-    if DECODER_ONLY_KEY in file_metadata(path):
-        raise ModelMismatchError(f"{Path(path).name} holds the decoder side of model {model_id!r} alone: it decodes "
-                                 "files but cannot encode")
+    entry, config, tensors, model_id, digest = read_model_file(path, expected_sha256, encodes=True)
     decoder = _built(path, entry, lambda: entry.decoder(config, tensors))
     return decoder, _built(path, entry, lambda: entry.encoder(config, tensors, decoder)), model_id, digest
 

@@ -137,7 +137,7 @@ def parameter_groups(model: torch.nn.Module, modulation_scale: float) -> list[di
     if not scaled:
         raise SystemExit(f"--modulation-lr-scale: {model.architecture} has no trained modulations "
                          "(aec-conditional-v1 has)")
-    if rest + scaled != trained:
+    if [id(p) for p in rest + scaled] != [id(p) for p in trained]:
         raise SystemExit(f"--modulation-lr-scale: {model.architecture} registers its modulations before other "
                          "parameters")
     return [{"params": rest}, {"params": scaled, "lr_scale": modulation_scale}]
