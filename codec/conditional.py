@@ -2,8 +2,9 @@
 quality range"). Torch-free.
 
 The channel-slice model shares one g_a and one g_s across every quality: only the gain vectors on the latent
-(Cui et al. 2021) change with it. Trained over a wide table (lambda 0.0009 to 0.36), that sharing costs the middle of
-the curve and holds the top (docs/training.md, "What holds the top of the range"). Here every (inverse) GDN of g_a and
+(Cui et al. 2021) change with it. Trained over a wide table (lambda 0.0009 to 0.36), r9 lost 2.85 % against r8 over
+r8's range and its top is flat; sharing the transforms is one suspect (docs/training.md, "Quality-conditional
+transforms", has the pilot that chose this: -0.73 %). Here every (inverse) GDN of g_a and
 g_s is followed by a per-quality modulation of its channels, a scale and an offset (the conditional convolutions of
 Choi et al. 2019, on the GDN outputs), interpolated between the trained qualities as the gains are (the scale
 log-linearly, the offset linearly; ``ModelConfig.interpolation``):
