@@ -31,6 +31,7 @@ from .metrics import psnr
 from .manifest import WEIGHTS_DIR, read_manifest
 from .manifest import quality_scale as _released_scale
 from .quality_scale import DEFAULT_QUALITY, HIGHEST, LOWEST, QualityScale, check_number
+from .ops import workers
 from .progress import part, reporting
 from .rate_control import search_quality
 from .config import EFFORT_ITERATIONS, ModelConfig, check_effort
@@ -232,17 +233,18 @@ class Codec:
 
     @contextmanager
     def _limited_threads(self) -> Iterator[None]:
-        """numpy's BLAS and (if it is loaded) torch's pool at ``threads`` while the block runs; without ``threads``,
-        at the cores other work leaves free (left alone when that is all of them)."""
+        """numpy's layers (``aec.ops.workers``) and (if it is loaded) torch's pool at ``threads`` while the block
+        runs; without ``threads``, at the cores other work leaves free (all of them when nothing else runs)."""
         threads = self.threads if self.threads is not None else free_threads.default_threads()
         if threads is None:
-            yield
+            with workers(free_threads.cores()):
+                yield
             return
         from threadpoolctl import threadpool_limits
 
         torch = sys.modules.get("torch")  # only if encoding loaded it: decoding never imports torch
         previous = torch.get_num_threads() if torch is not None else None
-        with threadpool_limits(threads):
+        with threadpool_limits(threads), workers(threads):
             if torch is not None:
                 torch.set_num_threads(threads)
             try:

@@ -43,10 +43,12 @@ STRIDE = 64  # g_a's followed by h_a's (4): images are padded to a multiple of i
 
 # The float networks run in overlapping tiles so that memory stays bounded on big photos; each margin covers the
 # network's receptive-field radius. g_a's are in input pixels (radius 30 px), h_a's and g_s's in latent pixels
-# (radius 7 and under 2); a 32-pixel g_s tile recomputes about a quarter.
+# (radius 7 and under 2). A 48-pixel g_s tile takes a Kodak image whole and recomputes about a sixth of a big one
+# (32 recomputed a quarter, and split a Kodak image in two: 15 % of the light model's decode, docs/speed.md); its largest
+# activation is 75 MB for the channel-slice g_s (128 channels at 384 x 384).
 ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 32
 HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN = 128, 8
-SYNTHESIS_TILE, SYNTHESIS_MARGIN = 32, 2
+SYNTHESIS_TILE, SYNTHESIS_MARGIN = 48, 2
 # Each stage's share of an image's coding time, for progress (aec.progress): milliseconds per Kodak image on one
 # thread on an idle machine (benchmarks/results/speed.md, r7). Encoding: g_a 476, the latents (h_a, z, h_s, slices,
 # y coding) 300, a refinement step about a second (README, Encoder effort). Decoding: the latents 310, the numpy g_s

@@ -15,9 +15,22 @@ Every strip ticks the progress of the enclosing part (``aec.progress``: a networ
 Layers work in strips of rows whose shifted copies fit in ``STRIP_BYTES``: the same few megabytes are reused strip
 after strip, where a whole layer's copies (over 100 MB for g_s on a Kodak image) would be fresh memory, whose first
 touch cost more than the arithmetic (a first g_s measured 0.8 s against 0.45 s for the next, here).
+
+Under ``workers(n)`` the strips (and a stride-1 layer's or an inverse GDN's columns) are shared out to n threads,
+each with a one-thread BLAS, so that the copies, sums and elementwise work run on every core too, not only the
+matrix products (a BLAS call's own threads split only the product: the light model's g_s took 156 ms on 2 threads
+against 194 on one, 70 ms of it outside the products; docs/speed.md). The result is the same in any split: each
+output element is one product's, so the exact path's integers are identical and a float layer's sums differ only as
+the BLAS orders them.
 """
 
 from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -28,9 +41,80 @@ FEW_OUTPUTS = 16  # transposed layers with fewer output channels scatter their t
 STRIP_BYTES = 4 << 20
 
 
+_JOBS: contextvars.ContextVar[int] = contextvars.ContextVar("aec_ops_jobs", default=1)
+_pools: dict[int, ThreadPoolExecutor] = {}  # by the number of workers: never more threads than asked for
+_pools_lock = threading.Lock()
+
+
+@contextmanager
+def workers(jobs: int) -> Iterator[None]:
+    """Layers called in the block share their work out to ``jobs`` threads, numpy's BLAS at one thread each (restored
+    after); 1 (or less) leaves them in this thread with the BLAS as it is."""
+    if jobs <= 1:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        token = _JOBS.set(jobs)
+        try:
+            yield
+        finally:
+            _JOBS.reset(token)
+
+
+def _executor(jobs: int) -> ThreadPoolExecutor:
+    """The pool of ``jobs`` threads (made at first use; idle threads cost nothing and end with the process)."""
+    with _pools_lock:
+        if jobs not in _pools:
+            _pools[jobs] = ThreadPoolExecutor(jobs, thread_name_prefix=f"aec-ops-{jobs}")
+        return _pools[jobs]
+
+
+def _each(work: Callable[[int, int], None], bounds: Sequence[tuple[int, int]], done: int = 0,
+          of: int | None = None) -> None:
+    """work(start, stop) for every range of ``bounds``, over the workers (in this thread without them), ticking the
+    progress as each is done, in order (``done`` + ranges done, out of ``of``: by default all of ``bounds``). Ranges
+    must write disjoint outputs. An exception (an interrupt) cancels the ranges not yet begun and waits for those
+    under way, so that no thread still writes into the caller's arrays."""
+    of = len(bounds) if of is None else of
+    jobs = _JOBS.get()
+    if jobs <= 1 or len(bounds) <= 1:
+        for count, (start, stop) in enumerate(bounds, done + 1):
+            work(start, stop)
+            tick(count, of)
+        return
+    pool = _executor(jobs)
+    futures = [pool.submit(work, start, stop) for start, stop in bounds]
+    try:
+        for count, future in enumerate(futures, done + 1):
+            future.result()
+            tick(count, of)
+    finally:
+        for future in futures:
+            future.cancel()
+        for future in futures:
+            if not future.cancelled():
+                future.exception()
+
+
+def _ranges(total: int, size: int) -> list[tuple[int, int]]:
+    """[0, total) in ranges of ``size`` (at least 1), fewer than the workers only where total is."""
+    size = max(1, min(size, -(-total // _JOBS.get())))
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
 def _strip_rows(row_bytes: int) -> int:
     """Rows per strip when each row of the shifted copies takes ``row_bytes``."""
     return max(1, STRIP_BYTES // max(row_bytes, 1))
+
+
+def _column_ranges(positions: int, bytes_per_position: int) -> list[tuple[int, int]]:
+    """Column ranges of a layer whose work is per position (stride 1, GDN): one range without workers, else ranges
+    of at most ``STRIP_BYTES`` of output, at least one per worker."""
+    if _JOBS.get() <= 1:
+        return [(0, positions)]
+    return _ranges(positions, STRIP_BYTES // max(bytes_per_position, 1))
 
 
 def _shifted(x: np.ndarray, kernel: int, padded: bool = False, stride: int = 1) -> np.ndarray:
@@ -70,19 +154,24 @@ class Conv:
         out_height, out_width = -(-height // stride), -(-width // stride)
         out = np.empty((self.outputs, out_height, out_width), np.result_type(x, self.matrix))
         if k == 1 and stride == 1:
-            np.add((self.matrix @ x.reshape(channels, -1)).reshape(out.shape), self.bias, out=out)
+            flat, result = x.reshape(channels, -1), out.reshape(self.outputs, -1)
+
+            def columns(start: int, stop: int) -> None:
+                np.add(self.matrix @ flat[:, start:stop], self.bias[:, :, 0], out=result[:, start:stop])
+
+            _each(columns, _column_ranges(height * width, self.outputs * out.itemsize))
             return out
         pad = k // 2
         if stride == 1:
             return self._flat(x, out)
         padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
-        rows = _strip_rows(channels * k**2 * out_width * x.itemsize)
-        for top in range(0, out_height, rows):
-            bottom = min(top + rows, out_height)
+
+        def strip(top: int, bottom: int) -> None:
             columns = _shifted(padded[:, stride * top:stride * (bottom - 1) + k], k, padded=True, stride=stride)
             product = self.matrix @ columns
             np.add(product.reshape(self.outputs, bottom - top, out_width), self.bias, out=out[:, top:bottom])
-            tick(bottom, out_height)
+
+        _each(strip, _ranges(out_height, _strip_rows(channels * k**2 * out_width * x.itemsize)))
         return out
 
     def _flat(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -90,7 +179,7 @@ class Conv:
         in the padded input flattened per channel, tap (dy, dx) of output pixel (i, j) sits dy * wide + dx after that
         of (0, 0) at flat position i * wide + j, so each tap is one product with a view (rows of the input's channels,
         columns every position of a grid as wide as the padded input; the last 2 * pad columns of each grid row run
-        into the next row and are dropped)."""
+        into the next row and are dropped). Workers take ranges of the grid's positions, every tap each."""
         channels, height, width = x.shape
         k, pad = self.kernel, self.kernel // 2
         wide = width + 2 * pad
@@ -98,14 +187,24 @@ class Conv:
         flat = np.pad(x, ((0, 0), (pad, pad + 1), (pad, pad))).reshape(channels, -1)
         positions = height * wide
         total = np.empty((self.outputs, positions), out.dtype)
-        term = np.empty_like(total)
-        for tap, matrix in enumerate(self.taps):
-            dy, dx = divmod(tap, k)
-            start = dy * wide + dx
-            np.matmul(matrix, flat[:, start:start + positions], out=term if tap else total)
-            if tap:
-                total += term
-            tick(tap + 1, len(self.taps))
+        ranges = _column_ranges(positions, 2 * self.outputs * out.itemsize)
+        alone = len(ranges) == 1
+
+        def columns(first: int, last: int) -> None:
+            term = np.empty((self.outputs, last - first), out.dtype)
+            for tap, matrix in enumerate(self.taps):
+                dy, dx = divmod(tap, k)
+                start = dy * wide + dx + first
+                np.matmul(matrix, flat[:, start:start + last - first], out=term if tap else total[:, first:last])
+                if tap:
+                    total[:, first:last] += term
+                if alone:
+                    tick(tap + 1, len(self.taps))
+
+        if alone:
+            columns(0, positions)
+        else:
+            _each(columns, ranges)
         np.add(total.reshape(self.outputs, height, wide)[:, :, :width], self.bias, out=out)
         return out
 
@@ -170,39 +269,46 @@ class ConvTranspose:
         size = 2 * r + 1
         padded = np.pad(x, ((0, 0), (r, r), (r, r)))
         out = np.empty((self.outputs, 2 * height, 2 * width), np.result_type(x, self.bias))
-        rows = _strip_rows(size * size * channels * width * x.itemsize)
-        for top in range(0, height, rows):
-            bottom = min(top + rows, height)
-            strip = bottom - top
-            shifted = np.empty((size * size, channels, strip, width), x.dtype)  # block-major: runs are contiguous
+
+        def strip(top: int, bottom: int) -> None:
+            rows = bottom - top
+            shifted = np.empty((size * size, channels, rows, width), x.dtype)  # block-major: runs are contiguous
             for sy in range(size):
                 for sx in range(size):
                     shifted[sy * size + sx] = padded[:, top + sy:bottom + sy, sx:sx + width]
-            shifted = shifted.reshape(size * size * channels, strip * width)
+            shifted = shifted.reshape(size * size * channels, rows * width)
             for phase, runs in enumerate(self.runs):
                 total = None
                 for first, count, matrix in runs:
                     product = matrix @ shifted[first * channels:(first + count) * channels]
                     total = product if total is None else np.add(total, product, out=total)
                 py, px = divmod(phase, 2)
-                np.add(total.reshape(self.outputs, strip, width), self.bias,
+                np.add(total.reshape(self.outputs, rows, width), self.bias,
                        out=out[:, 2 * top + py:2 * bottom:2, px::2])
-                tick(4 * top + (phase + 1) * strip, 4 * height)
+
+        _each(strip, _ranges(height, _strip_rows(size * size * channels * width * x.itemsize)))
         return out
 
     def _scattered(self, x: np.ndarray) -> np.ndarray:
+        """Every tap of a strip of input rows in one product, then each tap added at its shift. A strip writes
+        2 * rows + k - 1 output rows, overlapping its neighbours', so workers take every other strip at a time."""
         _, height, width = x.shape
         k = self.kernel
         full = np.zeros((self.outputs, 2 * height + k - 1, 2 * width + k - 1), np.result_type(x, self.matrix))
-        rows = _strip_rows(k * k * self.outputs * width * full.itemsize)  # the taps of a strip of input rows
-        for top in range(0, height, rows):
-            bottom = min(top + rows, height)
+
+        def strip(top: int, bottom: int) -> None:
             taps = (self.matrix @ x[:, top:bottom].reshape(self.inputs, -1)).reshape(k, k, self.outputs,
                                                                                      bottom - top, width)
             for dy in range(k):
                 for dx in range(k):
                     full[:, 2 * top + dy:2 * bottom + dy:2, dx:dx + 2 * width:2] += taps[dy, dx]
-            tick(bottom, height)
+
+        strips = _ranges(height, _strip_rows(k * k * self.outputs * width * full.itemsize))  # the taps of a strip
+        if len(strips) > 2 and strips[0][1] < k // 2:  # a strip between two others must keep them apart
+            strips = [(top, min(top + k // 2, height)) for top in range(0, height, k // 2)]
+        _each(strip, strips[0::2], of=len(strips))
+        if len(strips) > 1:
+            _each(strip, strips[1::2], done=len(strips[0::2]), of=len(strips))
         return full[:, self.pad:self.pad + 2 * height, self.pad:self.pad + 2 * width] + self.bias
 
 
@@ -231,10 +337,17 @@ class GDN:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         channels, height, width = x.shape
         flat = x.reshape(channels, -1)
-        norm = self.gamma @ (flat * flat)
-        np.maximum(np.add(norm, self.beta, out=norm), np.float32(1e-6), out=norm)
-        scale = np.sqrt(norm, out=norm) if self.inverse else np.reciprocal(np.sqrt(norm, out=norm), out=norm)
-        return np.multiply(flat, scale, out=scale).reshape(channels, height, width)
+        out = np.empty_like(flat)
+
+        def columns(start: int, stop: int) -> None:
+            part = flat[:, start:stop]
+            norm = self.gamma @ (part * part)
+            np.maximum(np.add(norm, self.beta, out=norm), np.float32(1e-6), out=norm)
+            scale = np.sqrt(norm, out=norm) if self.inverse else np.reciprocal(np.sqrt(norm, out=norm), out=norm)
+            np.multiply(part, scale, out=out[:, start:stop])
+
+        _each(columns, _column_ranges(height * width, 3 * channels * x.itemsize))
+        return out.reshape(channels, height, width)
 
 
 def costs(layers: list, shape: tuple[int, ...]) -> list[float]:

@@ -26,11 +26,14 @@ def model():
     return frozen_tiny_model(5)
 
 
-@pytest.fixture(params=["whole", "row by row"])
+@pytest.fixture(params=["whole", "row by row", "3 workers", "3 workers, row by row"])
 def strips(request, monkeypatch):
-    """Layers in one strip, or in strips of one row (aec.ops.STRIP_BYTES): the same result."""
-    if request.param == "row by row":
+    """Layers in one strip, or in strips of one row (aec.ops.STRIP_BYTES), in this thread or shared out to three
+    (aec.ops.workers): the same result."""
+    if request.param.endswith("row by row"):
         monkeypatch.setattr(ops, "STRIP_BYTES", 1)
+    with ops.workers(3 if "workers" in request.param else 1):
+        yield
 
 
 @pytest.mark.parametrize("outputs", [3, 24])  # the scattered taps and the stacked phases
@@ -56,7 +59,7 @@ def test_convolution_equals_torchs_exactly_on_integers(kernel, stride, height, s
 
 @pytest.mark.parametrize("kernel", [3, 5])
 @pytest.mark.parametrize("shape", [(3, 1, 1), (5, 2, 9), (7, 9, 2), (2, 4, 4)])
-def test_a_stride_1_convolution_over_flat_views_equals_shifted_copies_and_torch(kernel, shape):
+def test_a_stride_1_convolution_over_flat_views_equals_shifted_copies_and_torch(kernel, shape, strips):
     generator = torch.Generator().manual_seed(sum(shape) + kernel)
     x = torch.randint(0, 1 << 14, shape, generator=generator).double()  # activations as the exact path holds them
     weight = torch.randint(-4096, 4096, (4, shape[0], kernel, kernel), generator=generator).double()
@@ -68,7 +71,7 @@ def test_a_stride_1_convolution_over_flat_views_equals_shifted_copies_and_torch(
     assert np.array_equal(flat, F.conv2d(x[None], weight, bias, padding=kernel // 2)[0].numpy())
 
 
-def test_inverse_gdn_equals_the_models():
+def test_inverse_gdn_equals_the_models(strips):
     from aec.layers import GDN as TorchGDN
 
     torch.manual_seed(0)
@@ -182,3 +185,36 @@ def test_a_file_of_the_decoder_side_alone_decodes_as_the_whole_model_file(tiny_w
     arguments = (payloads["ZHYP"], payloads["YLAT"], header.quality, 64, 128, header.symbol_checksum)
     alone = decoder_from_file(tmp_path / "decoder.safetensors")[0].decode(*arguments)
     assert np.array_equal(alone, decoder_from_file(tiny_weights)[0].decode(*arguments))
+
+
+def test_workers_decode_the_same_symbols_and_pixels_as_one_thread(model, monkeypatch):
+    """aec.ops.workers shares the layers out to threads: the same symbols (the checksum is checked inside) and the
+    same pixels within a level, in small strips so that every layer is split."""
+    x = torch.from_numpy(smooth_image(192, 256, 3)).permute(2, 0, 1)[None].float() / 255
+    coded = model.compress(x, 2.0)
+    decoder = model.decoder()
+    alone = decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 256, coded.checksum)
+    monkeypatch.setattr(ops, "STRIP_BYTES", 4096)
+    with ops.workers(4):
+        shared = decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 256, coded.checksum)
+    assert np.abs(np.round(shared * 255) - np.round(alone * 255)).max() <= 1
+
+
+def test_an_error_in_a_worker_reaches_the_caller_after_every_range_has_stopped():
+    """A range that fails (an interrupt, no memory) fails the layer in the caller's thread, the ranges not yet begun
+    are cancelled, and none runs after the call has returned."""
+    import time
+
+    ran: list[int] = []
+
+    def work(start: int, stop: int) -> None:
+        time.sleep(0.01)
+        if start == 2:
+            raise MemoryError("no room")
+        ran.append(start)
+
+    with ops.workers(2), pytest.raises(MemoryError, match="no room"):
+        ops._each(work, [(i, i + 1) for i in range(40)])
+    count = len(ran)
+    time.sleep(0.1)
+    assert len(ran) == count and count <= 6
