@@ -75,6 +75,7 @@ _PROBABILITY_UNIT = 2.0 ** -24
 _ROUNDING = 2 * _PROBABILITY_UNIT
 _SQRT_2PI = math.sqrt(2 * math.pi)
 _CHUNK = 1 << 20  # symbols per step of the bound, so that its temporaries stay small
+_TABULATED = 64  # magnitudes whose least bits a decoder looks up per scale-table entry (the rest are computed)
 
 
 def symbol_checksum(*arrays: np.ndarray) -> int:
@@ -96,17 +97,30 @@ def _gaussian_floor_bits(values: np.ndarray, stds: np.ndarray, bound: int) -> fl
     total = 0.0
     for start in range(0, values.size, _CHUNK):  # in steps, so that the temporaries stay small
         magnitude = np.abs(values[start:start + _CHUNK]).astype(np.float64)
-        std = stds[start:start + _CHUNK]
-        # A bin holds at most the density at its point nearest to 0 times its width 1; the two edge bins also
-        # hold the tail beyond them, at most 1/2 and at most phi(x) / x (Mills' ratio).
-        x = np.maximum(magnitude - 0.5, 0.0) / std
-        phi = np.exp(-0.5 * x * x) / _SQRT_2PI
-        probability = phi / std
-        edge = magnitude == bound
-        if edge.any():
-            probability[edge] = np.minimum(0.5, phi[edge] / x[edge])
-        total += float(_floor_bits(probability, 2 * bound + 1).sum())
+        total += float(_gaussian_floor_bits_each(magnitude, stds[start:start + _CHUNK], bound).sum())
     return total
+
+
+def _gaussian_floor_bits_each(magnitude: np.ndarray, std: np.ndarray, bound: int) -> np.ndarray:
+    """Each symbol's least bits (``_gaussian_floor_bits``), from float64 magnitudes."""
+    # A bin holds at most the density at its point nearest to 0 times its width 1; the two edge bins also hold the
+    # tail beyond them, at most 1/2 and at most phi(x) / x (Mills' ratio).
+    x = np.maximum(magnitude - 0.5, 0.0) / std
+    phi = np.exp(-0.5 * x * x) / _SQRT_2PI
+    probability = phi / std
+    edge = magnitude == bound
+    if edge.any():
+        probability[edge] = np.minimum(0.5, phi[edge] / x[edge])
+    return _floor_bits(probability, 2 * bound + 1)
+
+
+def _gaussian_floor_table(scale_table: np.ndarray, bound: int) -> np.ndarray:
+    """(levels, R + 1): the least bits of magnitudes 0 .. R under each entry of the scale table, R = min(bound,
+    _TABULATED): what a decoder adds up for most symbols, looked up instead of computed symbol by symbol."""
+    radius = min(bound, _TABULATED)
+    magnitude = np.broadcast_to(np.arange(radius + 1, dtype=np.float64), (scale_table.size, radius + 1))
+    std = np.broadcast_to(scale_table[:, None], magnitude.shape)
+    return _gaussian_floor_bits_each(magnitude.copy(), std, bound)
 
 
 def _crc(values: np.ndarray, crc: int) -> int:
@@ -251,6 +265,7 @@ class SymbolDecoder:
         self._used_bits = 0.0  # a lower bound of the bits the symbols decoded so far took
         self._expected = 0  # Gaussian symbols announced by expect() and not decoded yet
         self._gaussian_bits = float(_floor_bits(1.0, 2 * self.bound + 1))  # the cheapest a Gaussian symbol can be
+        self._floor_table: np.ndarray | None = None  # _gaussian_floor_table, at the first Gaussian block
 
     @property
     def checksum(self) -> int:
@@ -279,7 +294,7 @@ class SymbolDecoder:
         self._expected = max(self._expected - stds.size, 0)
         self._check_room(stds.size * self._gaussian_bits, f"the next {stds.size} symbols")
         values = _guard(lambda: self._coder.decode(self._gaussian, stds))
-        self._used_bits += _gaussian_floor_bits(values, stds, self.bound)
+        self._used_bits += self._least_bits(values, np.asarray(indexes).ravel(), stds)
         escaped = (values == self.bound) | (values == -self.bound)
         if escaped.any():
             signed = np.sign(values[escaped]).astype(np.int64) * (self.bound + self._decode_digits(int(escaped.sum())))
@@ -292,6 +307,18 @@ class SymbolDecoder:
         values = values.astype(np.int32, copy=False).reshape(shape)
         self._checksum = _crc(values, self._checksum)
         return values
+
+    def _least_bits(self, values: np.ndarray, indexes: np.ndarray, stds: np.ndarray) -> float:
+        """``_gaussian_floor_bits`` of decoded symbols (before escapes), the usual magnitudes looked up by index."""
+        if self._floor_table is None:
+            self._floor_table = _gaussian_floor_table(self.scale_table, self.bound)
+        magnitude = np.abs(values)
+        near = magnitude < self._floor_table.shape[1]
+        if near.all():
+            return float(self._floor_table[indexes, magnitude].sum())
+        far = ~near
+        return (float(self._floor_table[indexes[near], magnitude[near]].sum())
+                + _gaussian_floor_bits(values[far], stds[far], self.bound))
 
     def decode_categorical(self, tables: CategoricalTables, n: int) -> np.ndarray:
         """Decode a (C, n) block coded with encode_categorical."""

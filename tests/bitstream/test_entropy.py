@@ -381,3 +381,19 @@ def test_a_coder_failure_ending_in_a_full_stop_reads_as_one_sentence():
         _guard(fails)
     assert str(refused.value) == ("entropy-coded data is corrupt: the data cannot be decoded with this entropy model; "
                                   "the file is damaged")
+
+
+@pytest.mark.parametrize("bound", [1, 3, 64, 2047])
+def test_a_decoders_looked_up_least_bits_are_the_formulas(bound):
+    """The decoder's bound on the bits it has read looks the usual magnitudes up per scale index; magnitudes past the
+    table, and the edge bins of a small bound, are computed: the same sum as the formula for every symbol."""
+    from aec.bitstream import entropy
+
+    table = scale_table(64, 0.11, 256.0)
+    rng = np.random.default_rng(bound)
+    indexes = rng.integers(0, 64, 5000)
+    values = np.clip(np.round(rng.normal(0, table[indexes])), -bound, bound).astype(np.int32)
+    assert (np.abs(values) > entropy._TABULATED).any() == (bound > entropy._TABULATED)
+    decoder = SymbolDecoder(b"", table, bound=bound)
+    looked_up = decoder._least_bits(values, indexes, table[indexes])
+    assert looked_up == pytest.approx(entropy._gaussian_floor_bits(values, table[indexes], bound), rel=1e-12)
