@@ -37,6 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .progress import tick
 
+MAX_WORKERS = 16  # each holds a strip's copies (STRIP_BYTES) at a time: at most 64 MB beside the layers' outputs
 FEW_OUTPUTS = 16  # transposed layers with fewer output channels scatter their taps instead of stacking phases
 STRIP_BYTES = 4 << 20
 
@@ -48,8 +49,9 @@ _pools_lock = threading.Lock()
 
 @contextmanager
 def workers(jobs: int) -> Iterator[None]:
-    """Layers called in the block share their work out to ``jobs`` threads, numpy's BLAS at one thread each (restored
-    after); 1 (or less) leaves them in this thread with the BLAS as it is."""
+    """Layers called in the block share their work out to ``jobs`` threads (at most ``MAX_WORKERS``), numpy's BLAS at
+    one thread each (restored after); 1 (or less) leaves them in this thread with the BLAS as it is."""
+    jobs = min(jobs, MAX_WORKERS)
     if jobs <= 1:
         yield
         return

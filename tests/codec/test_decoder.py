@@ -218,3 +218,10 @@ def test_an_error_in_a_worker_reaches_the_caller_after_every_range_has_stopped()
     count = len(ran)
     time.sleep(0.1)
     assert len(ran) == count and count <= 6
+
+
+def test_workers_are_capped_so_that_their_strips_stay_bounded():
+    with ops.workers(1000):
+        assert ops._JOBS.get() == ops.MAX_WORKERS
+        assert len(ops._ranges(10_000, 1 << 30)) == ops.MAX_WORKERS
+    assert ops._JOBS.get() == 1
