@@ -84,6 +84,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "decodes every file as its parent does (Adam starts afresh); synthesis: g_s and the inverse "
                         "gains alone, so every file's bytes stay the parent's (a new g_s learns from a trained "
                         "model's latents); decoder: all but g_a, h_a and the gains (the latents stay the parent's)")
+    p.add_argument("--distill", metavar="MODEL.safetensors",
+                   help="with --train-only encoder: instead of the rate-distortion loss, the squared error between "
+                        "g_a's latents (times the gains: the values the coder rounds) and this model's own on the "
+                        "same crops, so that a new (narrower) encoder first learns its parent's latents; resume "
+                        "without it for the rate-distortion loss. The log's mse is then the latents', its bpp 0")
     p.add_argument("--rounding", choices=("noise", "hard"), default="noise",
                    help="the rate's quantization proxy: additive uniform noise (default), or hard rounding with "
                         "straight-through gradients, as the coder rounds (for fine-tuning an encoder, after Guo et "
@@ -117,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.lambdas and not args.init:
         p.error("--lambdas widens the quality table of an --init model")
+    if args.distill and args.train_only != "encoder":
+        p.error("--distill trains an encoder to its parent's latents: it needs --train-only encoder")
     if not 0 <= args.ema_decay < 1:
         p.error(f"--ema-decay must be in [0, 1), not {args.ema_decay}")
     return args

@@ -82,6 +82,7 @@ class Trainer:
                              f"{len(state.model.config.lambdas)} trained qualities")
         self.quality_weights = None if weights is None else torch.tensor(weights, dtype=torch.float64)
         self.rounding = hard_rounding if getattr(args, "rounding", "noise") == "hard" else None
+        self.teacher = self._teacher(getattr(args, "distill", None))
         run_dir = Path(args.run_dir)
         self.checkpoint_path = run_dir / "checkpoint.pt"
         self.progress = Progress(run_dir / "log.csv", state.step, args.steps, args.log_every) if dist.main else None
@@ -109,6 +110,26 @@ class Trainer:
         out_of_time = bool(self.args.max_minutes) and time.time() - self.session_start > self.args.max_minutes * 60
         return self.dist.any(bool(stop) or (out_of_time and self.dist.main))
 
+    def _teacher(self, path: str | None) -> torch.nn.Module | None:
+        """--distill's model, frozen, whose latents the encoder learns (one process: its loss is not DDP's)."""
+        if not path:
+            return None
+        if self.dist.world > 1:
+            raise SystemExit("--distill runs in one process")
+        from ..model_files import load_model_file
+
+        teacher = load_model_file(Path(path))[0].to(self.device).eval()
+        if teacher.config.lambdas != self.state.model.config.lambdas:
+            raise SystemExit(f"--distill {path} was trained for other qualities than this model")
+        for parameter in teacher.parameters():
+            parameter.requires_grad_(False)
+        return teacher
+
+    def latents(self, model: torch.nn.Module, x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        """g_a's latents times the gains: the values the coder rounds."""
+        gain, _ = model.gains(quality)
+        return model.analyze(x, quality).float() * gain[:, :, None, None]
+
     def batch_loss(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One batch of --batch crops at random trained qualities: the loss to minimise (the mean over the batch of
         lambda * 255^2 * MSE + bits per pixel) and the batch's mean bpp and mse, detached. A trainer of another
@@ -118,6 +139,13 @@ class Trainer:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         quality = draw_qualities(args.batch, len(model.config.lambdas), self.quality_weights).to(self.device)
+        if self.teacher is not None:  # --distill: the parent's latents, in quantization steps squared
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                y = self.latents(model, x, quality)
+                with torch.no_grad():
+                    target = self.latents(self.teacher, x, quality)
+            mse = ((y - target) ** 2).mean()
+            return mse, {"bpp": torch.zeros(()), "mse": mse.detach()}
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             out = self.forward(x, quality, rounding=self.rounding)
         mse = ((out["x_hat"].float() - x) ** 2).mean(dim=(1, 2, 3))

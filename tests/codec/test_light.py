@@ -171,3 +171,27 @@ def test_a_narrower_float_layer_keeps_the_leading_block_of_the_trained_one():
     assert torch.equal(narrowed("g_a.2.weight", theirs, conv.weight.detach(), conv), theirs[:2])
     assert narrowed("latent_codec.h_a.0.weight", theirs, conv.weight.detach(), conv) is None  # g_a and g_s only
     assert narrowed("g_a.2.weight", theirs[:1], conv.weight.detach(), conv) is None  # grown, not narrowed
+
+
+def test_a_narrower_analysis_can_first_learn_its_parents_latents(family, tmp_path):
+    """--distill: the encoder's loss is the squared error between its latents (times the gains) and the parent's on
+    the same crops; it falls as the narrow g_a learns them, and the decoder stays the parent's."""
+    import csv
+
+    folder, _, light, _ = family
+    images = folder / "images"
+    common = ["--run-dir", str(tmp_path / "distilled"), "--train-only", "encoder", "--lr", "1e-2", "--data",
+              str(images), "--kodak", str(images), "--batch", "2", "--crop", "64", "--log-every", "1",
+              "--val-every", "100", "--warmup", "1", "--device", "cpu", "--no-bf16", "--ema-decay", "0"]
+    parent = str(folder / "test-light.safetensors")
+    main([*common, "--init", parent, "--architecture", "aec-light-v1", "--config",
+          json.dumps({"analysis_widths": [4, 8, 16]}), "--distill", parent, "--steps", "30"])
+    rows = list(csv.DictReader((tmp_path / "distilled" / "log.csv").open()))
+    losses = [float(row["loss"]) for row in rows]
+    assert int(rows[-1]["step"]) == 30 and len(losses) >= 20 and all(float(row["bpp"]) == 0 for row in rows)
+    assert min(losses[-5:]) < 0.7 * losses[0]
+    main([*common, "--resume", "--steps", "32"])  # then the rate-distortion loss, resumed without --distill
+    last = list(csv.DictReader((tmp_path / "distilled" / "log.csv").open()))[-1]
+    assert int(last["step"]) == 32 and float(last["bpp"]) > 0
+    with pytest.raises(SystemExit):
+        main([*common[:3], "--distill", parent, "--data", str(images), "--steps", "1"])  # not --train-only encoder
