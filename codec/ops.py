@@ -19,7 +19,7 @@ touch cost more than the arithmetic (a first g_s measured 0.8 s against 0.45 s f
 Under ``workers(n)`` the strips (and a stride-1 layer's or an inverse GDN's columns) are shared out to n threads,
 each with a one-thread BLAS, so that the copies, sums and elementwise work run on every core too, not only the
 matrix products (a BLAS call's own threads split only the product: the light model's g_s took 156 ms on 2 threads
-against 194 on one, 70 ms of it outside the products; docs/speed.md). The result is the same in any split: each
+against 194 on one, about 80 ms of it outside the products; docs/speed.md). The result is the same in any split: each
 output element is one product's, so the exact path's integers are identical and a float layer's sums differ only as
 the BLAS orders them.
 """
