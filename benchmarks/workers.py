@@ -2,7 +2,7 @@
 
     python benchmarks/workers.py --model aec-light-r1 --model aec-sc192-r9 --images 12 --rounds 3
 
-Since 0.9.0 aec shares each numpy layer's strips (and a stride-1 layer's or a GDN's columns) out to one thread per core,
+After 0.9.0, aec shares each numpy layer's strips (and a stride-1 layer's or a GDN's columns) out to one thread per core,
 each with a one-thread BLAS, and runs g_s in tiles of 48 latent pixels; before, the BLAS's own threads split only the
 matrix products, and g_s ran in tiles of 32 (two tiles and a quarter recomputed for a Kodak image). This times the
 three ways side by side with the same codec objects: before (BLAS threads, tile 32), the tile alone (BLAS threads,
