@@ -28,15 +28,13 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
 import aec  # noqa: E402
 import aec.api  # noqa: E402
 import aec.channel_slice  # noqa: E402
-from aec.threads import cores  # noqa: E402
 from aec.timing import Stopwatch  # noqa: E402
+from benchmarks import side_by_side  # noqa: E402
 
-DEFAULT_IMAGES = Path("../shared/data/kodak")
 WAYS = {"BLAS threads, tile 32 (before)": (False, 32), "BLAS threads, tile 48": (False, 48),
         "workers, tile 48 (now)": (True, 48)}
 COLUMNS = ("encode", "decode", "g_s", "slice networks")
@@ -92,25 +90,9 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", dest="models", help="an installed model id (repeat)")
-    parser.add_argument("--weights", action="append", default=[], help="a .safetensors model file (repeat)")
-    parser.add_argument("--images-dir", type=Path, default=DEFAULT_IMAGES)
-    parser.add_argument("--images", type=int, default=12, help="the first N images (default 12)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=cores(), help="threads to code with (default: every core)")
-    parser.add_argument("--out", type=Path, help="also write the results here as JSON")
+    side_by_side.add_arguments(parser, images=12)
     args = parser.parse_args(argv)
-    paths = sorted(args.images_dir.glob("*.png"))[:args.images]
-    if not paths:
-        parser.error(f"no PNG images in {args.images_dir}")
-    images = [np.asarray(Image.open(path).convert("RGB")) for path in paths]
-    codecs = {}
-    for model in args.models or ([] if args.weights else ["default"]):
-        codec = aec.Codec(None if model == "default" else model, threads=args.threads)
-        codecs[codec.model_id] = codec
-    for weights in args.weights:
-        codec = aec.Codec(weights=weights, threads=args.threads)
-        codecs[f"{codec.model_id} ({Path(weights).name})"] = codec
+    images, codecs = side_by_side.load(parser, args)
     results = measure(codecs, images, args.rounds)
     print(f"{len(images)} images, {args.rounds} rounds, {args.threads} thread(s); medians in ms\n")
     print(table(results))

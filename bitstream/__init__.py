@@ -4,6 +4,7 @@ from .container import (
     COMPRESSED_SECTIONS,
     DEFAULT_MAX_PIXELS,
     FORMAT_VERSION,
+    WRITABLE_VERSIONS,
     MAGIC,
     MAX_MODEL_ID_LENGTH,
     PIXEL_GRID,
@@ -18,8 +19,8 @@ from .container import (
     sniff,
     valid_model_id,
 )
-from .entropy import (CODER_VERSION, DEFAULT_BOUND, CategoricalTables, SymbolDecoder, SymbolEncoder, check_coder_version,
-                      symbol_checksum)
+from .entropy import (CODER_VERSION, DEFAULT_BOUND, CategoricalTables, IndexedTables, SymbolDecoder, SymbolEncoder,
+                      check_coder_version, symbol_checksum)
 from .errors import AECError, FormatError, UnsupportedVersionError
 from .tables import pmf_to_counts, scale_table
 
@@ -30,6 +31,7 @@ __all__ = [
     "MAGIC",
     "MAX_MODEL_ID_LENGTH",
     "FORMAT_VERSION",
+    "WRITABLE_VERSIONS",
     "DEFAULT_MAX_PIXELS",
     "PIXEL_GRID",
     "COMPRESSED_SECTIONS",
@@ -48,6 +50,7 @@ __all__ = [
     "SymbolEncoder",
     "SymbolDecoder",
     "CategoricalTables",
+    "IndexedTables",
     "symbol_checksum",
     "check_coder_version",
     "scale_table",

@@ -13,6 +13,7 @@ from .errors import FormatError, UnsupportedVersionError
 __all__ = [
     "MAGIC",
     "FORMAT_VERSION",
+    "WRITABLE_VERSIONS",
     "DEFAULT_MAX_PIXELS",
     "MAX_MODEL_ID_LENGTH",
     "MAX_SECTIONS",
@@ -33,7 +34,11 @@ __all__ = [
 
 # A non-ASCII first byte stops text tools and charset sniffers from taking the file for text.
 MAGIC = b"\x8bAEC"
-FORMAT_VERSION = (1, 1)  # the newest this aec reads and writes; a file says the lowest its sections need
+FORMAT_VERSION = (2, 0)  # the newest this aec reads and writes (format 2.0: y coded in indexed blocks)
+# Every version this aec writes (pack refuses others: a file that lies about its layout) and reads: 1.0 and 1.1 (y in
+# Gaussian blocks, 1.1 with ICCZ/EXFZ) and 2.0. A decoder reads a later minor of a major it knows (minors add
+# sections only).
+WRITABLE_VERSIONS = ((1, 0), (1, 1), (2, 0))
 # 8192 x 8192, counted padded: every camera photo up to 61 megapixels, below Pillow's own warning threshold (89.5 M),
 # and at most about 3.5 GB to decode and 5.5 GB to encode at aec's measured rates; larger images need max_pixels.
 DEFAULT_MAX_PIXELS = 1 << 26
@@ -74,11 +79,16 @@ class Header:
     layout: str = "RGB"
     symbol_checksum: int = 0
     coder_version: tuple[int, int] = (0, 5)
-    version: tuple[int, int] = (1, 0)
+    version: tuple[int, int] = FORMAT_VERSION
 
 
-def lowest_version(sections: "tuple[Section, ...] | list[Section]") -> tuple[int, int]:
-    """The lowest format version whose features these sections use (writers emit it): 1.1 with ICCZ or EXFZ."""
+def lowest_version(sections: "tuple[Section, ...] | list[Section]", major: int = FORMAT_VERSION[0]) -> tuple[int, int]:
+    """The lowest version of format ``major`` whose features these sections use (writers emit it): 2.0 for any (it
+    has every 1.1 section); in format 1, 1.1 with ICCZ or EXFZ."""
+    if major == 2:
+        return (2, 0)
+    if major != 1:
+        raise ValueError(f"major must be 1 or 2, got {major!r}")
     return (1, 1) if any(section.kind in COMPRESSED_SECTIONS for section in sections) else (1, 0)
 
 
@@ -266,11 +276,11 @@ def _check_version(major: int, minor: int, crc_matches: Callable[[], bool]) -> N
                 "ends with; the file is corrupt or of another kind"
             )
         raise UnsupportedVersionError(
-            f"written by a newer aec (format {major}.x, this aec reads {FORMAT_VERSION[0]}.x); upgrade aec"
+            f"written by a newer aec (format {major}.x, this aec reads 1.x and 2.x); upgrade aec"
         )
     if major < 1:
         raise UnsupportedVersionError(
-            f"unknown format version {major}.{minor} at byte offset 4 (this aec reads 1.x); "
+            f"unknown format version {major}.{minor} at byte offset 4 (this aec reads 1.x and 2.x); "
             "the file is corrupt or was written by an unreleased aec"
         )
 
@@ -370,9 +380,9 @@ def _check_header(header: Header) -> None:
     if not _is_byte_pair(header.coder_version):
         raise ValueError(f"coder_version must be two ints in [0, 255], got {header.coder_version!r}")
     # Writing a version we do not implement would make a file that lies about its layout.
-    major, minor = FORMAT_VERSION
-    if not _is_byte_pair(header.version) or header.version[0] != major or header.version[1] > minor:
-        raise ValueError(f"pack writes format {major}.0 to {major}.{minor}, got {header.version!r}")
+    if not _is_byte_pair(header.version) or header.version not in WRITABLE_VERSIONS:
+        versions = ", ".join(f"{major}.{minor}" for major, minor in WRITABLE_VERSIONS)
+        raise ValueError(f"pack writes format {versions}, got {header.version!r}")
 
 
 def _check_sections(sections: tuple[Section, ...]) -> None:

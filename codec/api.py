@@ -467,7 +467,7 @@ class Codec:
         width = header.width + (-header.width) % decoder.stride
         with self._lock, self._limited_threads(), reporting(progress):
             x_hat = decoder.decode(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
-                                   header.symbol_checksum)
+                                   header.symbol_checksum, major=header.version[0])
         x_hat = x_hat[:, :header.height, :header.width]
         rgb = np.ascontiguousarray(np.round(x_hat * 255).astype(np.uint8).transpose(1, 2, 0))
         return images.assemble(rgb, header.layout, payloads), header, payloads

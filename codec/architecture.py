@@ -124,8 +124,8 @@ class NumpyDecoder(Protocol):
     stride: int
 
     def decode(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
-               checksum: int | None = None) -> np.ndarray:
-        """(3, height, width) float32 in [0, 1]; FormatError for a corrupt payload."""
+               checksum: int | None = None, *, major: int = 2) -> np.ndarray:
+        """(3, height, width) float32 in [0, 1] of a file of format ``major``; FormatError for a corrupt payload."""
 
 
 class NumpyEncoder(Protocol):

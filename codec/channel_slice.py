@@ -149,13 +149,13 @@ class Decoder:
         self.latents.check_exact()
 
     def decode(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
-               checksum: int | None = None) -> np.ndarray:
-        """Decode padded dimensions (multiples of 64) to a (3, height, width) float32 image in [0, 1]; FormatError for
-        a corrupt payload (``ExactLatentPath.decode``)."""
+               checksum: int | None = None, *, major: int = 2) -> np.ndarray:
+        """Decode padded dimensions (multiples of 64) of a file of format ``major`` to a (3, height, width) float32
+        image in [0, 1]; FormatError for a corrupt payload (``ExactLatentPath.decode``)."""
         parts = shares(DECODE_MS)
         with part(*parts["latents"]):
             y_hat = self.latents.decode(z_payload, y_payload, height // LATENT_STRIDE, width // LATENT_STRIDE,
-                                        checksum)
+                                        checksum, major=major)
         inverse_gain = self.config.interpolated(self.log_inverse_gains, quality)
         y = (y_hat * inverse_gain.astype(np.float64)[:, None, None]).astype(np.float32)
         with stage("g_s"), part(*parts["g_s"]):

@@ -107,18 +107,20 @@ class IndexedGaussian:
     def encoder(self) -> SymbolEncoder:
         return SymbolEncoder(self.scale_table)
 
-    def decoder(self, payload: bytes, name: str) -> SymbolDecoder:
-        return SymbolDecoder(payload, self.scale_table, name=name)
+    def decoder(self, payload: bytes, name: str, indexed: bool = True) -> SymbolDecoder:
+        """A stream of format 2's indexed blocks, or (``indexed=False``) of format 1's Gaussian blocks."""
+        return SymbolDecoder(payload, self.scale_table, name=name, indexed=indexed)
 
     def encode(self, stream: SymbolEncoder, y: np.ndarray, mean: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """Code one block of y under (mean, table index); returns the int32 symbols coded, round(y - mean)."""
+        """Code one block of y under (mean, table index) as format 2 does; returns the int32 symbols coded,
+        round(y - mean)."""
         symbols = _rounded(y - mean).astype(np.int32)
-        stream.encode_gaussian(symbols, index)
+        stream.encode_indexed(symbols, index)
         return symbols
 
     def decode(self, stream: SymbolDecoder, index: np.ndarray) -> np.ndarray:
         """The int32 symbols round(y - mean) of one block under these table indexes."""
-        return stream.decode_gaussian(index)
+        return stream.decode_indexed(index) if stream.indexed else stream.decode_gaussian(index)
 
     def bits(self, symbols: np.ndarray, index: np.ndarray) -> float:
         """The bits the Gaussians give integer symbols (the encoder's estimate; the coder spends about this),

@@ -187,11 +187,11 @@ class ExactLatentPath:
         return CodedLatents(z_payload, stream.finish(), symbol_checksum(z_coded, *coded), z_bits + y_bits)
 
     def decode(self, z_payload: bytes, y_payload: bytes, height: int, width: int,
-               checksum: int | None = None) -> np.ndarray:
+               checksum: int | None = None, *, major: int = 2) -> np.ndarray:
         """Decode the latent of (height, width) latent pixels (multiples of 4); returns y_hat (M, h, w) as float64 real
         values. A checksum mismatch (corrupt file, other weights) raises FormatError, and so does a payload too short
         for the symbols of this size (before any work in proportion to the size), or one with data after them."""
-        stream = self.y_model.decoder(y_payload, name="the YLAT section")
+        stream = self.y_model.decoder(y_payload, name="the YLAT section", indexed=major >= 2)
         stream.expect(self.latent_channels * height * width)
         with stage("z coding"):
             z_coded = self.z_model.decode(z_payload, (height // HYPER_STRIDE) * (width // HYPER_STRIDE),

@@ -49,7 +49,7 @@ def test_pack_then_parse_returns_the_same_header_and_sections():
 
 def test_pack_output_matches_the_golden_bytes():
     golden = (
-        "8b41454301000000"  # magic, version 1.0, flags
+        "8b41454302000000"  # magic, version 2.0, flags
         "0a" + b"hyper-m.v1".hex() + "deadbeef"  # model id, weights tag
         "5e01" "00030000" "00020000" "00" "0005" "78563412" "0200"  # q=350, 768, 512, RGB, coder 0.5, checksum, N=2
         + "5a48595004000000" + "01020304"  # ZHYP, 4 bytes
@@ -133,10 +133,16 @@ def test_wrong_magic_says_not_an_aec_file(data):
 
 
 def test_a_newer_major_version_asks_to_upgrade():
-    newer = patched(DATA, 4, bytes([2, 0]))
+    newer = patched(DATA, 4, bytes([3, 0]))
     for reader in (parse, read_header):
-        with pytest.raises(UnsupportedVersionError, match=r"newer aec \(format 2\.x.*upgrade aec"):
+        with pytest.raises(UnsupportedVersionError, match=r"newer aec \(format 3\.x.*upgrade aec"):
             reader(newer)
+
+
+@pytest.mark.parametrize("version", [(1, 0), (1, 1), (2, 0)])
+def test_every_version_it_writes_reads_back(version):
+    header = Header(**dict(HEADER.__dict__, version=version))
+    assert parse(pack(header, SECTIONS)) == (header, SECTIONS)
 
 
 def test_a_newer_major_version_is_refused_even_if_its_layout_is_unknown():
@@ -160,10 +166,11 @@ def test_major_version_zero_is_unsupported():
 
 def test_a_newer_minor_version_is_readable_and_keeps_unknown_sections():
     sections = SECTIONS + (Section("NEW1", b"future"),)
-    newer = patched(pack(HEADER, sections), 5, bytes([7]))
-    header, parsed = parse(newer)
-    assert header.version == (1, 7)
-    assert parsed == sections
+    for major in (1, 2):
+        newer = patched(pack(Header(**dict(HEADER.__dict__, version=(major, 0))), sections), 4, bytes([major, 7]))
+        header, parsed = parse(newer)
+        assert header.version == (major, 7)
+        assert parsed == sections
 
 
 def test_nonzero_reserved_flags_are_refused():
@@ -264,7 +271,7 @@ def test_a_file_without_the_sections_its_layout_needs_is_refused(sections, layou
 
 
 def test_error_messages_are_one_line():
-    cases = [b"", DATA[:20], DATA + b"x", patched(DATA, 4, b"\x02"), patched(DATA, 6, b"\x01")]
+    cases = [b"", DATA[:20], DATA + b"x", patched(DATA, 4, b"\x03"), patched(DATA, 6, b"\x01")]
     for data in cases:
         with pytest.raises(FormatError) as caught:
             parse(data)
@@ -290,8 +297,9 @@ def test_error_messages_are_one_line():
         {"layout": "CMYK"},
         {"symbol_checksum": -1},
         {"coder_version": (0, 256)},
-        {"version": (2, 0)},
-        {"version": (1, FORMAT_VERSION[1] + 1)},
+        {"version": (3, 0)},
+        {"version": (1, 2)},
+        {"version": (FORMAT_VERSION[0], FORMAT_VERSION[1] + 1)},
     ],
 )
 def test_pack_refuses_a_header_it_cannot_write_faithfully(changes):

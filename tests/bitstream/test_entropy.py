@@ -315,17 +315,18 @@ def test_a_stream_too_short_for_the_symbols_it_must_hold_is_refused_before_decod
         SymbolDecoder(b"", TABLE).decode_categorical(categorical_tables(), 10**7)
 
 
-def test_decoding_past_the_end_of_a_truncated_stream_is_refused_at_the_first_block_it_cannot_hold():
+@pytest.mark.parametrize("blocks_of", ["gaussian", "indexed"])
+def test_decoding_past_the_end_of_a_truncated_stream_is_refused_at_the_first_block_it_cannot_hold(blocks_of):
     blocks = [gaussian_block((3000,), seed=seed) for seed in range(4)]
     encoder = SymbolEncoder(TABLE)
     for symbols, indexes in blocks:
-        encoder.encode_gaussian(symbols, indexes)
+        getattr(encoder, f"encode_{blocks_of}")(symbols, indexes)
     data = encoder.finish()
-    decoder = SymbolDecoder(data[: len(data) // 16 * 4], TABLE, name="the YLAT section")
+    decoder = SymbolDecoder(data[: len(data) // 16 * 4], TABLE, name="the YLAT section", indexed=blocks_of == "indexed")
     decoded = 0
     with pytest.raises(FormatError, match="the YLAT section ends early"):
         for _, indexes in blocks:
-            decoder.decode_gaussian(indexes)
+            getattr(decoder, f"decode_{blocks_of}")(indexes)
             decoded += 1
     assert decoded < 2  # constriction alone would decode all four blocks from zeros, silently
 
@@ -397,3 +398,113 @@ def test_a_decoders_looked_up_least_bits_are_the_formulas(bound):
     decoder = SymbolDecoder(b"", table, bound=bound)
     looked_up = decoder._least_bits(values, indexes, table[indexes])
     assert looked_up == pytest.approx(entropy._gaussian_floor_bits(values, table[indexes], bound), rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Format 2.0's indexed blocks
+
+
+def round_trip_indexed(symbols, indexes, bound=DEFAULT_BOUND):
+    encoder = SymbolEncoder(TABLE, bound)
+    encoder.encode_indexed(symbols, indexes)
+    decoder = SymbolDecoder(encoder.finish(), TABLE, bound, indexed=True)
+    decoded = decoder.decode_indexed(indexes)
+    decoder.finish()
+    assert decoder.checksum == encoder.checksum == symbol_checksum(symbols)
+    return decoded
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (7,), (3, 5, 4), (16, 8, 12), (2, 0, 3)])
+def test_indexed_blocks_of_any_shape_round_trip(shape):
+    symbols, indexes = gaussian_block(shape, seed=len(shape))
+    decoded = round_trip_indexed(symbols, indexes)
+    assert decoded.dtype == np.int32 and decoded.shape == np.shape(symbols)
+    np.testing.assert_array_equal(decoded, symbols)
+
+
+@pytest.mark.parametrize("bound", [1, 3, DEFAULT_BOUND])
+def test_indexed_escapes_round_trip_extreme_values_exactly(bound):
+    symbols, indexes = gaussian_block((200,), seed=5)
+    symbols[:6] = [INT32_MIN, INT32_MAX, -bound - 1, bound + 1, 3000, -3000]
+    indexes[:6] = [0, 0, 0, len(TABLE) - 1, len(TABLE) - 1, 10]
+    np.testing.assert_array_equal(round_trip_indexed(symbols, indexes, bound), symbols)
+
+
+def test_indexed_blocks_code_about_as_many_bits_as_gaussian_ones():
+    symbols, indexes = gaussian_block((40, 32, 32), seed=9)
+    sizes = []
+    for method in ("encode_gaussian", "encode_indexed"):
+        encoder = SymbolEncoder(TABLE)
+        getattr(encoder, method)(symbols, indexes)
+        sizes.append(len(encoder.finish()))
+    assert abs(sizes[1] / sizes[0] - 1) < 0.003, sizes
+
+
+def test_gaussian_and_indexed_blocks_share_a_stream_in_order():
+    blocks = [gaussian_block((300,), seed=seed) for seed in range(4)]
+    encoder = SymbolEncoder(TABLE)
+    for k, (symbols, indexes) in enumerate(blocks):
+        (encoder.encode_indexed if k % 2 else encoder.encode_gaussian)(symbols, indexes)
+    decoder = SymbolDecoder(encoder.finish(), TABLE, indexed=True)
+    for k, (symbols, indexes) in enumerate(blocks):
+        np.testing.assert_array_equal((decoder.decode_indexed if k % 2 else decoder.decode_gaussian)(indexes), symbols)
+    decoder.finish()
+
+
+def test_an_indexed_block_decoded_as_gaussian_is_garbage_the_checksum_catches():
+    symbols, indexes = gaussian_block((2000,), seed=3)
+    encoder = SymbolEncoder(TABLE)
+    encoder.encode_indexed(symbols, indexes)
+    decoder = SymbolDecoder(encoder.finish(), TABLE)
+    try:
+        decoder.decode_gaussian(indexes)
+        decoder.finish()
+    except FormatError:
+        return
+    assert decoder.checksum != encoder.checksum
+
+
+def test_an_escape_of_a_value_its_table_holds_is_refused():
+    """An encoder escapes only what its table cannot code; the other spelling of a symbol is not a valid stream."""
+    from aec.bitstream.entropy import _DIGIT_MODEL, IndexedTables
+
+    radius, model, _, _ = IndexedTables.of(TABLE, DEFAULT_BOUND).entry(0)
+    coder = constriction.stream.queue.RangeEncoder()
+    coder.encode(np.array([2 * radius + 1], np.int32), model)  # the escape bin ...
+    coder.encode(np.array([2, 0], np.int32), _DIGIT_MODEL)  # ... then zigzag 2: the value 1, inside the table
+    decoder = SymbolDecoder(coder.get_compressed().astype("<u4").tobytes(), TABLE, indexed=True)
+    with pytest.raises(FormatError, match="escaped symbol lies inside its table"):
+        decoder.decode_indexed(np.zeros(1, np.int64))
+
+
+def test_a_stream_too_short_for_its_indexed_symbols_is_refused_before_decoding():
+    decoder = SymbolDecoder(b"", TABLE, indexed=True)
+    decoder.expect(1000)
+    with pytest.raises(FormatError, match="ends early"):
+        decoder.expect(10**7)
+
+
+@pytest.mark.parametrize("count", [1, 1000, 300_000])
+def test_honest_indexed_streams_are_never_refused_even_of_the_cheapest_symbols(count):
+    cheapest = np.zeros(count, np.int32), np.zeros(count, np.int64)
+    widest = np.full(count, DEFAULT_BOUND, np.int32), np.full(count, len(TABLE) - 1)
+    encoder = SymbolEncoder(TABLE)
+    for symbols, indexes in (cheapest, widest):
+        encoder.encode_indexed(symbols, indexes)
+    decoder = SymbolDecoder(encoder.finish(), TABLE, indexed=True)
+    decoder.expect(2 * count)
+    for symbols, indexes in (cheapest, widest):
+        np.testing.assert_array_equal(decoder.decode_indexed(indexes), symbols)
+    decoder.finish()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=0, max_size=256))
+def test_random_bytes_as_indexed_blocks_give_a_format_error_or_wrong_symbols_never_a_crash(data):
+    _, indexes = gaussian_block((64,), seed=1)
+    try:
+        decoder = SymbolDecoder(data, TABLE, indexed=True)
+        decoder.decode_indexed(indexes)
+        decoder.finish()
+    except FormatError:
+        pass

@@ -80,3 +80,62 @@ def test_pmf_to_counts_is_deterministic_and_matches_the_golden_counts():
 def test_pmf_to_counts_rejects_unusable_input(pmf, precision):
     with pytest.raises(ValueError):
         pmf_to_counts(pmf, precision)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Format 2.0's indexed tables: built by exact arithmetic, the same bits on every machine
+
+
+def test_exp_negative_is_exp_to_a_few_ulps():
+    from aec.bitstream.tables import exp_negative
+
+    a = np.concatenate([np.linspace(0.0, 50.0, 20001), np.linspace(50.0, 700.0, 2001)])
+    np.testing.assert_allclose(exp_negative(a), np.exp(-a), rtol=5e-16, atol=0)
+
+
+def test_indexed_tables_are_the_gaussians_mass_per_bin():
+    import math
+
+    from aec.bitstream.tables import indexed_counts
+
+    for sigma in scale_table()[::7]:
+        radius, counts = indexed_counts(sigma, 2047)
+        assert counts.dtype == np.int32 and counts.shape == (2 * radius + 2,) and counts.sum() == 2**24
+        assert counts.min() >= 1 and radius == min(2047, math.ceil(8 * sigma) + 1)
+        s = np.arange(-radius, radius + 1)
+        mass = [0.5 * (math.erfc((k - 0.5) / (sigma * math.sqrt(2))) - math.erfc((k + 0.5) / (sigma * math.sqrt(2))))
+                for k in s]
+        # Bits lost to the tables (relative entropy), per symbol: what one count per bin and the escape share cost.
+        mass = np.array(mass)
+        kept = mass > 0
+        loss = float(np.sum(mass[kept] * np.log2(mass[kept] / (counts[:-1][kept] / 2**24))))
+        assert 0 <= loss < 5e-4, (sigma, loss)
+        assert counts[-1] >= 4079  # the escape bin's share: no symbol is likelier than 1 - 2**-12 or so
+
+
+def test_indexed_tables_match_their_golden_checksum():
+    """The tables are part of format 2.0: any change to them (or to how they are built) breaks every 2.0 file."""
+    import zlib
+
+    from aec.bitstream.tables import indexed_counts
+
+    crc = 0
+    for sigma in scale_table():
+        radius, counts = indexed_counts(sigma, 2047)
+        crc = zlib.crc32(np.int32(radius).tobytes() + counts.astype("<i4").tobytes(), crc)
+    assert crc == 0x12019BE8
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0, float("nan"), float("inf")])
+def test_indexed_counts_refuse_a_degenerate_sigma(sigma):
+    from aec.bitstream.tables import indexed_counts
+
+    with pytest.raises(ValueError):
+        indexed_counts(sigma, 2047)
+
+
+def test_a_huge_sigma_or_bound_keeps_a_table_bounded():
+    from aec.bitstream.tables import indexed_counts
+
+    radius, counts = indexed_counts(1e300, 1 << 20)
+    assert radius == (1 << 15) - 1 and counts.size == 1 << 16

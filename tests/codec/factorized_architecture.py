@@ -46,7 +46,8 @@ class FactorizedDecoder:
         self.synthesis = FloatNetwork(tensors, "g_s", synthesis(c), "igdn")
 
     def decode(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
-               checksum: int | None = None) -> np.ndarray:
+               checksum: int | None = None, *, major: int = 2) -> np.ndarray:
+        # Its YLAT holds categorical blocks, the same in format 1 and 2.
         if z_payload:
             raise FormatError("a test-factorized-v0 file has an empty ZHYP section")
         symbols = self.prior.decode(y_payload, (height // STRIDE) * (width // STRIDE), name="the YLAT section")

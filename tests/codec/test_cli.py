@@ -730,7 +730,7 @@ def test_info_describes_the_header_and_sections(tmp_path, aec_data):
     header, sections = parse(aec_data)
     text = result.stdout
     assert f"file size       {len(aec_data)} bytes" in text
-    assert "format version  1.0" in text
+    assert "format version  2.0" in text
     assert f"model           {header.model_id} (weights tag {header.weights_tag.hex()})" in text
     assert "quality         model quality 2 (no 0-100 scale here for model test-tiny)" in text
     assert "size            17 x 5" in text

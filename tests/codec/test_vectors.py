@@ -89,3 +89,31 @@ def test_every_kept_models_decoder_side_stays_within_its_budget():
     for model_id, entry in read_manifest()["models"].items():
         if not entry.get("retired_after"):
             assert decoder_side_bytes(WEIGHTS_DIR / entry["file"]) <= DECODER_SIDE_BUDGET, model_id
+
+
+FORMAT_2 = sorted(name for name in SHIPPED if name.endswith("_f2.aec"))
+
+
+@pytest.mark.parametrize("name", FORMAT_2)
+def test_a_format_2_vector_holds_the_symbols_and_pixels_of_its_format_1_twin(name):
+    from aec.bitstream import parse
+
+    twin = name.replace("_f2.aec", ".aec")
+    header, _ = parse((VECTORS / name).read_bytes())
+    twin_header, _ = parse((VECTORS / twin).read_bytes())
+    assert header.version == (2, 0) and twin_header.version[0] == 1
+    # The same image coded the same way: only the YLAT layout differs, so the symbols and the pixels agree.
+    assert header.symbol_checksum == twin_header.symbol_checksum
+    assert INDEX[name]["pixels_sha256"] == INDEX[twin]["pixels_sha256"]
+
+
+def test_every_model_that_encodes_has_vectors_of_the_format_it_writes():
+    from aec.bitstream import FORMAT_VERSION
+    from aec.model_files import read_manifest
+
+    assert FORMAT_VERSION == (2, 0)
+    for model_id, entry in read_manifest()["models"].items():
+        if entry.get("retired_after") or entry.get("decoder_only"):
+            continue
+        layouts = {INDEX[name]["layout"] for name in FORMAT_2 if INDEX[name]["model_id"] == model_id}
+        assert layouts >= {"RGB", "L", "RGBA"}, (model_id, layouts)
