@@ -231,6 +231,11 @@ class Codec:
         elif state["model_id"] is not None:
             self._model_id = self._load(state["model_id"])
 
+    def writing_threads(self) -> int:
+        """The threads an output written beside this codec's work may take now (``aec.png``): ``threads``, else the
+        cores other work leaves free."""
+        return self.threads or free_threads.default_threads() or free_threads.cores()
+
     @contextmanager
     def _limited_threads(self) -> Iterator[None]:
         """numpy's layers (``aec.ops.workers``) and (if it is loaded) torch's pool at ``threads`` while the block

@@ -287,7 +287,7 @@ class Batch:
         except OSError as error:  # the model files this file names cannot be read
             raise BatchError(f"{input_name(source)}: cannot load the model: {reason(error)}") from None
         outcome.result = result
-        encoded = encode_image(result.image, image_format, output_name(target))
+        encoded = encode_image(result.image, image_format, output_name(target), threads=codec.writing_threads())
         _write_output(target, encoded, force=self.force)
         outcome.seconds = time.perf_counter() - started
         outcome.input_bytes, outcome.output_bytes = len(data), len(encoded)

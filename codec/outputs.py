@@ -19,6 +19,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from . import png
 from .errors import OutputError, reason
 
 __all__ = ["AEC_SUFFIX", "compressed_name", "decompressed_name", "encode_image", "named_format", "normalise",
@@ -32,7 +35,8 @@ DEFAULT_OUTPUT_FORMAT = "PNG"
 # A lossy output format stacks a second loss on aec's: near-transparent settings (JPEG without chroma subsampling).
 # PNG at zlib level 1, not Pillow's 6: on Kodak images (originals and decodes) level 3 wrote in about half the time
 # of 6 (37-45 ms against 63-101) and 1-7 % smaller files; level 1 takes a quarter less again (35 ms against 46-50 on
-# the first 8 Kodak originals) for files 2.0 % larger than level 3's (docs/speed.md).
+# the first 8 Kodak originals) for files 2.0 % larger than level 3's (docs/speed.md). Since 0.10.0 aec writes PNG
+# itself (aec.png) at that level, on every core, in about half Pillow's time.
 SAVE_OPTIONS: dict[str, dict[str, Any]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95},
                                            "AVIF": {"quality": 90}, "HEIF": {"quality": 90}, "JXL": {"quality": 95},
                                            "PNG": {"compress_level": 1}}
@@ -182,9 +186,10 @@ def write_all(stream: Any, data: bytes) -> None:
     stream.flush()
 
 
-def encode_image(image: Any, image_format: str, name: str) -> bytes:
+def encode_image(image: Any, image_format: str, name: str, threads: int = 1) -> bytes:
     """The image as file bytes in a format Pillow writes, in memory, so a Pillow failure never reaches the output;
-    name: the output's, for the warnings and errors."""
+    name: the output's, for the warnings and errors. PNG of 8-bit L, LA, RGB and RGBA images is aec's own writer on
+    ``threads`` threads (``aec.png``), every other format and mode Pillow's."""
     image = _convert_for(image, image_format, name)
     extra: dict[str, Any] = {}
     if image_format in METADATA_FORMATS:  # formats that carry both; others drop them
@@ -197,6 +202,9 @@ def encode_image(image: Any, image_format: str, name: str) -> bytes:
         warnings.warn(f"{name}: the ICC profile ({len(profile)} bytes) is larger than PNG readers "
                       f"take ({_PNG_TEXT_LIMIT_NAME} = {_png_text_limit()} bytes) and is left out; write .tif to "
                       "keep it", stacklevel=2)
+    if image_format == "PNG" and image.mode in png.COLOR_TYPES:
+        return png.encode(np.asarray(image), image.mode, icc_profile=extra.get("icc_profile"),
+                          exif=extra.get("exif"), level=SAVE_OPTIONS["PNG"]["compress_level"], threads=threads)
     try:
         return _saved(image, image_format, extra)
     except (OSError, ValueError, KeyError, SyntaxError) as error:

@@ -51,6 +51,10 @@ class PooledCodec:
     def check_quality(self, quality: float | None = None, *, model_quality: float | None = None) -> float:
         return self._codec.check_quality(quality, model_quality=model_quality)
 
+    def writing_threads(self) -> int:
+        """1: the workers take the cores; this process writes each output on one thread beside them."""
+        return 1
+
     def encode(self, image: Any, **options: Any) -> Any:
         """``Codec.encode`` in a worker (the image as bytes, a path or an array: something that pickles)."""
         return self._answer(self._submit("encode", image, options))
