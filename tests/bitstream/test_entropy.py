@@ -144,6 +144,17 @@ def test_installed_constriction_is_the_pinned_version_headers_record():
     assert CODER_VERSION == Header("m", b"abcd", 1.0, 1, 1).coder_version == (0, 5)
 
 
+def test_the_coder_version_read_from_the_dist_info_folder_is_importlib_metadatas(monkeypatch):
+    from importlib import metadata
+
+    from aec.bitstream import entropy
+
+    expected = tuple(int(part) for part in metadata.version("constriction").split(".")[:2])
+    assert entropy._installed_coder_version() == expected
+    monkeypatch.setattr(entropy.Path, "glob", lambda self, pattern: iter(()))  # no dist-info folder beside it
+    assert entropy._installed_coder_version() == expected
+
+
 def test_symbol_checksum_changes_when_one_symbol_changes():
     symbols, _ = gaussian_block((64, 8, 8), seed=10)
     before = symbol_checksum(symbols)
