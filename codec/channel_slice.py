@@ -222,7 +222,8 @@ class ChannelSliceArchitecture(Architecture):
         return ExactLatentPath(
             integer_network(tensors, "h_s", self.hyper_synthesis_layers(c)),
             [integer_network(tensors, f"context.params.{i}", parameter_net(c, i)) for i in range(c.slices)],
-            [integer_network(tensors, f"context.residuals.{i}", residual_net(c, i)) for i in range(c.slices)],
+            [integer_network(tensors, f"context.residuals.{i}", residual_net(c, i)) for i in range(c.slices)
+             if getattr(c, "latent_residual", True)],
             IndexedGaussian(named_tensor(tensors, "scale_table", (c.scale_levels,))),
             FactorizedTables(named_tensor(tensors, "prior.counts", (c.Z, 2 * c.z_support + 2)),
                              named_tensor(tensors, "prior.offsets", (c.Z,))))

@@ -36,7 +36,9 @@ class ChannelSliceContext(nn.Module):
         self.slices = c.slices
         self.slice_channels = channel_slice.slice_channels(c)
         self.params = nn.ModuleList(integer_network(channel_slice.parameter_net(c, i)) for i in range(c.slices))
-        self.residuals = nn.ModuleList(integer_network(channel_slice.residual_net(c, i)) for i in range(c.slices))
+        # None without latent residual prediction (``aec.light``'s latent_residual=False).
+        self.residuals = nn.ModuleList(integer_network(channel_slice.residual_net(c, i)) for i in range(c.slices)
+                                       if getattr(c, "latent_residual", True))
 
     def networks(self) -> list[IntSequential]:
         return list(self.params) + list(self.residuals)

@@ -7,6 +7,7 @@ entropy models (``aec.entropy_models``: z's tables, y's indexed Gaussian) round,
     z_hat --h_s--> hyper;  for slice i:  (mu_i, idx_i) = params_i(hyper, y_hat_0..i-1)
                                          sym_i = round(y_i - mu_i) <-> IndexedGaussian at idx_i
                                          y_hat_i = sym_i + mu_i + lrp_i(hyper, y_hat_0..i-1, sym_i + mu_i)
+                                         (a model without latent residual prediction: y_hat_i = sym_i + mu_i)
 
 The integer layers follow Ballé, Johnston & Minnen, "Integer networks for data compression with latent-variable
 models" (ICLR 2019); ``aec.layers.IntConv2d`` trains them and freezes their integers, which this module evaluates:
@@ -121,10 +122,12 @@ class ExactLatentPath:
 
     def __init__(self, h_s: IntegerNetwork, params: Sequence[IntegerNetwork], residuals: Sequence[IntegerNetwork],
                  y_model: IndexedGaussian, z_model: FactorizedTables):
-        self.h_s, self.params, self.residuals = h_s, list(params), list(residuals)
+        self.h_s, self.params, self.residuals = h_s, list(params), list(residuals)  # residuals: none, or one a slice
+        if self.residuals and len(self.residuals) != len(self.params):
+            raise ValueError(f"{len(self.residuals)} residual networks for {len(self.params)} slices")
         self.y_model, self.z_model = y_model, z_model
         self.slices = len(self.params)
-        self.latent_channels = sum(net.layers[-1].conv.outputs for net in self.residuals)
+        self.latent_channels = sum(net.layers[-1].conv.outputs // 2 for net in self.params)  # means, then indexes
 
     def networks(self) -> list[IntegerNetwork]:
         return [self.h_s, *self.params, *self.residuals]
@@ -154,11 +157,13 @@ class ExactLatentPath:
                 with stage("y coding"):  # the means and the indexes in real units (dividing by ONE is exact)
                     symbols = code_slice(i, mean_fixed / ONE, self.y_model.index(index_fixed / ONE)).astype(np.float64)
                 y_fixed = symbols * ONE + mean_fixed
-                y_context = np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT)
-                with stage("slice networks"), part((i + 0.5) / self.slices, (i + 1) / self.slices):
-                    lrp = tiled(self.residuals[i], np.concatenate([support, y_context]), CONTEXT_TILE, CONTEXT_MARGIN)
-                limit = LRP_LIMIT * ONE
-                y_fixed = y_fixed + np.clip(lrp, -limit, limit)
+                if self.residuals:
+                    y_context = np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT)
+                    with stage("slice networks"), part((i + 0.5) / self.slices, (i + 1) / self.slices):
+                        lrp = tiled(self.residuals[i], np.concatenate([support, y_context]), CONTEXT_TILE,
+                                    CONTEXT_MARGIN)
+                    limit = LRP_LIMIT * ONE
+                    y_fixed = y_fixed + np.clip(lrp, -limit, limit)
                 y_hat_fixed.append(y_fixed)
                 context.append(np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT))
                 tick(i + 1, self.slices)

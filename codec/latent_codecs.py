@@ -107,8 +107,10 @@ class ChannelSliceLatentCodec(nn.Module):
                 residual_rate, residual_hat = rounding(y_i - mean)
                 y_bits = y_bits + self.gaussian.bits(residual_rate, sigma)
                 y_hat = residual_hat + mean
-                lrp = self.context.residuals[i](torch.cat([support, y_hat], dim=1))
-                y_hats.append(y_hat + self.context.clamp_residual(lrp))
+                if len(self.context.residuals):
+                    lrp = self.context.residuals[i](torch.cat([support, y_hat], dim=1))
+                    y_hat = y_hat + self.context.clamp_residual(lrp)
+                y_hats.append(y_hat)
         return LatentRates(torch.cat(y_hats, dim=1), y_bits, z_bits)
 
     def _default_rounding(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

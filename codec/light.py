@@ -14,7 +14,9 @@ own latents (``python -m aec.train --init MODEL --architecture aec-light-v1 --tr
 and the probability path frozen, so the files' bytes are the parent's), then trains with the rest
 (docs/training.md); a narrower probability path (``hyper_synthesis_width``, ``hyper_width``, ``context_width``)
 learns from the parent's units on its cached latents (``python -m aec.train.probability``). ``analysis_widths``
-narrows g_a the same way for a faster encoder (none: N in every layer, the channel-slice g_a); a narrower g_a starts
+narrows g_a the same way for a faster encoder (none: N in every layer, the channel-slice g_a); ``latent_residual``
+false drops the latent residual prediction networks, half the slice networks' work (y_hat_i = sym_i + mu_i; a
+parent's other tensors carry over). A narrower g_a starts
 from the first channels of the trained one (``aec.train.checkpoint.narrowed``) and trains alone under the frozen
 decoder (``--train-only encoder``), so its files decode with the parent's decoder.
 """
@@ -38,13 +40,16 @@ class LightConfig(ModelConfig):
     synthesis_widths: tuple[int, ...] = (128, 64, 32)
     hyper_synthesis_width: int = 0
     analysis_widths: tuple[int, ...] = ()  # g_a's three hidden widths; () is (N, N, N), the channel-slice g_a
+    latent_residual: bool = True  # False: no latent residual prediction (y_hat_i = sym_i + mu_i), half the slice work
 
     def to_dict(self) -> dict:
-        """The fields, without ``analysis_widths`` while it is N's (so files of the first light models, which
-        predate the field, keep their config)."""
+        """The fields, without ``analysis_widths`` while it is N's and ``latent_residual`` while it is on (so files of
+        the first light models, which predate the fields, keep their config)."""
         fields = super().to_dict()
         if not fields["analysis_widths"]:
             del fields["analysis_widths"]
+        if fields["latent_residual"]:
+            del fields["latent_residual"]
         return fields
 
     def __post_init__(self) -> None:
@@ -59,6 +64,8 @@ class LightConfig(ModelConfig):
                     or not all(not isinstance(w, bool) and isinstance(w, int) and 1 <= w <= MAX_WIDTH for w in widths)):
                 raise ValueError(f"config field {name} must be three whole numbers from 1 to {MAX_WIDTH}"
                                  f"{' (or none: N)' if empty else ''}, got {widths!r}")
+        if not isinstance(self.latent_residual, bool):
+            raise ValueError(f"config field latent_residual must be true or false, got {self.latent_residual!r}")
         width = self.hyper_synthesis_width
         if isinstance(width, bool) or not isinstance(width, int) or not 0 <= width <= MAX_WIDTH:
             raise ValueError(f"config field hyper_synthesis_width must be a whole number from 0 (N) to {MAX_WIDTH}, "

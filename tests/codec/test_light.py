@@ -195,3 +195,31 @@ def test_a_narrower_analysis_can_first_learn_its_parents_latents(family, tmp_pat
     assert int(last["step"]) == 32 and float(last["bpp"]) > 0
     with pytest.raises(SystemExit):
         main([*common[:3], "--distill", parent, "--data", str(images), "--steps", "1"])  # not --train-only encoder
+
+
+def test_without_latent_residual_prediction_the_model_trains_codes_and_matches_its_torch_module(family, tmp_path):
+    folder, parent, *_ = family
+    assert "latent_residual" not in LightConfig().to_dict()  # the first light models' files keep their config
+    with pytest.raises(ValueError, match="latent_residual"):
+        LightConfig(latent_residual=0)
+    common = ["--data", str(folder / "images"), "--kodak", str(folder / "images"), "--batch", "2", "--crop", "64",
+              "--log-every", "1", "--val-every", "100", "--warmup", "1", "--device", "cpu", "--no-bf16"]
+    config = json.dumps({"synthesis_widths": TINY_WIDTHS, "latent_residual": False})
+    main(["--run-dir", str(tmp_path / "run"), "--init", str(folder / "test-parent.safetensors"), "--architecture",
+          "aec-light-v1", "--config", config, "--steps", "2", "--lr", "1e-3", *common])
+    main(["--run-dir", str(tmp_path / "run"), "--export", "test-no-lrp", "--weights-dir", str(tmp_path)])
+    model = load_model("test-no-lrp", tmp_path)[0]
+    assert model.config.latent_residual is False and len(model.latent_codec.context.residuals) == 0
+    assert not any("residuals" in key for key in model.state_dict())
+    kept = {key: value for key, value in parent.state_dict().items() if key.startswith("latent_codec.context.params.")}
+    assert kept and all(key in model.state_dict() for key in kept)  # the parent's slice networks carried over
+    codec = aec.Codec(weights=tmp_path / "test-no-lrp.safetensors")
+    image = smooth_image(64, 128, seed=7)
+    data = codec.compress(image, model_quality=2)
+    decoded = codec.decompress_array(data)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].contiguous()
+    coded = model.compress(x, 2.0)
+    assert aec.read_header(data).symbol_checksum == coded.checksum  # the numpy and torch encoders agree
+    expected = model.decompress(coded.z_payload, coded.y_payload, 2.0, 64, 128, coded.checksum)
+    expected = torch.round(expected[0] * 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    assert np.abs(decoded.astype(int) - expected).max() <= 1
