@@ -77,3 +77,11 @@ def test_a_mode_or_shape_it_does_not_write_is_a_value_error(mode, shape):
 def test_adler32_of_two_strings_combines_from_theirs(first, second):
     combined = png._adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
     assert combined == zlib.adler32(first + second)
+
+
+def test_an_output_is_written_with_the_codecs_threads_or_the_free_cores():
+    import aec
+    from aec import threads
+
+    assert aec.Codec(threads=3).writing_threads() == 3
+    assert 1 <= aec.Codec().writing_threads() <= threads.cores()
