@@ -14,8 +14,8 @@ import numpy as np
 
 from .architecture import Architecture, NumpyDecoder, NumpyEncoder
 from .errors import ModelMismatchError
-from .manifest import (DECODER_ONLY_KEY, WEIGHTS_DIR, check_encodes, checked_model_file, locate_model, model_config,
-                       shipped_sha256)
+from .manifest import (DECODER_ONLY_KEY, WEIGHTS_DIR, check_encodes, locate_model, model_config,
+                       read_checked_model_file, shipped_sha256)
 from .registry import architecture as registered
 
 __all__ = ["coders_from_file", "decoder_from_file", "decoder_side_bytes", "load_coders", "load_decoder",
@@ -28,16 +28,16 @@ def read_model_file(path: Path, expected_sha256: str | None = None, encodes: boo
     ModelMismatchError for a file of an architecture this aec does not know or one that is not a model file, and
     with ENCODES for a file that holds a decoder side alone (``tools/release.py --decoder-only``)."""
     from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    from safetensors.numpy import load
 
     path = Path(path)
-    digest, metadata = checked_model_file(path, expected_sha256)
+    digest, metadata, data = read_checked_model_file(path, expected_sha256)
     if encodes and DECODER_ONLY_KEY in metadata:
         raise ModelMismatchError(f"{path.name} holds the decoder side of model {metadata.get('model_id')!r} alone: it "
                                  "decodes files but cannot encode")
     entry = architecture_of(metadata["architecture"], path)
     try:
-        tensors = load_file(str(path))
+        tensors = load(data)
         config = entry.read_config(model_config(metadata, path))
     except (SafetensorError, OSError, ValueError, TypeError) as error:
         raise ModelMismatchError(f"{path.name} is not a valid .safetensors model file ({error})") from None

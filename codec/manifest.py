@@ -14,7 +14,7 @@ from .errors import ModelMismatchError
 from .quality_scale import QualityScale
 
 __all__ = ["WEIGHTS_DIR", "MANIFEST", "RETIRED_BEFORE_THE_POLICY", "DECODER_SIDE_BUDGET", "DECODER_ONLY_KEY",
-           "read_manifest", "locate_model", "checked_model_file", "check_encodes", "shipped_sha256", "sha256_file",
+           "read_manifest", "locate_model", "checked_model_file", "read_checked_model_file", "check_encodes", "shipped_sha256", "sha256_file",
            "file_metadata", "model_config", "quality_scale", "described_quality"]
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
@@ -25,6 +25,10 @@ RETIRED_BEFORE_THE_POLICY = frozenset(f"aec-sc192-r{release}" for release in ran
 DECODER_SIDE_BUDGET = 16 << 20  # the most bytes of tensors a kept model's decoder reads (aec.decoder.decoder_side_bytes)
 DECODER_ONLY_KEY = "decoder_only"  # a model file's metadata key: it holds the decoder side alone (tools/release.py)
 MAX_CONFIG_BYTES = 1 << 16  # a model file's config: a few hundred characters of JSON
+# The largest model file aec reads (into memory, once: what is loaded is what was hashed). Shipped files are 5-17 MB;
+# a float32 export of the widest trained model is about 70 MB.
+MAX_MODEL_FILE_BYTES = 1 << 30
+MAX_HEADER_BYTES = 100_000_000  # a .safetensors header's limit, as the safetensors library sets it
 
 
 def read_manifest(directory: Path = WEIGHTS_DIR) -> dict:
@@ -91,16 +95,31 @@ def file_metadata(path: Path) -> dict[str, str]:
 
 
 def checked_model_file(path: Path, expected_sha256: str | None = None) -> tuple[str, dict[str, str]]:
-    """(sha256, metadata) of a model file, which must be a regular file, match the expected hash when one is given,
-    and name a valid model id, its architecture and a config that is a JSON object (``model_config``);
+    """(sha256, metadata) of a model file (``read_checked_model_file`` without the bytes)."""
+    digest, metadata, _ = read_checked_model_file(path, expected_sha256)
+    return digest, metadata
+
+
+def read_checked_model_file(path: Path, expected_sha256: str | None = None) -> tuple[str, dict[str, str], bytes]:
+    """(sha256, metadata, contents) of a model file, read once, so that what a caller loads is what was hashed. The
+    file must be a regular file of at most ``MAX_MODEL_FILE_BYTES``, match the expected hash when one is given, and
+    name a valid model id, its architecture and a config that is a JSON object (``model_config``);
     ModelMismatchError otherwise."""
     path = Path(path)
     _check_regular_file(path)
-    digest = sha256_file(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_MODEL_FILE_BYTES + 1)
+    except OSError as error:
+        raise ModelMismatchError(f"cannot read the model file {path}: {error.strerror or error}") from None
+    if len(data) > MAX_MODEL_FILE_BYTES:
+        raise ModelMismatchError(f"{path.name} is not an aec model file: it is over {MAX_MODEL_FILE_BYTES >> 20} MiB, "
+                                 "the most a model file takes")
+    digest = hashlib.sha256(data).hexdigest()
     if expected_sha256 is not None and digest != expected_sha256:
         raise ModelMismatchError(f"model file {path.name} is corrupt or was replaced: sha256 {digest[:12]}... "
                                  f"does not match the manifest's {expected_sha256[:12]}...; reinstall aec")
-    metadata = file_metadata(path)
+    metadata = header_metadata(data, path)
     missing = [key for key in ("model_id", "architecture", "config") if key not in metadata]
     if missing:
         raise ModelMismatchError(f"{path.name} is not an aec model file (its metadata lacks {', '.join(missing)})")
@@ -109,7 +128,25 @@ def checked_model_file(path: Path, expected_sha256: str | None = None) -> tuple[
         raise ModelMismatchError(f"{path.name} is not a valid aec model file: its model id {metadata['model_id']!r} "
                                  f"is not 1 to {MAX_MODEL_ID_LENGTH} of the characters A-Z a-z 0-9 . _ -")
     model_config(metadata, path)
-    return digest, metadata
+    return digest, metadata, data
+
+
+def header_metadata(data: bytes, path: Path) -> dict[str, str]:
+    """The metadata of a .safetensors file's bytes (an 8-byte little-endian length, then a JSON object whose
+    "__metadata__" maps strings to strings); ModelMismatchError if the header is not that."""
+    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    invalid = f"{Path(path).name} is not a valid .safetensors model file"
+    if not 2 <= size <= min(len(data) - 8, MAX_HEADER_BYTES):
+        raise ModelMismatchError(f"{invalid} (its header is cut short or misstates its length)")
+    try:
+        header = json.loads(data[8:8 + size])
+    except (ValueError, RecursionError):
+        raise ModelMismatchError(f"{invalid} (its header is not JSON)") from None
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in metadata.items()):
+        raise ModelMismatchError(f"{invalid} (its header's metadata is not a map of strings)")
+    return metadata
 
 
 def model_config(metadata: dict[str, str], path: Path) -> dict:

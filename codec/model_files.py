@@ -18,14 +18,14 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from .errors import ModelMismatchError
 from .layers import IntConv2d
 # Also re-exported: the manifest and the file checks are read without torch (aec.manifest).
 from .manifest import (DECODER_ONLY_KEY, DECODER_SIDE_BUDGET, MANIFEST, RETIRED_BEFORE_THE_POLICY,  # noqa: F401
                        WEIGHTS_DIR, check_encodes, checked_model_file, file_metadata, locate_model, model_config,
-                       read_manifest, sha256_file)
+                       read_checked_model_file, read_manifest, sha256_file)
 from .decoder import architecture_of
 # The float transforms trained under bf16 autocast, so float16 (11 significant bits, more than bf16's 8) keeps all
 # the precision their forward pass ever used, and halves their share of the file. Nothing in the probability path
@@ -82,12 +82,12 @@ def _same_content(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
 def load_model_file(path: Path, expected_sha256: str | None = None) -> tuple[torch.nn.Module, str, str]:
     """Load a model file, checking its hash when one is expected. Returns (model, model_id, sha256)."""
     path = Path(path)
-    digest, metadata = checked_model_file(path, expected_sha256)
+    digest, metadata, data = read_checked_model_file(path, expected_sha256)
     if DECODER_ONLY_KEY in metadata:
         raise ModelMismatchError(f"{path.name} holds the decoder side of model {metadata.get('model_id')!r} alone: "
                                  "it decodes files but cannot encode or train")
     try:
-        tensors = load_file(str(path))
+        tensors = load(data)  # the bytes that were hashed
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelMismatchError(f"{path.name} is not a valid .safetensors model file ({error})") from None
     entry = architecture_of(metadata["architecture"], path)

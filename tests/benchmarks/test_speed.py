@@ -83,3 +83,12 @@ def test_an_installed_model_runs_as_a_whole_process_too(tmp_path):
     Image.fromarray(smooth_image(32, 48, 0)).save(tmp_path / "0.png")
     timed = speed.whole_process([tmp_path / "0.png"], 1, 1, 1.0, tmp_path, ("model", read_manifest()["default"]))
     assert all(timed[k] > 0 for k in ("compress", "decompress", "batch_decompress_per_file"))
+
+
+def test_whole_processes_run_from_bytecode_even_where_writing_it_is_forbidden(tmp_path, tiny_weights, monkeypatch):
+    # An installed aec has its bytecode; timing Python compiling aec's source on every run would not be aec's time.
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    Image.fromarray(smooth_image(32, 48, 0)).save(tmp_path / "0.png")
+    speed.whole_process([tmp_path / "0.png"], 1, 1, 1.0, tmp_path, ("weights", str(tiny_weights)))
+    compiled = {path.name.split(".")[0] for path in (tmp_path / "pycache").rglob("*.pyc")}
+    assert {"cli", "api", "decoder", "exact", "png"} <= compiled

@@ -55,3 +55,40 @@ def test_a_model_id_no_header_can_hold_is_refused(tiny_weights, tmp_path, model_
 def test_a_config_that_is_not_a_small_json_object_is_refused(tiny_weights, tmp_path, config, fragment):
     with pytest.raises(ModelMismatchError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         checked_model_file(_with_metadata(tiny_weights, tmp_path, config=config))
+
+
+@pytest.mark.parametrize("mangle, fragment", [
+    (lambda data: data[:5], "cut short or misstates its length"),
+    (lambda data: (len(data) * 2).to_bytes(8, "little") + data[8:], "cut short or misstates its length"),
+    (lambda data: data[:8] + b"[" * (len(data) - 8), "its header is not JSON"),
+    (lambda data: _header_replaced(data, b'{"__metadata__": {"model_id": 7}}'), "metadata is not a map of strings"),
+    (lambda data: _header_replaced(data, b'[' * 50_000 + b']' * 50_000), "its header is not JSON"),
+], ids=["cut", "long-length", "not-json", "number", "deep"])
+def test_a_safetensors_header_that_is_not_one_is_refused_in_one_line(tiny_weights, tmp_path, mangle, fragment):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(mangle(tiny_weights.read_bytes()))
+    with pytest.raises(ModelMismatchError, match=fragment) as caught:
+        checked_model_file(path)
+    assert "\n" not in str(caught.value)
+
+
+def _header_replaced(data: bytes, header: bytes) -> bytes:
+    return len(header).to_bytes(8, "little") + header
+
+
+def test_what_is_loaded_is_the_bytes_that_were_hashed(tiny_weights):
+    import hashlib
+
+    from aec.manifest import read_checked_model_file
+
+    digest, metadata, data = read_checked_model_file(tiny_weights)
+    assert hashlib.sha256(data).hexdigest() == digest and data == tiny_weights.read_bytes()
+    assert metadata["model_id"] and metadata["architecture"]
+
+
+def test_a_file_larger_than_any_model_is_refused_before_it_is_hashed(tiny_weights, monkeypatch):
+    import aec.manifest
+
+    monkeypatch.setattr(aec.manifest, "MAX_MODEL_FILE_BYTES", tiny_weights.stat().st_size - 1)
+    with pytest.raises(ModelMismatchError, match="the most a model file takes"):
+        checked_model_file(tiny_weights)
