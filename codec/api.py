@@ -31,7 +31,7 @@ from .metrics import psnr
 from .manifest import WEIGHTS_DIR, read_manifest
 from .manifest import quality_scale as _released_scale
 from .quality_scale import DEFAULT_QUALITY, HIGHEST, LOWEST, QualityScale, check_number
-from .ops import workers
+from .ops import one_thread_blas, workers
 from .progress import part, reporting
 from .rate_control import search_quality
 from .config import EFFORT_ITERATIONS, ModelConfig, check_effort
@@ -106,6 +106,26 @@ def _checked_max_pixels(max_pixels: object) -> int:
         raise InputError(f"max_pixels must be a whole number of pixels, 1 or more (None for the default, "
                          f"{DEFAULT_MAX_PIXELS}), got {max_pixels!r}")
     return int(max_pixels)
+
+
+_TORCH_THREADS = free_threads.SharedSetting()
+
+
+@contextmanager
+def _torch_threads(torch, threads: int) -> Iterator[None]:
+    """torch's intra-op threads at ``threads`` while the block runs (torch: the module, if loaded, else None), shared
+    by overlapping calls as ``aec.ops.one_thread_blas`` is."""
+    if torch is None:
+        yield
+        return
+
+    def apply():
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        return lambda: torch.set_num_threads(previous)
+
+    with _TORCH_THREADS.held(apply):
+        yield
 
 
 class Codec:
@@ -245,18 +265,9 @@ class Codec:
             with workers(free_threads.cores()):
                 yield
             return
-        from threadpoolctl import threadpool_limits
-
         torch = sys.modules.get("torch")  # only if encoding loaded it: decoding never imports torch
-        previous = torch.get_num_threads() if torch is not None else None
-        with threadpool_limits(threads), workers(threads):
-            if torch is not None:
-                torch.set_num_threads(threads)
-            try:
-                yield
-            finally:
-                if torch is not None:
-                    torch.set_num_threads(previous)
+        with one_thread_blas(), workers(threads), _torch_threads(torch, threads):
+            yield
 
     @property
     def model_id(self) -> str:

@@ -36,6 +36,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .progress import tick
+from .threads import SharedSetting
 
 MAX_WORKERS = 16  # each holds a strip's copies (STRIP_BYTES) at a time: at most 64 MB beside the layers' outputs
 FEW_OUTPUTS = 16  # transposed layers with fewer output channels scatter their taps instead of stacking phases
@@ -50,19 +51,35 @@ _pools_lock = threading.Lock()
 @contextmanager
 def workers(jobs: int) -> Iterator[None]:
     """Layers called in the block share their work out to ``jobs`` threads (at most ``MAX_WORKERS``), numpy's BLAS at
-    one thread each (restored after); 1 (or less) leaves them in this thread with the BLAS as it is."""
+    one thread each (restored when the last call in the process that needs it ends: ``one_thread_blas``); 1 (or
+    less) leaves them in this thread with the BLAS as it is."""
     jobs = min(jobs, MAX_WORKERS)
     if jobs <= 1:
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
+    with one_thread_blas():
         token = _JOBS.set(jobs)
         try:
             yield
         finally:
             _JOBS.reset(token)
+
+
+_BLAS = SharedSetting()
+
+
+@contextmanager
+def one_thread_blas() -> Iterator[None]:
+    """numpy's BLAS at one thread while the block runs, shared by every call in the process that asks for it (so
+    that the first to end does not undo another's, and the last restores the BLAS's own limits)."""
+
+    def apply() -> Callable[[], None]:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(1, user_api="blas").restore_original_limits
+
+    with _BLAS.held(apply):
+        yield
 
 
 def _executor(jobs: int) -> ThreadPoolExecutor:

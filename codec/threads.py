@@ -15,10 +15,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["WINDOW_S", "CpuSample", "Sampler", "cores", "default_threads", "free_cores", "sample", "start"]
+__all__ = ["WINDOW_S", "CpuSample", "Sampler", "SharedSetting", "cores", "default_threads", "free_cores", "sample",
+           "start"]
 
 WINDOW_S = 0.05  # the shortest window a count is taken over: 5 clock ticks of a busy core at the usual 100 Hz
 STALE_S = 10.0  # a count older than this says nothing of the load now: a new window is measured
@@ -123,3 +125,32 @@ def default_threads() -> int | None:
     core) where they are all free or the load cannot be read."""
     free = _SAMPLER.free()
     return None if free is None or free >= cores() else free
+
+
+class SharedSetting:
+    """A process-wide setting (numpy's BLAS threads, torch's) that calls from several threads hold at once: the first
+    to enter applies it, the last to leave restores what was there. A count, not a stack: calls may end in any order,
+    where nested limits each restoring what it found would, unwound out of order, leave the process limited for good.
+    While calls overlap, a later one runs under the setting the first applied."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._restore: Callable[[], None] | None = None
+
+    @contextmanager
+    def held(self, apply: Callable[[], Callable[[], None]]) -> Iterator[None]:
+        """apply() (which returns the call that undoes it) unless another call holds the setting already."""
+        with self._lock:
+            if self._holders == 0:
+                self._restore = apply()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    restore, self._restore = self._restore, None
+                    if restore is not None:
+                        restore()

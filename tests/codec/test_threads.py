@@ -90,3 +90,72 @@ def test_the_sample_reads_only_the_cores_this_process_may_run_on(tmp_path, monke
     ticks = threads._CLOCK_TICKS
     assert sampled.busy == pytest.approx((100 + 50 + 20 + 2 + 3 + 4) / ticks)  # all but idle and iowait
     assert threads.sample(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_calls_from_two_threads_that_end_in_either_order_leave_numpys_threads_as_they_were(threads, monkeypatch):
+    # An app decoding in two threads at once: the first call to end must not undo the second's one-thread BLAS, and
+    # the last must leave the process's BLAS as it found it (a stack of limits, unwound out of order, did not). The
+    # BLAS is a fake that keeps one process-wide count, as OpenBLAS does: what is tested is what aec asks of it.
+    import threading
+
+    import threadpoolctl
+
+    from aec import Codec
+
+    blas = {"threads": 8}
+    calls = []
+
+    class Limiter:
+        def __init__(self, limits, user_api=None):
+            calls.append(("limit", limits, user_api))
+            self.original, blas["threads"] = blas["threads"], limits
+
+        def restore_original_limits(self):
+            calls.append(("restore",))
+            blas["threads"] = self.original
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", Limiter)
+    codecs = [Codec(threads=threads), Codec(threads=threads)]
+    entered, leave = [threading.Event(), threading.Event()], [threading.Event(), threading.Event()]
+    inside: list[int] = [0, 0]
+
+    def call(index: int) -> None:
+        with codecs[index]._limited_threads():
+            entered[index].set()
+            leave[index].wait(10)
+            inside[index] = blas["threads"]
+
+    workers = [threading.Thread(target=call, args=(index,)) for index in range(2)]
+    workers[0].start()
+    assert entered[0].wait(10)
+    workers[1].start()
+    assert entered[1].wait(10)
+    leave[0].set()
+    workers[0].join(10)
+    leave[1].set()  # the first call has ended; the second is still inside
+    workers[1].join(10)
+    assert inside == [1, 1]
+    assert blas["threads"] == 8
+    assert calls == [("limit", 1, "blas"), ("restore",)]
+
+
+def test_a_shared_setting_is_applied_by_the_first_holder_and_restored_by_the_last_in_any_order():
+    from aec.threads import SharedSetting
+
+    setting, log = SharedSetting(), []
+
+    def apply():
+        log.append("apply")
+        return lambda: log.append("restore")
+
+    first, second = setting.held(apply), setting.held(apply)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first holder leaves while the second still holds it
+    assert log == ["apply"]
+    second.__exit__(None, None, None)
+    assert log == ["apply", "restore"]
+    with setting.held(apply):  # and again from scratch
+        pass
+    assert log == ["apply", "restore", "apply", "restore"]
