@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 import constriction
@@ -181,9 +183,13 @@ class CategoricalTables:
 
 class IndexedTables:
     """Format 2.0's y tables: for each entry of a scale table, the categorical model of ``indexed_counts`` (symbols
-    -r..r and an escape bin), built when first used and shared by every coder of the same table and bound."""
+    -r..r and an escape bin), built when first used and shared by every coder of the same table and bound. The
+    process keeps those of the ``SHARED`` tables used last (a coder holds its own), so that a process that loads many
+    models does not keep every model's tables for good."""
 
-    _shared: dict[tuple[bytes, int], "IndexedTables"] = {}
+    SHARED = 8
+    _shared: OrderedDict[tuple[bytes, int], "IndexedTables"] = OrderedDict()
+    _shared_lock = threading.Lock()
 
     def __init__(self, scale_table: np.ndarray, bound: int) -> None:
         self.scale_table, self.bound = scale_table, bound
@@ -195,9 +201,13 @@ class IndexedTables:
     @classmethod
     def of(cls, scale_table: np.ndarray, bound: int) -> "IndexedTables":
         key = (scale_table.tobytes(), bound)
-        if key not in cls._shared:
-            cls._shared[key] = cls(scale_table, bound)
-        return cls._shared[key]
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(scale_table, bound)
+                while len(cls._shared) > cls.SHARED:
+                    cls._shared.popitem(last=False)
+            cls._shared.move_to_end(key)
+            return cls._shared[key]
 
     def entry(self, index: int) -> tuple[int, object, np.ndarray, float]:
         """(radius r, constriction model, least bits of each bin, least bits of any bin) of table ``index``."""

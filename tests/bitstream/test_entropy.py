@@ -519,3 +519,15 @@ def test_random_bytes_as_indexed_blocks_give_a_format_error_or_wrong_symbols_nev
         decoder.finish()
     except FormatError:
         pass
+
+
+def test_the_process_keeps_the_tables_of_the_models_used_last_and_a_coder_keeps_its_own():
+    from aec.bitstream.entropy import IndexedTables
+
+    kept = IndexedTables.of(TABLE, DEFAULT_BOUND)
+    decoder = SymbolDecoder(b"", TABLE, indexed=True)  # holds its tables
+    others = [IndexedTables.of(TABLE * (1 + k / 100), DEFAULT_BOUND) for k in range(1, IndexedTables.SHARED + 1)]
+    assert len(IndexedTables._shared) == IndexedTables.SHARED
+    assert IndexedTables.of(others[-1].scale_table, DEFAULT_BOUND) is others[-1]  # the last used is kept
+    assert IndexedTables.of(TABLE, DEFAULT_BOUND) is not kept  # the first was let go, and is built anew
+    assert decoder._indexed_tables is kept
