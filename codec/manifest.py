@@ -14,8 +14,9 @@ from .errors import ModelMismatchError
 from .quality_scale import QualityScale
 
 __all__ = ["WEIGHTS_DIR", "MANIFEST", "RETIRED_BEFORE_THE_POLICY", "DECODER_SIDE_BUDGET", "DECODER_ONLY_KEY",
-           "read_manifest", "locate_model", "checked_model_file", "read_checked_model_file", "check_encodes", "shipped_sha256", "sha256_file",
-           "file_metadata", "model_config", "quality_scale", "described_quality"]
+           "read_manifest", "locate_model", "checked_model_file", "read_checked_model_file", "check_encodes",
+           "shipped_sha256", "sha256_file", "file_metadata", "header_metadata", "model_config", "quality_scale",
+           "described_quality"]
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
