@@ -45,8 +45,10 @@ STRIDE = 64  # g_a's followed by h_a's (4): images are padded to a multiple of i
 # network's receptive-field radius. g_a's are in input pixels (radius 30 px), h_a's and g_s's in latent pixels
 # (radius 7 and under 2). A 48-pixel g_s tile takes a Kodak image whole and recomputes about a sixth of a big one
 # (32 recomputed a quarter, and split a Kodak image in two: 15 % of the light model's decode, docs/speed.md); its largest
-# activation is 75 MB for the channel-slice g_s (128 channels at 384 x 384).
-ANALYSIS_TILE, ANALYSIS_MARGIN = 512, 32
+# activation is 75 MB for the channel-slice g_s (128 channels at 384 x 384). A 768-pixel g_a tile takes a Kodak image
+# whole too (512 split it in two, 832 columns computed for 768: 7 % of g_a) and recomputes 17 % of a big one (512: 27 %);
+# its largest activation is 89 MB (128 channels at 416 x 416).
+ANALYSIS_TILE, ANALYSIS_MARGIN = 768, 32
 HYPER_ANALYSIS_TILE, HYPER_ANALYSIS_MARGIN = 128, 8
 SYNTHESIS_TILE, SYNTHESIS_MARGIN = 48, 2
 # Each stage's share of an image's coding time, for progress (aec.progress): milliseconds per Kodak image on one

@@ -309,36 +309,55 @@ class ConvTranspose:
         return out
 
     def _scattered(self, x: np.ndarray) -> np.ndarray:
-        """Every tap of a strip of input rows in one product, then each tap added at its shift. A strip writes
-        2 * rows + k - 1 output rows, overlapping its neighbours', so workers take every other strip at a time."""
+        """Every tap of a strip of input rows in one product, then each tap added at its shift into the plane of its
+        output phase: tap (dy, dx) of input pixel (i, j) lands on row 2i + dy, column 2j + dx of the uncropped output,
+        which is pixel (i + dy // 2, j + dx // 2) of the plane (dy % 2, dx % 2), so every add is of whole rows
+        (before 0.12, strided adds into the interleaved output: the light model's last layer took 13 ms of a Kodak
+        decode). The taps add in the same order, so the sums are the same. A strip writes rows + k // 2 plane rows,
+        overlapping its neighbours', so workers take every other strip at a time. The planes are interleaved into
+        the output, cropped and biased, at the end."""
         _, height, width = x.shape
-        k = self.kernel
-        full = np.zeros((self.outputs, 2 * height + k - 1, 2 * width + k - 1), np.result_type(x, self.matrix))
+        k, pad = self.kernel, self.pad
+        reach = (k - 1) // 2  # the largest dy // 2
+        planes = np.zeros((2, 2, self.outputs, height + reach, width + reach), np.result_type(x, self.matrix))
 
         def strip(top: int, bottom: int) -> None:
             taps = (self.matrix @ x[:, top:bottom].reshape(self.inputs, -1)).reshape(k, k, self.outputs,
                                                                                      bottom - top, width)
             for dy in range(k):
                 for dx in range(k):
-                    full[:, 2 * top + dy:2 * bottom + dy:2, dx:dx + 2 * width:2] += taps[dy, dx]
+                    plane = planes[dy % 2, dx % 2]
+                    plane[:, top + dy // 2:bottom + dy // 2, dx // 2:dx // 2 + width] += taps[dy, dx]
 
-        strips = _ranges(height, _strip_rows(k * k * self.outputs * width * full.itemsize))  # the taps of a strip
+        strips = _ranges(height, _strip_rows(k * k * self.outputs * width * planes.itemsize))  # the taps of a strip
         if len(strips) > 2 and strips[0][1] < k // 2:  # a strip between two others must keep them apart
             strips = [(top, min(top + k // 2, height)) for top in range(0, height, k // 2)]
         _each(strip, strips[0::2], of=len(strips))
         if len(strips) > 1:
             _each(strip, strips[1::2], done=len(strips[0::2]), of=len(strips))
-        return full[:, self.pad:self.pad + 2 * height, self.pad:self.pad + 2 * width] + self.bias
+        out = np.empty((self.outputs, 2 * height, 2 * width), planes.dtype)
+        for qy in range(2):  # output row 2m + qy is uncropped row 2m + qy + pad: plane (qy + pad) % 2, row m + shift
+            py, sy = (qy + pad) % 2, (qy + pad) // 2
+            for qx in range(2):
+                px, sx = (qx + pad) % 2, (qx + pad) // 2
+                np.add(planes[py, px, :, sy:sy + height, sx:sx + width], self.bias, out=out[:, qy::2, qx::2])
+        return out
 
 
 GDN_PEDESTAL = 2.0**-18  # aec.layers.GDN stores the square roots of its parameters plus this
 
 
 class GDN:
-    """(Inverse) generalized divisive normalization from GDN's effective parameters: gamma (C, C), beta (C,)."""
+    """(Inverse) generalized divisive normalization from GDN's effective parameters: gamma (C, C), beta (C,).
+
+    x * sqrt(beta + gamma @ x**2) (inverse) or x / sqrt(...), the sum floored at 1e-6 as aec.layers.GDN does; when
+    every beta is at least 1e-6 the floor cannot act (gamma and x**2 are not negative, and rounding keeps a sum of
+    nonnegative terms at or above beta), and the pass is left out: four elementwise passes over the layer's output
+    rather than six (g_a's first GDN on a Kodak image: 47 -> 40 ms, docs/speed.md)."""
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, inverse: bool):
         self.gamma, self.beta, self.inverse = np.ascontiguousarray(gamma), beta.reshape(-1, 1), inverse
+        self.floor = not bool((self.beta >= np.asarray(1e-6, self.beta.dtype)).all())
 
     @classmethod
     def from_stored(cls, gamma: np.ndarray, beta: np.ndarray, inverse: bool) -> "GDN":
@@ -360,10 +379,12 @@ class GDN:
 
         def columns(start: int, stop: int) -> None:
             part = flat[:, start:stop]
-            norm = self.gamma @ (part * part)
-            np.maximum(np.add(norm, self.beta, out=norm), np.float32(1e-6), out=norm)
-            scale = np.sqrt(norm, out=norm) if self.inverse else np.reciprocal(np.sqrt(norm, out=norm), out=norm)
-            np.multiply(part, scale, out=out[:, start:stop])
+            norm = self.gamma @ np.square(part)
+            np.add(norm, self.beta, out=norm)
+            if self.floor:
+                np.maximum(norm, np.asarray(1e-6, norm.dtype), out=norm)
+            np.sqrt(norm, out=norm)
+            (np.multiply if self.inverse else np.divide)(part, norm, out=out[:, start:stop])
 
         _each(columns, _column_ranges(height * width, 3 * channels * x.itemsize))
         return out.reshape(channels, height, width)

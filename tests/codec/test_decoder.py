@@ -37,12 +37,13 @@ def strips(request, monkeypatch):
 
 
 @pytest.mark.parametrize("outputs", [3, 24])  # the scattered taps and the stacked phases
-def test_transposed_convolution_equals_torchs_exactly_on_integers(outputs, strips):
-    generator = torch.Generator().manual_seed(outputs)
+@pytest.mark.parametrize("kernel", [5, 3, 7])
+def test_transposed_convolution_equals_torchs_exactly_on_integers(outputs, kernel, strips):
+    generator = torch.Generator().manual_seed(outputs + kernel)
     x = torch.randint(-500, 500, (10, 7, 9), generator=generator).double()
-    weight = torch.randint(-3000, 3000, (10, outputs, 5, 5), generator=generator).double()
+    weight = torch.randint(-3000, 3000, (10, outputs, kernel, kernel), generator=generator).double()
     bias = torch.randint(-9000, 9000, (outputs,), generator=generator).double()
-    reference = F.conv_transpose2d(x[None], weight, bias, stride=2, padding=2, output_padding=1)[0]
+    reference = F.conv_transpose2d(x[None], weight, bias, stride=2, padding=kernel // 2, output_padding=1)[0]
     assert np.array_equal(ConvTranspose(weight.numpy(), bias.numpy())(x.numpy()), reference.numpy())
 
 
@@ -83,6 +84,25 @@ def test_inverse_gdn_equals_the_models(strips):
     beta = layer.beta.detach().clamp(min=(1e-6 + 2**-18) ** 0.5) ** 2 - 2**-18
     ours = GDN(gamma.numpy(), beta.numpy(), inverse=True)(x[0].numpy())
     assert np.allclose(ours, layer(x)[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("at_floor", [False, True])
+def test_gdn_from_stored_parameters_equals_the_models_floor_or_none(strips, inverse, at_floor):
+    from aec.layers import GDN as TorchGDN
+
+    torch.manual_seed(1)
+    layer = TorchGDN(8, inverse=inverse)
+    with torch.no_grad():
+        layer.gamma.uniform_(0.0, 0.5)
+        layer.beta.uniform_(0.5, 1.5)
+        if at_floor:  # betas trained to the lower bound, as some of the shipped models' are
+            layer.beta[::3] = 0.0
+            layer.gamma[::3] = 0.0  # and these channels' norm is then beta alone: the floor decides it
+    x = torch.randn(1, 8, 5, 6)
+    ours = GDN.from_stored(layer.gamma.detach().numpy(), layer.beta.detach().numpy(), inverse=inverse)
+    assert ours.floor == at_floor  # the floor's pass only where a beta lies under 1e-6
+    assert np.allclose(ours(x[0].numpy()), layer(x)[0].detach().numpy(), rtol=1e-5, atol=1e-7)
 
 
 def test_decoder_gives_the_encoders_symbols_and_torchs_pixels_within_a_level(model):
