@@ -351,13 +351,13 @@ class GDN:
     """(Inverse) generalized divisive normalization from GDN's effective parameters: gamma (C, C), beta (C,).
 
     x * sqrt(beta + gamma @ x**2) (inverse) or x / sqrt(...), the sum floored at 1e-6 as aec.layers.GDN does; when
-    every beta is at least 1e-6 the floor cannot act (gamma and x**2 are not negative, and rounding keeps a sum of
-    nonnegative terms at or above beta), and the pass is left out: four elementwise passes over the layer's output
+    every beta is at least 1e-6 and no gamma is negative (``from_stored`` gives none) the floor cannot act (rounding
+    keeps a sum of nonnegative terms at or above beta), and the pass is left out: four elementwise passes over the layer's output
     rather than six (g_a's first GDN on a Kodak image: 47 -> 40 ms, docs/speed.md)."""
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, inverse: bool):
         self.gamma, self.beta, self.inverse = np.ascontiguousarray(gamma), beta.reshape(-1, 1), inverse
-        self.floor = not bool((self.beta >= np.asarray(1e-6, self.beta.dtype)).all())
+        self.floor = not bool((self.beta >= np.asarray(1e-6, self.beta.dtype)).all() and (self.gamma >= 0).all())
 
     @classmethod
     def from_stored(cls, gamma: np.ndarray, beta: np.ndarray, inverse: bool) -> "GDN":

@@ -103,6 +103,9 @@ def test_gdn_from_stored_parameters_equals_the_models_floor_or_none(strips, inve
     ours = GDN.from_stored(layer.gamma.detach().numpy(), layer.beta.detach().numpy(), inverse=inverse)
     assert ours.floor == at_floor  # the floor's pass only where a beta lies under 1e-6
     assert np.allclose(ours(x[0].numpy()), layer(x)[0].detach().numpy(), rtol=1e-5, atol=1e-7)
+    negative = ours.gamma.copy()
+    negative[0, 1] = -0.5  # given directly, a negative gamma could take the sum under beta: the floor stays
+    assert GDN(negative, ours.beta[:, 0], inverse).floor
 
 
 def test_decoder_gives_the_encoders_symbols_and_torchs_pixels_within_a_level(model):
