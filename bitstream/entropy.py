@@ -225,7 +225,7 @@ class IndexedTables:
         """The coding order of a block (its positions sorted by table index, stably) and where each index's run
         starts and ends in it."""
         # Stable sorts of 16-bit integers are radix sorts in numpy: 7x faster than of the int64 indexes.
-        narrow = indexes.astype(np.int16) if levels <= 1 << 15 else indexes
+        narrow = indexes.astype(np.int16, copy=False) if levels <= 1 << 15 else indexes
         order = np.argsort(narrow, kind="stable")
         return order, np.searchsorted(narrow[order], np.arange(levels + 1))
 
@@ -268,11 +268,11 @@ class SymbolEncoder:
         escaped symbols' zigzag values as digits, in the order they were coded."""
         self._check_open()
         values = _as_int32(symbols, "symbols").reshape(-1)
-        _lookup_stds(self.scale_table, indexes, np.shape(symbols), ValueError)
+        flat = _checked_indexes(self.scale_table, indexes, np.shape(symbols), ValueError)
         if values.size == 0:
             return
         tables = IndexedTables.of(self.scale_table, self.bound)
-        order, bounds = tables.groups(np.asarray(indexes).reshape(-1), self.scale_table.size)
+        order, bounds = tables.groups(flat, self.scale_table.size)
         grouped = values[order]
         escaped = np.zeros(values.size, dtype=bool)
         for index in np.flatnonzero(bounds[1:] > bounds[:-1]):
@@ -405,8 +405,7 @@ class SymbolDecoder:
     def decode_indexed(self, indexes: np.ndarray) -> np.ndarray:
         """Decode a block coded with encode_indexed; returns int32 shaped like indexes."""
         shape = np.shape(indexes)
-        _lookup_stds(self.scale_table, indexes, shape, ValueError)
-        flat = np.asarray(indexes).reshape(-1)
+        flat = _checked_indexes(self.scale_table, indexes, shape, ValueError)
         if flat.size == 0:
             return np.zeros(shape, dtype=np.int32)
         tables = self._indexed_tables or IndexedTables.of(self.scale_table, self.bound)
@@ -414,20 +413,22 @@ class SymbolDecoder:
         order, bounds = tables.groups(flat, self.scale_table.size)
         grouped = np.empty(flat.size, dtype=np.int64)
         escaped = np.zeros(flat.size, dtype=bool)
-        radii = np.zeros(flat.size, dtype=np.int64)
+        runs = []  # (start, stop, radius) of each index's run, for the escapes' check
         for index in np.flatnonzero(bounds[1:] > bounds[:-1]):
             start, stop = int(bounds[index]), int(bounds[index + 1])
             radius, model, least, cheapest = tables.entry(int(index))
             self._check_room((stop - start) * cheapest, f"the next {stop - start} symbols")
             run = _guard(lambda: self._coder.decode(model, stop - start)).astype(np.int64)
             self._used_bits += float(least[run].sum())
-            grouped[start:stop] = run - radius
-            escaped[start:stop] = run == 2 * radius + 1
-            radii[start:stop] = radius
+            np.subtract(run, radius, out=grouped[start:stop])
+            np.equal(run, 2 * radius + 1, out=escaped[start:stop])
+            runs.append((start, stop, radius))
         if escaped.any():
             zigzag = self._decode_digits(int(escaped.sum()))
             wide = (zigzag >> 1) ^ -(zigzag & 1)
-            if np.any(np.abs(wide) <= radii[escaped]):
+            radii = np.concatenate([np.full(int(escaped[start:stop].sum()), radius, np.int64)
+                                    for start, stop, radius in runs])
+            if np.any(np.abs(wide) <= radii):
                 raise FormatError("entropy-coded data is corrupt: an escaped symbol lies inside its table; "
                                   "the file is damaged")
             grouped[escaped] = wide
@@ -527,6 +528,13 @@ def _check_bound(bound: int) -> int:
 
 
 def _lookup_stds(table: np.ndarray, indexes: np.ndarray, shape: tuple[int, ...], error: type[Exception]) -> np.ndarray:
+    # Stds are read from the table, never computed here, so both sides see identical float64s.
+    return table[_checked_indexes(table, indexes, shape, error)]
+
+
+def _checked_indexes(table: np.ndarray, indexes: np.ndarray, shape: tuple[int, ...],
+                     error: type[Exception]) -> np.ndarray:
+    """The indexes, flat, once they are of this shape, integers and inside the table (``error`` if not)."""
     indexes = np.asarray(indexes)
     if indexes.shape != shape:
         raise error(f"indexes must have shape {shape}, got {indexes.shape}")
@@ -535,8 +543,7 @@ def _lookup_stds(table: np.ndarray, indexes: np.ndarray, shape: tuple[int, ...],
     flat = indexes.ravel()
     if flat.size and (flat.min() < 0 or flat.max() >= table.size):
         raise error(f"indexes must be in [0, {table.size}), got values in [{flat.min()}, {flat.max()}]")
-    # Stds are read from the table, never computed here, so both sides see identical float64s.
-    return table[flat]
+    return flat
 
 
 def _as_int32(array: np.ndarray, name: str) -> np.ndarray:

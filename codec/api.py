@@ -482,10 +482,10 @@ class Codec:
         height = header.height + (-header.height) % decoder.stride
         width = header.width + (-header.width) % decoder.stride
         with self._lock, self._limited_threads(), reporting(progress):
-            x_hat = decoder.decode(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
-                                   header.symbol_checksum, major=header.version[0])
-        x_hat = x_hat[:, :header.height, :header.width]
-        rgb = np.ascontiguousarray(np.round(x_hat * 255).astype(np.uint8).transpose(1, 2, 0))
+            rgb = decoder.decode_rgb(payloads["ZHYP"], payloads["YLAT"], header.quality, height, width,
+                                     header.symbol_checksum, major=header.version[0])
+        if rgb.shape[:2] != (header.height, header.width):
+            rgb = np.ascontiguousarray(rgb[:header.height, :header.width])
         return images.assemble(rgb, header.layout, payloads), header, payloads
 
     def decompress_array(self, data: DataLike, *, progress: ProgressCallback | None = None) -> np.ndarray:

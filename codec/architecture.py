@@ -127,6 +127,11 @@ class NumpyDecoder(Protocol):
                checksum: int | None = None, *, major: int = 2) -> np.ndarray:
         """(3, height, width) float32 in [0, 1] of a file of format ``major``; FormatError for a corrupt payload."""
 
+    def decode_rgb(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
+                   checksum: int | None = None, *, major: int = 2) -> np.ndarray:
+        """``decode``'s pixels as the picture: uint8 (height, width, 3), ``aec.ops.to_uint8`` of each, which the API
+        writes (a decoder may convert part by part rather than make the float picture whole)."""
+
 
 class NumpyEncoder(Protocol):
     """What the API encodes with at effort 0 on the CPU (torch-free)."""

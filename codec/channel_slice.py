@@ -32,6 +32,7 @@ from .architecture import Architecture, FloatNetwork, Layer, integer_network, na
 from .config import ModelConfig
 from .entropy_models import FactorizedTables, IndexedGaussian
 from .exact import HYPER_SHARE, HYPER_STRIDE, CodedLatents, ExactLatentPath
+from .ops import to_uint8
 from .progress import part, shares
 from .tiling import tiled
 from .timing import stage
@@ -154,15 +155,31 @@ class Decoder:
                checksum: int | None = None, *, major: int = 2) -> np.ndarray:
         """Decode padded dimensions (multiples of 64) of a file of format ``major`` to a (3, height, width) float32
         image in [0, 1]; FormatError for a corrupt payload (``ExactLatentPath.decode``)."""
-        parts = shares(DECODE_MS)
-        with part(*parts["latents"]):
-            y_hat = self.latents.decode(z_payload, y_payload, height // LATENT_STRIDE, width // LATENT_STRIDE,
-                                        checksum, major=major)
-        inverse_gain = self.config.interpolated(self.log_inverse_gains, quality)
-        y = (y_hat * inverse_gain.astype(np.float64)[:, None, None]).astype(np.float32)
-        with stage("g_s"), part(*parts["g_s"]):
+        y = self._synthesis_input(z_payload, y_payload, quality, height, width, checksum, major)
+        with stage("g_s"), part(*shares(DECODE_MS)["g_s"]):
             x_hat = tiled(self.synthesis.at(quality), y, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE)
         return np.clip(x_hat, 0, 1, out=x_hat)
+
+    def decode_rgb(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
+                   checksum: int | None = None, *, major: int = 2) -> np.ndarray:
+        """``decode``'s picture as uint8 (height, width, 3), round(255 x): each synthesis tile is converted as it
+        comes, so no float picture is ever whole (a 6000x4000 one is 288 MB; docs/speed.md)."""
+        y = self._synthesis_input(z_payload, y_payload, quality, height, width, checksum, major)
+        network = self.synthesis.at(quality)
+        rgb = np.empty((height, width, 3), np.uint8)
+        with stage("g_s"), part(*shares(DECODE_MS)["g_s"]):
+            tiled(lambda piece: to_uint8(network(piece)), y, SYNTHESIS_TILE, SYNTHESIS_MARGIN, LATENT_STRIDE,
+                  out=rgb.transpose(2, 0, 1))
+        return rgb
+
+    def _synthesis_input(self, z_payload: bytes, y_payload: bytes, quality: float, height: int, width: int,
+                         checksum: int | None, major: int) -> np.ndarray:
+        """The decoded latent times the inverse gain, float32 (M, height / 16, width / 16)."""
+        with part(*shares(DECODE_MS)["latents"]):
+            y_hat = self.latents.decode(z_payload, y_payload, height // LATENT_STRIDE, width // LATENT_STRIDE,
+                                        checksum, major=major)
+        inverse_gain = self.config.interpolated(self.log_inverse_gains, quality).astype(np.float64)
+        return np.multiply(y_hat, inverse_gain[:, None, None], out=y_hat).astype(np.float32)
 
 
 class Encoder:

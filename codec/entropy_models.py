@@ -101,8 +101,12 @@ class IndexedGaussian:
         self._bits: np.ndarray | None = None
 
     def index(self, index: np.ndarray) -> np.ndarray:
-        """The table index of a predicted (real-valued) index: rounded half up, clamped to the table."""
-        return np.clip(np.floor(index + 0.5), 0, self.levels - 1).astype(np.int64)
+        """The table index of a predicted (real-valued) index: rounded half up, clamped to the table; int16 (what
+        the coder sorts by) for a table of up to 2**15 levels, int64 for a longer one."""
+        rounded = np.add(index, 0.5)
+        np.floor(rounded, out=rounded)
+        np.clip(rounded, 0, self.levels - 1, out=rounded)
+        return rounded.astype(np.int16 if self.levels <= 1 << 15 else np.int64)
 
     def encoder(self) -> SymbolEncoder:
         return SymbolEncoder(self.scale_table)

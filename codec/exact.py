@@ -55,8 +55,8 @@ CONTEXT_TILE, CONTEXT_MARGIN = 64, 2
 # 300 ms encoding a Kodak image, 25 of 310 decoding (benchmarks/results/speed.md, one thread); the slices take the rest.
 HYPER_SHARE = 0.08
 
-# code_slice(i, mean, index) codes or decodes slice i's symbols round(y_i - mean) under those means (real units) and
-# scale-table indexes and returns them (integers).
+# code_slice(i, mean_fixed, index) codes or decodes slice i's symbols round(y_i - mean) under those means (in fixed
+# point: mean = mean_fixed / ONE, which only the encoder needs) and scale-table indexes and returns them (integers).
 SliceCoder = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -88,7 +88,8 @@ class IntegerLayer:
 
     def __call__(self, x_int: np.ndarray) -> np.ndarray:
         """Integer-valued float64 (C, H, W) in, integer-valued float64 out."""
-        y = np.floor((self.conv(x_int) + 2.0 ** (WEIGHT_BITS - 1)) / 2.0**WEIGHT_BITS)
+        y = self.conv(x_int)  # then in place: floor((acc + 2**(WF-1)) / 2**WF), the same operations
+        np.floor(np.divide(np.add(y, 2.0 ** (WEIGHT_BITS - 1), out=y), 2.0**WEIGHT_BITS, out=y), out=y)
         return np.clip(y, 0.0, float(ACT_MAX), out=y) if self.activation else y
 
     def output_bound(self, input_bound: float) -> float:
@@ -127,7 +128,8 @@ class ExactLatentPath:
             raise ValueError(f"{len(self.residuals)} residual networks for {len(self.params)} slices")
         self.y_model, self.z_model = y_model, z_model
         self.slices = len(self.params)
-        self.latent_channels = sum(net.layers[-1].conv.outputs // 2 for net in self.params)  # means, then indexes
+        self.widths = [net.layers[-1].conv.outputs // 2 for net in self.params]  # each slice's: means, then indexes
+        self.latent_channels = sum(self.widths)
 
     def networks(self) -> list[IntegerNetwork]:
         return [self.h_s, *self.params, *self.residuals]
@@ -137,37 +139,50 @@ class ExactLatentPath:
         for network in self.networks():
             network.check_exact()
 
-    def hyper_features(self, z_symbols: np.ndarray) -> np.ndarray:
-        """Integer z (C, h, w) -> the hyper features at the latent resolution, in fixed point."""
+    def hyper_features(self, z_symbols: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Integer z (C, h, w) -> the hyper features at the latent resolution, in fixed point (into ``out`` if
+        given)."""
         z_int = np.clip(np.asarray(z_symbols, dtype=np.float64) * ONE, -INPUT_LIMIT, INPUT_LIMIT)
         with stage("h_s"), part(HYPER_SHARE / 2, HYPER_SHARE):
-            return tiled(self.h_s, z_int, HYPER_TILE, HYPER_MARGIN, HYPER_STRIDE)
+            return tiled(self.h_s, z_int, HYPER_TILE, HYPER_MARGIN, HYPER_STRIDE, out=out)
 
-    def code_slices(self, hyper: np.ndarray, code_slice: SliceCoder) -> np.ndarray:
-        """The slice loop over hyper features (C, h, w); returns y_hat (M, h, w) in fixed point (integer-valued
-        float64, ``ONE`` per unit)."""
+    def code_slices(self, z_symbols: np.ndarray, code_slice: SliceCoder) -> np.ndarray:
+        """The slice loop over the hyper features of integer z (C, h/4, w/4); returns y_hat (M, h, w) in fixed
+        point (integer-valued float64, ``ONE`` per unit).
+
+        The slice networks read one buffer that holds the hyper features and then each slice's clamped y_hat as it
+        comes (slice i reads its first channels, its LRP network one slice more), rather than a concatenation per
+        slice: the same inputs in less memory (a 6000x4000 decode's peak 935 -> 600 MiB with docs/speed.md's other
+        changes)."""
+        hyper = self.h_s.layers[-1].conv.outputs
+        height, width = HYPER_STRIDE * z_symbols.shape[-2], HYPER_STRIDE * z_symbols.shape[-1]
+        starts = np.cumsum([0, *self.widths]).tolist()
+        support = np.empty((hyper + starts[-1 if self.residuals else -2], height, width), np.float64)
+        self.hyper_features(z_symbols, out=support[:hyper])
         with part(HYPER_SHARE, 1.0):
-            context: list[np.ndarray] = []
-            y_hat_fixed: list[np.ndarray] = []
-            for i in range(self.slices):
-                support = np.concatenate([hyper, *context])
+            y_hat_fixed = np.empty((self.latent_channels, height, width), np.float64)
+            for i, step in enumerate(self.widths):
+                seen = hyper + starts[i]
                 with stage("slice networks"), part(i / self.slices, (i + 0.5) / self.slices):
-                    params = tiled(self.params[i], support, CONTEXT_TILE, CONTEXT_MARGIN)
+                    params = tiled(self.params[i], support[:seen], CONTEXT_TILE, CONTEXT_MARGIN)
                 mean_fixed, index_fixed = np.split(params, 2)
-                with stage("y coding"):  # the means and the indexes in real units (dividing by ONE is exact)
-                    symbols = code_slice(i, mean_fixed / ONE, self.y_model.index(index_fixed / ONE)).astype(np.float64)
-                y_fixed = symbols * ONE + mean_fixed
+                with stage("y coding"):  # the indexes in real units (dividing by ONE is exact)
+                    symbols = code_slice(i, mean_fixed, self.y_model.index(np.divide(index_fixed, ONE,
+                                                                                     out=index_fixed)))
+                y_fixed = y_hat_fixed[starts[i]:starts[i + 1]]
+                np.add(np.multiply(symbols, ONE, out=y_fixed, dtype=np.float64), mean_fixed, out=y_fixed)
+                context = support[seen:seen + step] if i + 1 < self.slices or self.residuals else None
                 if self.residuals:
-                    y_context = np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT)
+                    np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT, out=context)
                     with stage("slice networks"), part((i + 0.5) / self.slices, (i + 1) / self.slices):
-                        lrp = tiled(self.residuals[i], np.concatenate([support, y_context]), CONTEXT_TILE,
-                                    CONTEXT_MARGIN)
+                        lrp = tiled(self.residuals[i], support[:seen + step], CONTEXT_TILE, CONTEXT_MARGIN)
                     limit = LRP_LIMIT * ONE
-                    y_fixed = y_fixed + np.clip(lrp, -limit, limit)
-                y_hat_fixed.append(y_fixed)
-                context.append(np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT))
+                    y_fixed += np.clip(lrp, -limit, limit, out=lrp)
+                if context is not None:
+                    np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT, out=context)
+                del params, mean_fixed, index_fixed, symbols
                 tick(i + 1, self.slices)
-        return np.concatenate(y_hat_fixed)
+        return y_hat_fixed
 
     def encode(self, y: np.ndarray, z: np.ndarray) -> CodedLatents:
         """Code the latent y (M, h, w) with its hyper-latent z (Z, h/4, w/4), both real-valued: z rounded under
@@ -182,13 +197,13 @@ class ExactLatentPath:
         coded: list[np.ndarray] = []
         y_bits = 0.0
 
-        def code_slice(i: int, mean: np.ndarray, index: np.ndarray) -> np.ndarray:
+        def code_slice(i: int, mean_fixed: np.ndarray, index: np.ndarray) -> np.ndarray:
             nonlocal y_bits
-            coded.append(self.y_model.encode(stream, y_slices[i], mean, index))
+            coded.append(self.y_model.encode(stream, y_slices[i], mean_fixed / ONE, index))
             y_bits += self.y_model.bits(coded[-1], index)
             return coded[-1]
 
-        self.code_slices(self.hyper_features(z_coded.reshape(np.shape(z))), code_slice)
+        self.code_slices(z_coded.reshape(np.shape(z)), code_slice)
         return CodedLatents(z_payload, stream.finish(), symbol_checksum(z_coded, *coded), z_bits + y_bits)
 
     def decode(self, z_payload: bytes, y_payload: bytes, height: int, width: int,
@@ -204,13 +219,13 @@ class ExactLatentPath:
         z_symbols = z_coded.reshape(-1, height // HYPER_STRIDE, width // HYPER_STRIDE)
         decoded: list[np.ndarray] = []
 
-        def code_slice(i: int, mean: np.ndarray, index: np.ndarray) -> np.ndarray:
+        def code_slice(i: int, mean_fixed: np.ndarray, index: np.ndarray) -> np.ndarray:
             decoded.append(self.y_model.decode(stream, index))
             return decoded[-1]
 
-        y_hat_fixed = self.code_slices(self.hyper_features(z_symbols), code_slice)
+        y_hat_fixed = self.code_slices(z_symbols, code_slice)
         stream.finish()
         if checksum is not None and symbol_checksum(z_coded, *decoded) != checksum:
             raise FormatError("decoded symbols do not match the file's checksum: the file is corrupt or was "
                               "written with different model weights")
-        return y_hat_fixed / ONE
+        return np.divide(y_hat_fixed, ONE, out=y_hat_fixed)

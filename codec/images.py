@@ -318,6 +318,8 @@ def check_size(width: int, height: int, max_pixels: int, name: str) -> None:
 
 def assemble(rgb: np.ndarray, layout: str, payloads: dict[str, bytes]) -> np.ndarray:
     """The decoded planes in the file's layout: HxW (L), HxWx2 (LA), HxWx3 (RGB) or HxWx4 (RGBA)."""
+    if layout == "RGB":
+        return rgb
     height, width = rgb.shape[:2]
     planes = [rgb] if layout in ("RGB", "RGBA") else [
         np.round(rgb.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)]

@@ -228,6 +228,13 @@ class Conv:
         return out
 
 
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """Decoded pixels (float, any shape; clamped to [0, 1] in place) as uint8 round(255 x), half to even: how every
+    decoded picture becomes bytes."""
+    np.clip(x, 0, 1, out=x)
+    return np.rint(np.multiply(x, x.dtype.type(255), out=x), out=x).astype(np.uint8)
+
+
 def leaky_relu(x: np.ndarray, slope: float) -> np.ndarray:
     """max(x, slope * x) for 0 < slope < 1, in place."""
     return np.maximum(x, x * np.asarray(slope, x.dtype), out=x)

@@ -16,7 +16,7 @@ import numpy as np
 from .progress import tick
 
 
-def tiled(network: Callable, x, tile: int, margin: int, scale: Fraction | int = 1):
+def tiled(network: Callable, x, tile: int, margin: int, scale: Fraction | int = 1, out=None):
     """Apply ``network`` to overlapping tiles of x (a torch tensor or a numpy array, (..., H, W)) and stitch the
     interiors.
 
@@ -26,12 +26,16 @@ def tiled(network: Callable, x, tile: int, margin: int, scale: Fraction | int = 
         tile, margin: tile size and margin in input pixels.
         scale: output resolution over input resolution (16 for g_s, 1/16 for g_a); tile, margin and every tile
             offset times scale must be whole numbers.
+        out: where to stitch (numpy, the whole output's shape; any strides, such as an (H, W, C) picture's
+            transpose); returned. None: a new array of the network's output type.
     """
     height, width = x.shape[-2:]
     if height <= tile and width <= tile:
-        return network(x)
+        if out is None:
+            return network(x)
+        out[...] = network(x)
+        return out
     scale = Fraction(scale)
-    out = None
     tiles = [(top, left) for top in range(0, height, tile) for left in range(0, width, tile)]
     for done, (top, left) in enumerate(tiles, 1):
         bottom, right = min(top + tile, height), min(left + tile, width)

@@ -20,6 +20,7 @@ from aec.config import ModelConfig
 from aec.entropy_models import FactorizedTables
 from aec.errors import FormatError
 from aec.exact import CodedLatents
+from aec.ops import to_uint8
 from aec.registry import register
 
 STRIDE = 4
@@ -56,6 +57,9 @@ class FactorizedDecoder:
         y_hat = symbols.reshape(-1, height // STRIDE, width // STRIDE).astype(np.float32)
         x_hat = self.synthesis(y_hat / self.config.interpolated(self.log_gains, quality)[:, None, None])
         return np.clip(x_hat, 0, 1, out=x_hat)
+
+    def decode_rgb(self, *args, **kwargs) -> np.ndarray:
+        return np.ascontiguousarray(to_uint8(self.decode(*args, **kwargs)).transpose(1, 2, 0))
 
 
 class FactorizedEncoder:

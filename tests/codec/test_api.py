@@ -508,7 +508,7 @@ def test_threads_limit_numpys_blas_and_torch_while_coding_and_only_then(tiny_wei
     torch.set_num_threads(2)
     seen = {}
     refine, encode, decode = (model_module.AECModel.compress, channel_slice.Encoder.compress,
-                              channel_slice.Decoder.decode)
+                              channel_slice.Decoder.decode_rgb)
 
     def recording(name, method):
         def record(self, *args, **kwargs):
@@ -518,7 +518,7 @@ def test_threads_limit_numpys_blas_and_torch_while_coding_and_only_then(tiny_wei
 
     monkeypatch.setattr(model_module.AECModel, "compress", recording("refine", refine))
     monkeypatch.setattr(channel_slice.Encoder, "compress", recording("encode", encode))
-    monkeypatch.setattr(channel_slice.Decoder, "decode", recording("decode", decode))
+    monkeypatch.setattr(channel_slice.Decoder, "decode_rgb", recording("decode", decode))
     before = _blas_threads()
     codec = aec.Codec(weights=tiny_weights, threads=1)
     data = codec.compress(smooth_image(24, 40, 1), model_quality=2)

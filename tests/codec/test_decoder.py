@@ -120,6 +120,26 @@ def test_decoder_gives_the_encoders_symbols_and_torchs_pixels_within_a_level(mod
         assert levels.max() <= 1 and (levels > 0).mean() < 1e-3
 
 
+@pytest.mark.parametrize("tile", [4, 48])  # synthesis tiles of 4 latent pixels, or the image in one
+def test_the_picture_decoded_tile_by_tile_is_the_float_decode_rounded(model, monkeypatch, tile):
+    import aec.channel_slice as channel_slice
+
+    x = torch.from_numpy(smooth_image(192, 320, 4)).permute(2, 0, 1)[None].float() / 255
+    coded = model.compress(x, 2.0)
+    decoder = model.decoder()
+    monkeypatch.setattr(channel_slice, "SYNTHESIS_TILE", tile)
+    pixels = decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 320, coded.checksum)
+    rgb = decoder.decode_rgb(coded.z_payload, coded.y_payload, 2.0, 192, 320, coded.checksum)
+    assert rgb.shape == (192, 320, 3) and rgb.dtype == np.uint8 and rgb.flags.c_contiguous
+    assert np.array_equal(rgb, np.round(pixels * 255).astype(np.uint8).transpose(1, 2, 0))
+    assert rgb.std() > 1  # a picture, not a constant
+
+
+def test_to_uint8_rounds_half_to_even_and_clamps():
+    x = np.array([-0.5, 0.0, 0.5 / 255, 1.5 / 255, 2.5 / 255, 254.5 / 255, 1.0, 1.5], np.float32)
+    assert ops.to_uint8(x.copy()).tolist() == [0, 0, 0, 2, 2, 254, 255, 255]
+
+
 def test_decoder_reports_a_checksum_mismatch(model):
     x = torch.from_numpy(smooth_image(64, 64, 1)).permute(2, 0, 1)[None].float() / 255
     coded = model.compress(x, 2.0)

@@ -31,6 +31,16 @@ def test_integer_networks_are_bit_identical_in_tiles(model):
     assert np.array_equal(tiled(lrp, support, 5, exact_module.CONTEXT_MARGIN), lrp(support))
 
 
+@pytest.mark.parametrize("tile", [3, 20])  # in tiles, or in one
+def test_tiles_stitched_into_a_given_array_of_any_strides_are_the_new_arrays_values(model, tile):
+    path = model.latent_codec.exact_path()
+    z = np.random.default_rng(1).integers(-6, 7, (TINY.Z, 9, 13)).astype(np.float64) * 256
+    expected = tiled(path.h_s, z, tile, exact_module.HYPER_MARGIN, 4)
+    channels_last = np.full((36, 52, len(expected)), np.nan)
+    out = tiled(path.h_s, z, tile, exact_module.HYPER_MARGIN, 4, out=channels_last.transpose(2, 0, 1))
+    assert np.shares_memory(out, channels_last) and np.array_equal(channels_last.transpose(2, 0, 1), expected)
+
+
 def test_analysis_in_tiles_matches_the_whole_image(model):
     x = torch.from_numpy(smooth_image(320, 448)).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
