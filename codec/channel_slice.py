@@ -67,12 +67,14 @@ def analysis(c: ModelConfig) -> tuple[Layer, ...]:
     return analysis_of(c.M, (c.N, c.N, c.N))
 
 
-def analysis_of(latents: int, widths: tuple[int, int, int]) -> tuple[Layer, ...]:
-    """A g_a of four stride-2 5x5 layers, 3 -> widths[0] -> widths[1] -> widths[2] -> latents (``aec.light`` may
-    narrow the widths)."""
+def analysis_of(latents: int, widths: tuple[int, int, int],
+                kernels: tuple[int, int, int, int] = (5, 5, 5, 5)) -> tuple[Layer, ...]:
+    """A g_a of four stride-2 layers, 3 -> widths[0] -> widths[1] -> widths[2] -> latents, of these kernel sizes
+    (``aec.light`` may narrow the widths and shrink the kernels)."""
     w1, w2, w3 = widths
-    return (Layer(3, w1, 5, stride=2), Layer(w1, w2, 5, stride=2), Layer(w2, w3, 5, stride=2),
-            Layer(w3, latents, 5, stride=2, activation=False))
+    k1, k2, k3, k4 = kernels
+    return (Layer(3, w1, k1, stride=2), Layer(w1, w2, k2, stride=2), Layer(w2, w3, k3, stride=2),
+            Layer(w3, latents, k4, stride=2, activation=False))
 
 
 def hyper_analysis(c: ModelConfig) -> tuple[Layer, ...]:

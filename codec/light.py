@@ -14,7 +14,9 @@ own latents (``python -m aec.train --init MODEL --architecture aec-light-v1 --tr
 and the probability path frozen, so the files' bytes are the parent's), then trains with the rest
 (docs/training.md); a narrower probability path (``hyper_synthesis_width``, ``hyper_width``, ``context_width``)
 learns from the parent's units on its cached latents (``python -m aec.train.probability``). ``analysis_widths``
-narrows g_a the same way for a faster encoder (none: N in every layer, the channel-slice g_a); ``latent_residual``
+narrows g_a the same way for a faster encoder (none: N in every layer, the channel-slice g_a), and
+``analysis_kernels`` shrinks its kernels (none: 5x5 in every layer; 3x3 in the middle two is about 40 % of the
+work); ``latent_residual``
 false drops the latent residual prediction networks, half the slice networks' work (y_hat_i = sym_i + mu_i; a
 parent's other tensors carry over). A narrower g_a starts
 from the first channels of the trained one (``aec.train.checkpoint.narrowed``) and trains alone under the frozen
@@ -40,14 +42,17 @@ class LightConfig(ModelConfig):
     synthesis_widths: tuple[int, ...] = (128, 64, 32)
     hyper_synthesis_width: int = 0
     analysis_widths: tuple[int, ...] = ()  # g_a's three hidden widths; () is (N, N, N), the channel-slice g_a
+    analysis_kernels: tuple[int, ...] = ()  # g_a's four kernel sizes (odd); () is (5, 5, 5, 5), the channel-slice g_a
     latent_residual: bool = True  # False: no latent residual prediction (y_hat_i = sym_i + mu_i), half the slice work
 
     def to_dict(self) -> dict:
-        """The fields, without ``analysis_widths`` while it is N's and ``latent_residual`` while it is on (so files of
-        the first light models, which predate the fields, keep their config)."""
+        """The fields, without ``analysis_widths`` and ``analysis_kernels`` while they are the channel-slice g_a's and
+        ``latent_residual`` while it is on (so files of the first light models, which predate the fields, keep their
+        config)."""
         fields = super().to_dict()
-        if not fields["analysis_widths"]:
-            del fields["analysis_widths"]
+        for name in ("analysis_widths", "analysis_kernels"):
+            if not fields[name]:
+                del fields[name]
         if fields["latent_residual"]:
             del fields["latent_residual"]
         return fields
@@ -64,6 +69,13 @@ class LightConfig(ModelConfig):
                     or not all(not isinstance(w, bool) and isinstance(w, int) and 1 <= w <= MAX_WIDTH for w in widths)):
                 raise ValueError(f"config field {name} must be three whole numbers from 1 to {MAX_WIDTH}"
                                  f"{' (or none: N)' if empty else ''}, got {widths!r}")
+        kernels = self.analysis_kernels
+        if isinstance(kernels, list):
+            object.__setattr__(self, "analysis_kernels", kernels := tuple(kernels))
+        if kernels != () and (not isinstance(kernels, tuple) or len(kernels) != 4 or not all(
+                not isinstance(k, bool) and isinstance(k, int) and k in (1, 3, 5, 7) for k in kernels)):
+            raise ValueError(f"config field analysis_kernels must be four kernel sizes of 1, 3, 5 or 7 (or none: 5 "
+                             f"each), got {kernels!r}")
         if not isinstance(self.latent_residual, bool):
             raise ValueError(f"config field latent_residual must be true or false, got {self.latent_residual!r}")
         width = self.hyper_synthesis_width
@@ -96,7 +108,7 @@ class LightArchitecture(ChannelSliceArchitecture):
     config_class = LightConfig
 
     def analysis_layers(self, config: LightConfig) -> tuple[Layer, ...]:
-        return analysis_of(config.M, config.analysis_widths or (config.N,) * 3)
+        return analysis_of(config.M, config.analysis_widths or (config.N,) * 3, config.analysis_kernels or (5,) * 4)
 
     def synthesis_layers(self, config: LightConfig) -> tuple[Layer, ...]:
         return synthesis(config)

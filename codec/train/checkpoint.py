@@ -220,12 +220,15 @@ def grown(key: str, theirs: torch.Tensor, mine: torch.Tensor, module: torch.nn.M
 def narrowed(key: str, theirs: torch.Tensor, mine: torch.Tensor, module: torch.nn.Module | None) -> torch.Tensor | None:
     """THEIRS' leading block in MINE's shape when KEY is a float transform's (g_a's or g_s's convolution or GDN) and
     every dimension shrank or stayed: a narrower transform starts from the first channels of the trained one (a GDN
-    keeps those channels' own normalization). None otherwise."""
+    keeps those channels' own normalization), a smaller kernel from the centre taps of the trained one's. None
+    otherwise."""
     if (not key.startswith(("g_a.", "g_s.")) or mine.dim() != theirs.dim()
             or any(m > t for m, t in zip(mine.shape, theirs.shape))
             or not isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, GDN))):
         return None
-    return theirs[tuple(slice(0, size) for size in mine.shape)].detach().clone()
+    spatial = mine.dim() == 4 and isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+    return theirs[tuple(slice((t - m) // 2, (t - m) // 2 + m) if spatial and axis >= 2 else slice(0, m)
+                        for axis, (m, t) in enumerate(zip(mine.shape, theirs.shape)))].detach().clone()
 
 
 def transplant(model: torch.nn.Module, name: str, fields: dict, verbose: bool) -> torch.nn.Module:

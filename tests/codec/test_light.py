@@ -173,6 +173,46 @@ def test_a_narrower_float_layer_keeps_the_leading_block_of_the_trained_one():
     assert narrowed("g_a.2.weight", theirs[:1], conv.weight.detach(), conv) is None  # grown, not narrowed
 
 
+def test_an_analysis_of_smaller_kernels_starts_from_the_centre_taps_and_codes_with_the_parents_decoder(family,
+                                                                                                     tmp_path):
+    from aec.light import LIGHT, LightConfig
+    from aec.train.checkpoint import narrowed
+
+    folder, _, light, _ = family
+    assert "analysis_kernels" not in LightConfig().to_dict()
+    for bad in ((5, 3, 3), (5, 4, 3, 5), (5, 3, 3, True)):
+        with pytest.raises(ValueError, match="analysis_kernels"):
+            LightConfig(analysis_kernels=bad)
+    layers = LIGHT.analysis_layers(LightConfig(N=16, M=16, analysis_kernels=[5, 3, 3, 5]))
+    assert [layer.kernel for layer in layers] == [5, 3, 3, 5] and all(layer.stride == 2 for layer in layers)
+    conv = torch.nn.Conv2d(4, 2, 3)
+    theirs = torch.arange(8 * 4 * 25, dtype=torch.float32).view(8, 4, 5, 5)
+    assert torch.equal(narrowed("g_a.2.weight", theirs, conv.weight.detach(), conv), theirs[:2, :, 1:4, 1:4])
+    images = folder / "images"
+    main(["--run-dir", str(tmp_path / "small"), "--init", str(folder / "test-light.safetensors"),
+          "--architecture", "aec-light-v1", "--config", json.dumps({"analysis_kernels": [5, 3, 3, 5]}),
+          "--train-only", "encoder", "--steps", "2", "--lr", "1e-2", "--data", str(images), "--kodak", str(images),
+          "--batch", "2", "--crop", "64", "--log-every", "1", "--val-every", "100", "--warmup", "1", "--device", "cpu",
+          "--no-bf16"])
+    main(["--run-dir", str(tmp_path / "small"), "--export", "test-small", "--weights-dir", str(tmp_path)])
+    small = load_model("test-small", tmp_path)[0]
+    assert small.config.analysis_kernels == (5, 3, 3, 5)
+    assert [tuple(small.g_a[i].weight.shape[2:]) for i in (0, 2, 4, 6)] == [(5, 5), (3, 3), (3, 3), (5, 5)]
+    theirs, mine = light.state_dict(), small.state_dict()
+    decoder = [key for key in mine if not key.startswith(("g_a.", "latent_codec.h_a.")) and key != "log_gains"]
+    assert decoder and all(torch.equal(theirs[key], mine[key]) for key in decoder)  # the decoder side is the parent's
+    image = smooth_image(40, 70, seed=7)
+    codec = aec.Codec(weights=tmp_path / "test-small.safetensors")
+    torch_x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    data = codec.compress(image, model_quality=2)
+    assert codec.decompress_array(data).shape == image.shape
+    with torch.no_grad():  # the numpy encoder's g_a is torch's
+        expected = small.g_a(torch.nn.functional.pad(torch_x, (0, 58, 0, 24), mode="replicate"))[0].numpy()
+    numpy_g_a = codec._encoders["test-small"][0].analysis.at(2.0)
+    padded = np.pad(image, ((0, 24), (0, 58), (0, 0)), mode="edge").transpose(2, 0, 1).astype(np.float32) / 255
+    assert np.allclose(numpy_g_a(padded), expected, atol=1e-4)
+
+
 def test_a_narrower_analysis_can_first_learn_its_parents_latents(family, tmp_path):
     """--distill: the encoder's loss is the squared error between its latents (times the gains) and the parent's on
     the same crops; it falls as the narrow g_a learns them, and the decoder stays the parent's."""
