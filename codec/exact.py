@@ -70,12 +70,19 @@ class CodedLatents:
     estimated_bits: float
 
 
+def _exact_float64(values: np.ndarray) -> np.ndarray:
+    """Integer tensors (files store int16 weights, int64 biases) as float64, exactly: straight from the narrow
+    ones, through int64 from anything else (float integers as before)."""
+    if values.dtype.kind in "iu" and values.dtype.itemsize <= 4:
+        return values.astype(np.float64)
+    return values.astype(np.int64).astype(np.float64)
+
+
 class IntegerLayer:
     """One frozen integer convolution: weight_int (out, in, k, k), or (in, out, k, k) if transposed; bias_int."""
 
     def __init__(self, weight_int: np.ndarray, bias_int: np.ndarray, transpose: bool, activation: bool):
-        weight = np.asarray(weight_int, dtype=np.int64).astype(np.float64)
-        bias = np.asarray(bias_int, dtype=np.int64).astype(np.float64)
+        weight, bias = (_exact_float64(np.asarray(value)) for value in (weight_int, bias_int))
         self.transpose, self.activation = transpose, activation
         self.conv = ConvTranspose(weight, bias) if transpose else Conv(weight, bias)
         # For output_bound: a transposed convolution's output sums over at most all taps of every input channel.
