@@ -123,23 +123,19 @@ def main(argv: list[str] | None = None) -> int:
                                         "(at most 5, e.g. 400,1000), beside effort 0; --efforts is then ignored")
     args = p.parse_args(argv)
     import aec
-    import aec.api
 
     torch.set_num_threads(args.threads)
     crop = None if args.crop == "0" else tuple(int(v) for v in args.crop.lower().split("x"))
     images = load_images(Path(args.images_dir), args.images.split(","), crop)
     codec = aec.Codec(weights=args.weights) if args.weights else aec.Codec()
-    efforts, levels = [int(e) for e in args.efforts.split(",")], EFFORT_ITERATIONS
+    efforts, levels = [int(e) for e in args.efforts.split(",")], codec.effort_iterations  # the model's own levels
     if args.iterations:
         levels = (0, *(int(v) for v in args.iterations.split(",")))
         if len(levels) > len(EFFORT_ITERATIONS):
             raise SystemExit(f"error: at most {len(EFFORT_ITERATIONS) - 1} refinement lengths at once")
         efforts = list(range(len(levels)))
-    released, aec.api.EFFORT_ITERATIONS = aec.api.EFFORT_ITERATIONS, levels  # effort i refines levels[i] steps
-    try:
-        results = measure(codec, images, efforts, [float(q) for q in args.qualities.split(",")], levels)
-    finally:
-        aec.api.EFFORT_ITERATIONS = released
+        codec._efforts[codec.model_id] = levels  # effort i refines levels[i] steps, in this codec alone
+    results = measure(codec, images, efforts, [float(q) for q in args.qualities.split(",")], levels)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python benchmarks/effort.py", *(argv if argv is not None else sys.argv[1:])])

@@ -30,11 +30,12 @@ from .decoder import coders_from_file, load_coders, load_decoder
 from .metrics import psnr
 from .manifest import WEIGHTS_DIR, read_manifest
 from .manifest import quality_scale as _released_scale
+from .manifest import effort_iterations as _released_efforts
 from .quality_scale import DEFAULT_QUALITY, HIGHEST, LOWEST, QualityScale, check_number
 from .ops import one_thread_blas, workers
 from .progress import part, reporting
 from .rate_control import search_quality
-from .config import EFFORT_ITERATIONS, ModelConfig, check_effort
+from .config import ModelConfig, check_effort
 
 if TYPE_CHECKING:  # torch is imported when a model is loaded to encode, never to decode
     import torch
@@ -161,6 +162,7 @@ class Codec:
         self._models: dict[str, tuple[torch.nn.Module, bytes]] = {}  # torch models, loaded when an encode needs one
         self._decoders: dict[str, tuple[NumpyDecoder, bytes]] = {}
         self._scales: dict[str, QualityScale] = {}
+        self._efforts: dict[str, tuple[int, ...]] = {}  # refinement steps per effort level, by model id
         self._from_file = weights is not None
         self._weights = None if weights is None else os.fspath(weights)
         self._expected_tags: dict[str, bytes] = {}  # set by unpickling: the tags the original codec used
@@ -197,6 +199,7 @@ class Codec:
         # The released scale of these weights (a --weights copy of a released model too), else 0-100 linearly.
         qualities = encoder.config.qualities
         self._scales[model_id] = _released_scale(model_id, digest) or QualityScale.linear(qualities[0], qualities[-1])
+        self._efforts[model_id] = _released_efforts(model_id, digest)
         if not self._on_cpu:
             self._torch_model(model_id)
         return model_id
@@ -305,6 +308,12 @@ class Codec:
         """How the 0-100 quality maps onto the encoding model's range (its manifest entry's, else linear)."""
         return self._scales[self.model_id]
 
+    @property
+    def effort_iterations(self) -> tuple[int, ...]:
+        """The encoding model's refinement steps at each effort level, 0 to ``MAX_EFFORT`` (its manifest entry's, for
+        a model whose light decoder makes each step cheap; else ``aec.config.EFFORT_ITERATIONS``)."""
+        return self._efforts[self.model_id]
+
     def _decoder_for(self, header: Header) -> NumpyDecoder:
         """The decoder of the model a file names: from the loaded model if there is one (a --weights file), else from
         the installed model file, without torch."""
@@ -361,7 +370,7 @@ class Codec:
             model_quality: the model's own scale instead (``model_quality_range``, 1 to 10 for the default model), as
                 the header stores it, in hundredths: for benchmarks and for files that must match earlier ones.
             effort: 0 (one pass, the default) to ``aec.config.MAX_EFFORT``: higher refines the latents longer for fewer bits
-                at the same quality (``aec.refine``; the levels are in ``EFFORT_ITERATIONS``).
+                at the same quality (``aec.refine``; the model's levels are ``effort_iterations``).
             target_size, target_bpp, target_psnr: search the model quality (at this effort) for a file of about this
                 many bytes (within 2 %), bits per pixel, or PSNR in dB on the RGB planes (within 0.05 dB); a target
                 out of reach gives the nearest end of the range, with ``target_met`` False.
@@ -441,7 +450,7 @@ class Codec:
     def _coder(self, effort: int, padded: np.ndarray, valid: tuple[int, int]) -> Callable[[float], Coded]:
         """What codes the padded image at a model quality (the one place that decides): the architecture's numpy
         one-pass encoder at effort 0 on the CPU; else its torch module, which refines the latents for the effort's
-        steps (``EFFORT_ITERATIONS``) and runs on ``device``. valid: the image's own (height, width)."""
+        steps (``effort_iterations``) and runs on ``device``. valid: the image's own (height, width)."""
         encoder = self._encoders[self.model_id][0]
         if not effort and self._on_cpu:
             return lambda at: encoder.compress(padded, at)
@@ -449,7 +458,8 @@ class Codec:
         import torch
 
         x = torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0)
-        return lambda at: model.compress(x, at, EFFORT_ITERATIONS[effort], valid)
+        iterations = self.effort_iterations[effort]
+        return lambda at: model.compress(x, at, iterations, valid)
 
     def compress(self, image: ImageLike, quality: float | None = None, *, model_quality: float | None = None,
                  effort: int = 0, strip: bool = False, progress: ProgressCallback | None = None) -> bytes:

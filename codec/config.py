@@ -112,6 +112,21 @@ TINY = ModelConfig(N=16, M=16, Z=8, slices=2, hyper_width=16, context_width=16,
 # curve of gain against time (benchmarks/effort.py, README "Encoder effort"). Torch-free, for the command line.
 EFFORT_ITERATIONS = (0, 10, 25, 60, 150, 400)
 MAX_EFFORT = len(EFFORT_ITERATIONS) - 1
+# A released model may give its own steps per level in its manifest entry (``effort_iterations``): a light decoder
+# makes each step several times cheaper (docs/effort.md), so its levels take more steps in about the same time.
+MAX_EFFORT_ITERATIONS = 10_000  # the most steps a level may take (the longest level of any model measured: 1,000)
+
+
+def check_effort_iterations(levels: object) -> tuple[int, ...]:
+    """A model's refinement steps per effort level as a tuple; ValueError unless they are MAX_EFFORT + 1 whole
+    numbers, 0 first (effort 0 is the one-pass encoder), each level more than the one before, the last at most
+    ``MAX_EFFORT_ITERATIONS``."""
+    if (not isinstance(levels, (list, tuple)) or len(levels) != MAX_EFFORT + 1
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in levels)
+            or levels[0] != 0 or any(b <= a for a, b in zip(levels, levels[1:])) or levels[-1] > MAX_EFFORT_ITERATIONS):
+        raise ValueError(f"effort iterations must be {MAX_EFFORT + 1} ascending whole numbers from 0 to at most "
+                         f"{MAX_EFFORT_ITERATIONS}, got {levels!r}")
+    return tuple(levels)
 
 
 def check_effort(effort: int) -> int:

@@ -11,12 +11,13 @@ from pathlib import Path
 from . import weights as _shipped
 from .bitstream import MAX_MODEL_ID_LENGTH, valid_model_id
 from .errors import ModelMismatchError
+from .config import EFFORT_ITERATIONS, check_effort_iterations
 from .quality_scale import QualityScale
 
 __all__ = ["WEIGHTS_DIR", "MANIFEST", "RETIRED_BEFORE_THE_POLICY", "DECODER_SIDE_BUDGET", "DECODER_ONLY_KEY",
            "read_manifest", "locate_model", "checked_model_file", "read_checked_model_file", "check_encodes",
            "shipped_sha256", "sha256_file", "file_metadata", "header_metadata", "model_config", "quality_scale",
-           "described_quality"]
+           "described_quality", "effort_iterations"]
 
 WEIGHTS_DIR = Path(_shipped.__file__).resolve().parent  # the aec.weights package: weights/ in the repository
 MANIFEST = "manifest.json"
@@ -205,4 +206,19 @@ def quality_scale(model_id: str, sha256: str, directory: Path = WEIGHTS_DIR) -> 
         return QualityScale.from_manifest(entry["quality_scale"], 1, len(entry["config"]["lambdas"]))
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ModelMismatchError(f"the quality scale of model {model_id!r} in {Path(directory) / MANIFEST} is "
+                                 f"damaged ({error}); reinstall aec") from None
+
+
+def effort_iterations(model_id: str, sha256: str, directory: Path = WEIGHTS_DIR) -> tuple[int, ...]:
+    """The refinement steps per effort level of the model with this id whose sha256 starts with ``sha256``: its
+    manifest entry's ``effort_iterations`` (``tools/release.py --effort-iterations``), else ``EFFORT_ITERATIONS``
+    (an entry without them, or a model file that was never released). Encoder-side only: a level may be re-tuned
+    after a release without changing what any file decodes to."""
+    entry = read_manifest(directory).get("models", {}).get(model_id)
+    if not sha256 or not entry or "effort_iterations" not in entry or not str(entry.get("sha256", "")).startswith(sha256.lower()):
+        return EFFORT_ITERATIONS
+    try:
+        return check_effort_iterations(entry["effort_iterations"])
+    except ValueError as error:
+        raise ModelMismatchError(f"the effort levels of model {model_id!r} in {Path(directory) / MANIFEST} are "
                                  f"damaged ({error}); reinstall aec") from None

@@ -9,7 +9,8 @@ decodes its files (docs/bitstream.md, "Files of earlier releases"). ``--default`
 needs the entry's Kodak results and quality scale (``--results`` at export, from ``benchmarks/manifest_results.py``)
 and its golden vectors (``python tests/vectors/make_vectors.py MODEL_ID``, after the release). ``--decoder-only``
 rewrites a released model's file (not the default's) with the tensors its decoder reads alone: every aec decodes its
-files as before, none encodes with it any more (``ship_decoder_only``).
+files as before, none encodes with it any more (``ship_decoder_only``). ``--effort-iterations 0,N1,...,N5`` gives
+the model its own refinement steps per effort level (docs/effort.md).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from aec.manifest import MANIFEST, WEIGHTS_DIR, file_metadata, read_manifest, sh
 from aec.train.export import update_manifest  # noqa: E402
 
 
-def release(model_id: str, directory: Path = WEIGHTS_DIR, make_default: bool = False) -> dict:
-    """Mark MODEL_ID's entry in DIRECTORY's manifest as released (and the default with MAKE_DEFAULT); the entry.
+def release(model_id: str, directory: Path = WEIGHTS_DIR, make_default: bool = False,
+            effort_iterations: tuple[int, ...] | None = None) -> dict:
+    """Mark MODEL_ID's entry in DIRECTORY's manifest as released (and the default with MAKE_DEFAULT), with its own
+    refinement steps per effort level when EFFORT_ITERATIONS are given (``aec.config.check_effort_iterations``; an
+    encoder-side setting, so a released model's levels may be re-tuned by releasing it again); the entry.
 
     SystemExit with one line when the entry is missing, its file's hash is not the entry's, its file holds another
     model id, or it has no quality scale; a released id stays as it was (update_manifest refuses other weights or another scale)."""
@@ -49,6 +53,13 @@ def release(model_id: str, directory: Path = WEIGHTS_DIR, make_default: bool = F
         raise SystemExit(f"error: {model_id} has no 0-100 quality scale: export it with --results made by "
                          "python benchmarks/manifest_results.py from an rd.py run that measured jpeg420")
     fields = {key: value for key, value in entry.items() if key not in ("file", "sha256", "architecture")}
+    if effort_iterations is not None:
+        from aec.config import check_effort_iterations
+
+        try:
+            fields["effort_iterations"] = list(check_effort_iterations(tuple(effort_iterations)))
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from None
     update_manifest(model_id, entry["file"], digest, {**fields, "released": True}, directory, make_default)
     return read_manifest(directory)["models"][model_id]
 
@@ -102,14 +113,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default", action="store_true", help="make it the default model")
     parser.add_argument("--decoder-only", action="store_true",
                         help="a released model that is not the default ships its decoder side alone from now on")
+    parser.add_argument("--effort-iterations", metavar="0,N1,...,N5",
+                        help="the model's own refinement steps per effort level 0-5 (default: aec.config's), for a "
+                             "model whose steps are cheaper than the default model's (docs/effort.md)")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     args = parser.parse_args(argv)
+    levels = None
+    if args.effort_iterations is not None:
+        try:
+            levels = tuple(int(v) for v in args.effort_iterations.split(","))
+        except ValueError:
+            parser.error(f"--effort-iterations must be whole numbers separated by commas, got {args.effort_iterations!r}")
     if args.decoder_only:
         entry = ship_decoder_only(args.model_id, Path(args.weights_dir))
         size = (Path(args.weights_dir) / entry["file"]).stat().st_size
         print(f"{args.model_id} ships its decoder side alone: {entry['file']}, {size:,} bytes")
         return 0
-    release(args.model_id, Path(args.weights_dir), args.default)
+    release(args.model_id, Path(args.weights_dir), args.default, levels)
     default = read_manifest(Path(args.weights_dir))["default"]
     print(f"released {args.model_id}; the default model is {default}")
     return 0

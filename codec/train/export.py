@@ -58,6 +58,8 @@ def update_manifest(model_id: str, file_name: str, sha256: str, entry: dict, dir
                 raise InputError(f"model {model_id!r} is released with another quality scale; a released scale "
                                  "never changes (a model id and a quality keep meaning the same file)")
             entry = {**entry, "quality_scale": old["quality_scale"]}
+        if "effort_iterations" in old:  # set by a release (tools/release.py), not by an export
+            entry = {"effort_iterations": old["effort_iterations"], **entry}
     architecture = file_metadata(Path(directory) / file_name).get("architecture")
     manifest["models"][model_id] = {"file": file_name, "sha256": sha256, "architecture": architecture, **entry}
     if make_default:

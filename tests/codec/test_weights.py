@@ -91,6 +91,47 @@ def test_a_released_quality_scale_never_changes(tiny_weights, tmp_path):
                         {"released": True, "quality_scale": {"anchors": {"0": 1.0, "100": 3.0}}}, tmp_path)
 
 
+def test_a_model_may_have_its_own_effort_levels_which_its_manifest_entry_gives(tiny_weights, tmp_path, monkeypatch):
+    from aec import api
+    from aec.config import EFFORT_ITERATIONS, check_effort_iterations
+    from aec.manifest import effort_iterations
+    from aec.model import AECModel
+
+    target = tmp_path / "tiny.safetensors"
+    target.write_bytes(tiny_weights.read_bytes())
+    digest = sha256_file(target)
+    update_manifest("test-tiny", "tiny.safetensors", digest, {"released": True}, tmp_path)
+    assert effort_iterations("test-tiny", digest, tmp_path) == EFFORT_ITERATIONS  # none given: the shared levels
+    levels = [0, 2, 3, 5, 8, 13]
+    update_manifest("test-tiny", "tiny.safetensors", digest, {"released": True, "effort_iterations": levels}, tmp_path)
+    update_manifest("test-tiny", "tiny.safetensors", digest, {"released": True}, tmp_path)  # a re-export keeps them
+    assert effort_iterations("test-tiny", digest, tmp_path) == tuple(levels)
+    assert effort_iterations("test-tiny", digest[:16], tmp_path) == tuple(levels)  # a header's weights tag
+    assert effort_iterations("test-tiny", "00" * 32, tmp_path) == EFFORT_ITERATIONS  # other weights of that id
+    assert effort_iterations("test-other", digest, tmp_path) == EFFORT_ITERATIONS
+    for damaged in ([0, 2, 3], [1, 2, 3, 4, 5, 6], [0, 2, 2, 5, 8, 13], [0, 2, 3, 5, 8, 10**6], "0,1,2,3,4,5",
+                    [0, 1, 2, 3, 4, 5.5], [0, True, 2, 3, 4, 5]):
+        with pytest.raises(ValueError, match="effort iterations must be 6 ascending whole numbers"):
+            check_effort_iterations(damaged)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["models"]["test-tiny"]["effort_iterations"] = [0, 5, 4, 3, 2, 1]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelMismatchError, match="effort levels of model 'test-tiny' .* are damaged"):
+        effort_iterations("test-tiny", digest, tmp_path)
+
+    # the codec refines for its model's own steps at each effort
+    monkeypatch.setattr(api, "_released_efforts", lambda model_id, digest: (0, 2, 3, 5, 8, 13))
+    seen = []
+    compress = AECModel.compress
+    monkeypatch.setattr(AECModel, "compress", lambda self, x, at, iterations, valid: (
+        seen.append(iterations), compress(self, x, at, iterations, valid))[1])
+    codec = aec.Codec(weights=tiny_weights)
+    assert codec.effort_iterations == (0, 2, 3, 5, 8, 13)
+    for effort in (1, 3):
+        codec.compress(np.zeros((16, 16, 3), np.uint8), model_quality=2, effort=effort)
+    assert seen == [2, 5]
+
+
 def test_a_released_model_file_given_as_weights_keeps_its_released_scale():
     from aec.model_files import WEIGHTS_DIR
     from aec.quality_scale import QualityScale

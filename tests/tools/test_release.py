@@ -113,3 +113,18 @@ def test_an_older_model_ships_its_decoder_side_alone_and_still_decodes_its_files
         release("test-a", tmp_path, make_default=True)
     with pytest.raises(InputError, match="its entry is final"):
         update_manifest("test-a", "test-a.safetensors", released, {"released": False}, tmp_path)
+
+
+def test_a_release_may_give_the_model_its_own_effort_levels(tiny_weights, tmp_path, capsys):
+    _export(tiny_weights, tmp_path, "test-a", quality_scale=SCALE)
+    assert main(["test-a", "--effort-iterations", "0,25,60,150,400,1000", "--weights-dir", str(tmp_path)]) == 0
+    assert _manifest(tmp_path)["models"]["test-a"]["effort_iterations"] == [0, 25, 60, 150, 400, 1000]
+    release("test-a", tmp_path)  # released again without them: they stay
+    assert _manifest(tmp_path)["models"]["test-a"]["effort_iterations"] == [0, 25, 60, 150, 400, 1000]
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match="error: effort iterations must be 6 ascending whole numbers"):
+        main(["test-a", "--effort-iterations", "0,25,60", "--weights-dir", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        main(["test-a", "--effort-iterations", "0,a,1,2,3,4", "--weights-dir", str(tmp_path)])
+    assert "--effort-iterations must be whole numbers" in capsys.readouterr().err
+    assert _manifest(tmp_path)["models"]["test-a"]["effort_iterations"] == [0, 25, 60, 150, 400, 1000]
