@@ -19,9 +19,10 @@ touch cost more than the arithmetic (a first g_s measured 0.8 s against 0.45 s f
 Under ``workers(n)`` the strips (and a stride-1 layer's or an inverse GDN's columns) are shared out to n threads,
 each with a one-thread BLAS, so that the copies, sums and elementwise work run on every core too, not only the
 matrix products (a BLAS call's own threads split only the product: the light model's g_s took 156 ms on 2 threads
-against 194 on one, about 80 ms of it outside the products; docs/speed.md). The result is the same in any split: each
-output element is one product's, so the exact path's integers are identical and a float layer's sums differ only as
-the BLAS orders them.
+against 194 on one, about 80 ms of it outside the products; docs/speed.md). Each output element is one product's,
+and a layer splits into the same ranges for any number of workers (``PIECES``), so every product has the same shape
+and operands however many threads run them: the exact path's integers and a float layer's sums are the same for any
+thread count (docs/determinism.md).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ from .threads import SharedSetting
 MAX_WORKERS = 16  # each holds a strip's copies (STRIP_BYTES) at a time: at most 64 MB beside the layers' outputs
 FEW_OUTPUTS = 16  # transposed layers with fewer output channels scatter their taps instead of stacking phases
 STRIP_BYTES = 4 << 20
+# Every layer splits its work into the same ranges whatever the number of workers (at least PIECES of them, where
+# the layer is big enough), so each matrix product has the same shape and operands under any thread count, and the
+# decoded pixels are the same for 1, 2 or 16 threads (tests/codec/test_decoder.py), not only the exact path's symbols.
+PIECES = 8  # 16 cost 2 threads a fifth more on a Kodak decode (small strips); 4 and 8 measured alike
 
 
 _JOBS: contextvars.ContextVar[int] = contextvars.ContextVar("aec_ops_jobs", default=1)
@@ -118,8 +123,9 @@ def _each(work: Callable[[int, int], None], bounds: Sequence[tuple[int, int]], d
 
 
 def _ranges(total: int, size: int) -> list[tuple[int, int]]:
-    """[0, total) in ranges of ``size`` (at least 1), fewer than the workers only where total is."""
-    size = max(1, min(size, -(-total // _JOBS.get())))
+    """[0, total) in ranges of ``size`` (at least 1), at least ``PIECES`` where total allows: the same ranges for any
+    number of workers."""
+    size = max(1, min(size, -(-total // PIECES)))
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
@@ -129,10 +135,8 @@ def _strip_rows(row_bytes: int) -> int:
 
 
 def _column_ranges(positions: int, bytes_per_position: int) -> list[tuple[int, int]]:
-    """Column ranges of a layer whose work is per position (stride 1, GDN): one range without workers, else ranges
-    of at most ``STRIP_BYTES`` of output, at least one per worker."""
-    if _JOBS.get() <= 1:
-        return [(0, positions)]
+    """Column ranges of a layer whose work is per position (stride 1, GDN): ranges of at most ``STRIP_BYTES`` of
+    output (``_ranges``)."""
     return _ranges(positions, STRIP_BYTES // max(bytes_per_position, 1))
 
 

@@ -241,15 +241,37 @@ def test_a_file_of_the_decoder_side_alone_decodes_as_the_whole_model_file(tiny_w
 
 def test_workers_decode_the_same_symbols_and_pixels_as_one_thread(model, monkeypatch):
     """aec.ops.workers shares the layers out to threads: the same symbols (the checksum is checked inside) and the
-    same pixels within a level, in small strips so that every layer is split."""
+    very same pixels, since every layer splits its work into the same ranges for any number of workers (in small
+    strips here, so that every layer is split)."""
     x = torch.from_numpy(smooth_image(192, 256, 3)).permute(2, 0, 1)[None].float() / 255
     coded = model.compress(x, 2.0)
     decoder = model.decoder()
-    alone = decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 256, coded.checksum)
     monkeypatch.setattr(ops, "STRIP_BYTES", 4096)
-    with ops.workers(4):
-        shared = decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 256, coded.checksum)
-    assert np.abs(np.round(shared * 255) - np.round(alone * 255)).max() <= 1
+    with ops.one_thread_blas():
+        alone = decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 256, coded.checksum)
+    for jobs in (2, 3, 4):
+        with ops.workers(jobs):
+            shared = decoder.decode(coded.z_payload, coded.y_payload, 2.0, 192, 256, coded.checksum)
+        assert np.array_equal(shared, alone), jobs
+
+
+def test_the_ranges_of_a_layer_do_not_depend_on_the_number_of_workers():
+    for total, size in ((7, 100), (32, 12), (256, 72), (1000, 1)):
+        split = ops._ranges(total, size)
+        for jobs in (2, 3, 16):
+            with ops.workers(jobs):
+                assert ops._ranges(total, size) == split
+        assert split[0][0] == 0 and split[-1][1] == total
+        assert all(a[1] == b[0] for a, b in zip(split, split[1:]))  # contiguous, no overlap
+        assert len(split) >= min(total, ops.PIECES)
+
+
+def test_a_codec_decodes_the_same_pixels_with_any_number_of_threads(tiny_weights):
+    import aec
+
+    data = aec.Codec(weights=tiny_weights).compress(smooth_image(100, 140, 5), model_quality=2)
+    pixels = [aec.Codec(weights=tiny_weights, threads=threads).decompress_array(data) for threads in (1, 2, 3, 5)]
+    assert all(np.array_equal(pixels[0], other) for other in pixels[1:])
 
 
 def test_an_error_in_a_worker_reaches_the_caller_after_every_range_has_stopped():
@@ -275,5 +297,5 @@ def test_an_error_in_a_worker_reaches_the_caller_after_every_range_has_stopped()
 def test_workers_are_capped_so_that_their_strips_stay_bounded():
     with ops.workers(1000):
         assert ops._JOBS.get() == ops.MAX_WORKERS
-        assert len(ops._ranges(10_000, 1 << 30)) == ops.MAX_WORKERS
+        assert len(ops._ranges(10_000, 1 << 30)) == ops.PIECES  # as for one worker
     assert ops._JOBS.get() == 1
