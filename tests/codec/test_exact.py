@@ -46,3 +46,41 @@ def test_latents_out_of_the_numeric_range_are_refused_before_any_coding(path):
     y[0, 0, 0] = np.nan
     with pytest.raises(InputError, match="numeric range"):
         path.encode(y, z)
+
+
+def _reference_slices(path, z_symbols, symbols):
+    """The slice loop as it was first written: a new concatenation of the clamped context for every network."""
+    from aec.exact import INPUT_LIMIT, ONE
+
+    hyper = path.hyper_features(z_symbols)
+    y_hat = []
+    for i, network in enumerate(path.params):
+        context = np.concatenate([hyper, *[np.clip(y, -INPUT_LIMIT, INPUT_LIMIT) for y in y_hat]])
+        mean_fixed = np.split(network(context), 2)[0]
+        y = symbols[i] * float(ONE) + mean_fixed
+        if path.residuals:
+            lrp = path.residuals[i](np.concatenate([context, np.clip(y, -INPUT_LIMIT, INPUT_LIMIT)]))
+            y = y + np.clip(lrp, -LRP_LIMIT * ONE, LRP_LIMIT * ONE)
+        y_hat.append(y)
+    return np.concatenate(y_hat)
+
+
+@pytest.mark.parametrize("residuals", [True, False])
+def test_y_hat_beyond_the_networks_clamp_is_kept_whole_and_the_networks_read_it_clamped(path, residuals):
+    """code_slices keeps y_hat in the networks' own buffer, clamped for them; the values beyond the clamp (symbols of
+    2**14 units and more, which no photo has but a file may hold) come back whole in the y_hat it returns."""
+    from aec.exact import ExactLatentPath
+
+    if not residuals:
+        path = ExactLatentPath(path.h_s, path.params, [], path.y_model, path.z_model)
+    rng = np.random.default_rng(5)
+    z_symbols = rng.integers(-3, 4, (TINY.Z, 2, 3))
+    symbols = [rng.integers(-5, 6, (width, 8, 12)).astype(np.int32) for width in path.widths]
+    symbols[0][0, 1, 2], symbols[0][-1, 7, 11], symbols[-1][0, 0, 0] = 40_000, -(1 << 20), 1 << 15
+
+    def code_slice(i, mean_fixed, index):
+        return symbols[i]
+
+    y_hat = path.code_slices(z_symbols, code_slice)
+    assert np.array_equal(y_hat, _reference_slices(path, z_symbols, symbols))
+    assert y_hat.max() > 1 << 22 and y_hat.min() < -(1 << 22)  # beyond the clamp, whole
