@@ -44,6 +44,7 @@ ACT_MAX = (1 << 14) - 1  # hidden activations lie in [0, 64) in real units
 INPUT_LIMIT = 1 << 22  # integer inputs (z_hat, y_hat in fixed point) are clamped to +-2**14 real units
 EXACT_LIMIT = float(1 << 53)
 LRP_LIMIT = 0.5  # latent residual predictions are clamped to +-1/2
+_NONE = np.empty(0, np.intp)  # no positions (and no values) beyond the slice networks' clamp
 
 HYPER_STRIDE = 4  # h_s's output resolution over its input's
 # Tiles and margins (in each network's input pixels) for bounded memory on big photos. Each margin covers the
@@ -171,9 +172,12 @@ class ExactLatentPath:
         beyond: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (slice view, flat positions, values)
 
         def clamp(y_fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Clamp a slice of y_hat in place for the networks; the positions and values the clamp changed."""
+            """Clamp a slice of y_hat in place for the networks; the positions and values the clamp changed (two
+            reductions and nothing else for a slice within the clamp, as a photo's always is)."""
             flat = y_fixed.reshape(-1)
-            where = np.flatnonzero(np.abs(flat) > INPUT_LIMIT)
+            if flat.max(initial=0.0) <= INPUT_LIMIT and flat.min(initial=0.0) >= -INPUT_LIMIT:
+                return _NONE, _NONE
+            where = np.flatnonzero((flat > INPUT_LIMIT) | (flat < -INPUT_LIMIT))
             values = flat[where]
             np.clip(y_fixed, -INPUT_LIMIT, INPUT_LIMIT, out=y_fixed)
             return where, values
