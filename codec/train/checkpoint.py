@@ -73,6 +73,13 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
         if asked and tuple(float(v) for v in asked) != tuple(model.config.lambdas):
             raise SystemExit(f"{path} trains lambdas {', '.join(f'{v:g}' for v in model.config.lambdas)}; "
                              f"--lambdas widens an --init model (resume without it, or start a new run dir)")
+        saved = checkpoint.get("args", {}).get("quality_weights")
+        if saved is not None and getattr(args, "quality_weights", None) is None:
+            # the run's draw of the qualities is part of its recipe: a resume without --quality-weights keeps it
+            args.quality_weights = tuple(float(v) for v in saved)
+            if dist.main:
+                print(f"qualities drawn as the run drew them: --quality-weights "
+                      f"{','.join(f'{v:g}' for v in args.quality_weights)}", flush=True)
     elif args.init:
         model, _, digest = load_model_file(Path(args.init))
         step, hours = _init_progress(args, digest)

@@ -63,7 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="with --init: train for this quality table instead of the model's own (ascending, holding "
                         "the model's lambdas); each new quality's gains continue the trained ones")
     p.add_argument("--quality-weights", type=_weight_list, metavar="W1,W2,...",
-                   help="how often each trained quality is drawn, relative to the others (default: all alike)")
+                   help="how often each trained quality is drawn, relative to the others (default: all alike; a "
+                        "--resume keeps the run's own unless this gives others)")
     p.add_argument("--steps", type=int, default=400_000, help="total steps of the schedule")
     p.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after this long")
     p.add_argument("--batch", type=int, default=8)

@@ -280,6 +280,15 @@ def test_a_run_widened_from_a_model_file_trains_and_exports_its_new_table(tmp_pa
     assert model.config.lambdas == wide
     with open(tmp_path / "wide" / "validation.csv") as handle:
         assert {float(row["quality"]) for row in csv.DictReader(handle)} == {1.0, 2.0, 3.0, 4.0}
+    # a resume without --quality-weights keeps the run's draw (part of its recipe); one with them changes it
+    main(["--run-dir", str(tmp_path / "wide")] + _args(tmp_path, 5)[2:])
+    assert "qualities drawn as the run drew them: --quality-weights 2,1,1,1" in capsys.readouterr().out
+    saved = torch.load(tmp_path / "wide" / "checkpoint.pt", weights_only=False)
+    assert saved["step"] == 5 and tuple(saved["args"]["quality_weights"]) == (2, 1, 1, 1)
+    main(["--run-dir", str(tmp_path / "wide"), "--quality-weights", "1,1,1,3"] + _args(tmp_path, 6)[2:])
+    assert "as the run drew them" not in capsys.readouterr().out
+    assert tuple(torch.load(tmp_path / "wide" / "checkpoint.pt", weights_only=False)["args"]["quality_weights"]) == (
+        1, 1, 1, 3)
 
 
 @pytest.mark.parametrize("extra, message", [
