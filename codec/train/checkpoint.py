@@ -80,6 +80,11 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
             if dist.main:
                 print(f"qualities drawn as the run drew them: --quality-weights "
                       f"{','.join(f'{v:g}' for v in args.quality_weights)}", flush=True)
+        rounded = checkpoint.get("args", {}).get("rounding")
+        if rounded not in (None, "noise") and getattr(args, "rounding", None) is None:
+            args.rounding = rounded  # as much part of the recipe as the draw
+            if dist.main:
+                print(f"latents rounded as the run rounded them: --rounding {rounded}", flush=True)
     elif args.init:
         model, _, digest = load_model_file(Path(args.init))
         step, hours = _init_progress(args, digest)

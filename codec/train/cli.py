@@ -90,10 +90,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "g_a's latents (times the gains: the values the coder rounds) and this model's own on the "
                         "same crops, so that a new (narrower) encoder first learns its parent's latents; resume "
                         "without it for the rate-distortion loss. The log's mse is then the latents', its bpp 0")
-    p.add_argument("--rounding", choices=("noise", "hard"), default="noise",
+    p.add_argument("--rounding", choices=("noise", "hard"), default=None,
                    help="the rate's quantization proxy: additive uniform noise (default), or hard rounding with "
-                        "straight-through gradients, as the coder rounds (for fine-tuning an encoder, after Guo et "
-                        "al. 2021, \"soft then hard\")")
+                        "straight-through gradients, as the coder rounds (after Guo et al. 2021, \"soft then "
+                        "hard\": for fine-tuning a trained model; a --resume keeps the run's own unless this gives "
+                        "another)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast for the float transforms, or float32 (--no-bf16); by default the trainer "
                         "times both on its model at start and keeps the faster (bf16 on CUDA)")

@@ -291,6 +291,19 @@ def test_a_run_widened_from_a_model_file_trains_and_exports_its_new_table(tmp_pa
         1, 1, 1, 3)
 
 
+def test_a_resume_keeps_the_runs_rounding_unless_told_otherwise(tmp_path, capsys):
+    _images(tmp_path)
+    main(_args(tmp_path, 2) + ["--rounding", "hard"])
+    assert _checkpoint(tmp_path)["args"]["rounding"] == "hard"
+    capsys.readouterr()
+    main(_args(tmp_path, 3))  # no --rounding: the run's own, as its quality draw
+    assert "latents rounded as the run rounded them: --rounding hard" in capsys.readouterr().out
+    assert _checkpoint(tmp_path)["step"] == 3 and _checkpoint(tmp_path)["args"]["rounding"] == "hard"
+    main(_args(tmp_path, 4) + ["--rounding", "noise"])
+    assert "rounded as the run" not in capsys.readouterr().out
+    assert _checkpoint(tmp_path)["args"]["rounding"] == "noise"
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--lambdas", "0.001,0.004"], "widens the quality table of an --init model"),
     (["--quality-weights", "1,1"], "gives 2 weights for 3 trained qualities"),
