@@ -1,6 +1,6 @@
 """What the four-pass GDN and the 768-pixel g_a tile buy, in one process, taking turns:
 
-    python benchmarks/analysis_tile.py --model aec-light-r2 --model aec-sc192-r10 --images 12 --rounds 3
+    python benchmarks/analysis_tile.py --model aec-fast-r1 --model aec-sc192-r10 --images 12 --rounds 3
 
 Before session 23 a numpy (inverse) GDN made six elementwise passes over its output (x**2, + beta, the 1e-6 floor,
 sqrt, reciprocal, x * scale) and g_a ran in tiles of 512 pixels with a margin of 32, so a Kodak image (768 pixels

@@ -1,6 +1,6 @@
 """How much the layer workers (``aec.ops.workers``) and the g_s tile buy, in one process, taking turns:
 
-    python benchmarks/workers.py --model aec-light-r2 --model aec-sc192-r10 --images 12 --rounds 3
+    python benchmarks/workers.py --model aec-fast-r1 --model aec-sc192-r10 --images 12 --rounds 3
 
 After 0.9.0, aec shares each numpy layer's strips (and a stride-1 layer's or a GDN's columns) out to one thread per core,
 each with a one-thread BLAS, and runs g_s in tiles of 48 latent pixels; before, the BLAS's own threads split only the

@@ -1,6 +1,6 @@
 """Format 2.0's indexed y blocks against format 1's Gaussian blocks, the same images, taking turns:
 
-    python benchmarks/y_coding.py --model aec-light-r2 --model aec-sc192-r10 --images 24 --rounds 3
+    python benchmarks/y_coding.py --model aec-fast-r1 --model aec-sc192-r10 --images 24 --rounds 3
 
 Each image is compressed once (format 2.0, as aec writes since 0.10.0); its y symbols and scale indexes are kept
 and coded again as format 1 codes them (``SymbolEncoder.encode_gaussian``), which makes the 1.x file an older aec
