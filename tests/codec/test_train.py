@@ -291,6 +291,20 @@ def test_a_run_widened_from_a_model_file_trains_and_exports_its_new_table(tmp_pa
         1, 1, 1, 3)
 
 
+def test_hard_rounding_trains_on_the_rate_and_pixels_that_eval_and_the_coder_see():
+    from aec.train.loop import hard_rounding
+
+    torch.manual_seed(0)
+    model, x, quality = AECModel(TINY), torch.rand(1, 3, 64, 64), torch.tensor([2])
+    with torch.no_grad():
+        coded = model.eval()(x, quality)
+        hard = model.train()(x, quality, rounding=hard_rounding)
+        noisy = model(x, quality)
+    for key in ("y_bits", "z_bits", "x_hat"):
+        assert torch.equal(hard[key], coded[key]), key
+    assert not torch.equal(noisy["y_bits"], coded["y_bits"])  # the default proxy: the rate on noisy latents
+
+
 def test_a_resume_keeps_the_runs_rounding_unless_told_otherwise(tmp_path, capsys):
     _images(tmp_path)
     main(_args(tmp_path, 2) + ["--rounding", "hard"])
