@@ -60,6 +60,24 @@ def load_checkpoint(path: Path, raw: bool = False) -> tuple[torch.nn.Module, dic
     return model.eval(), checkpoint
 
 
+# Options that are part of a run's recipe: a --resume that does not give them keeps the run's own. (option, the
+# values that need no word, how to read the saved value, the line that says it is kept)
+_RECIPE = (
+    ("quality_weights", (None,), lambda v: tuple(float(w) for w in v),
+     lambda v: f"qualities drawn as the run drew them: --quality-weights {','.join(f'{w:g}' for w in v)}"),
+    ("rounding", (None, "noise"), str, lambda v: f"latents rounded as the run rounded them: --rounding {v}"),
+)
+
+
+def _keep_recipe(args: argparse.Namespace, saved: dict, main: bool) -> None:
+    """Set each recipe option that ARGS leaves unset (None) to the checkpoint's SAVED one, saying so on rank 0."""
+    for name, plain, read, line in _RECIPE:
+        if saved.get(name) not in plain and getattr(args, name, None) is None:
+            setattr(args, name, read(saved[name]))
+            if main:
+                print(line(getattr(args, name)), flush=True)
+
+
 def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
     """The state to train from, on this process's device: RUN_DIR/checkpoint.pt with --resume when there is one,
     else the --init model file, else a new model of --config. The EMA (rank 0 only) resumes from the checkpoint
@@ -73,18 +91,7 @@ def start_state(args: argparse.Namespace, dist: Distributed) -> TrainingState:
         if asked and tuple(float(v) for v in asked) != tuple(model.config.lambdas):
             raise SystemExit(f"{path} trains lambdas {', '.join(f'{v:g}' for v in model.config.lambdas)}; "
                              f"--lambdas widens an --init model (resume without it, or start a new run dir)")
-        saved = checkpoint.get("args", {}).get("quality_weights")
-        if saved is not None and getattr(args, "quality_weights", None) is None:
-            # the run's draw of the qualities is part of its recipe: a resume without --quality-weights keeps it
-            args.quality_weights = tuple(float(v) for v in saved)
-            if dist.main:
-                print(f"qualities drawn as the run drew them: --quality-weights "
-                      f"{','.join(f'{v:g}' for v in args.quality_weights)}", flush=True)
-        rounded = checkpoint.get("args", {}).get("rounding")
-        if rounded not in (None, "noise") and getattr(args, "rounding", None) is None:
-            args.rounding = rounded  # as much part of the recipe as the draw
-            if dist.main:
-                print(f"latents rounded as the run rounded them: --rounding {rounded}", flush=True)
+        _keep_recipe(args, checkpoint.get("args", {}), dist.main)
     elif args.init:
         model, _, digest = load_model_file(Path(args.init))
         step, hours = _init_progress(args, digest)
